@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# install-deps.sh — install every Debian package that pgvigil's build, demo and
+# tests need. Idempotent: quiet and quick when everything is already present.
+# Works as root or through sudo. Set PGVIGIL_DEPS_EXTRA="pkg ..." to add more.
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    build-essential cmake pkg-config
+    protobuf-c-compiler libprotobuf-c-dev
+    libpq-dev libzmq3-dev libczmq-dev libsodium-dev
+    libhiredis-dev libcivetweb-dev libcurl4-openssl-dev
+    libjansson-dev libyaml-dev libcmocka-dev
+    # fuzzing (libFuzzer comes with clang's runtime)
+    clang libclang-rt-14-dev
+    # servers and tools the demo and the tests start
+    postgresql postgresql-contrib redis-server
+    curl python3 python3-zmq procps iproute2 util-linux
+)
+# shellcheck disable=SC2206
+PACKAGES+=(${PGVIGIL_DEPS_EXTRA:-})
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Debian's postgresql package creates and starts a default cluster; pgvigil
+# never uses it, so keep it from starting where policy-rc.d allows.
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
