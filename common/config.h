@@ -83,7 +83,7 @@ int config_seq_str(config_t *cfg, const config_node_t *seq, size_t i, const char
 
 /* Mappings: iterate over keys in file order. */
 size_t config_map_len(const config_node_t *map);
-const char *config_map_key(const config_node_t *map, size_t i);
+const char *config_map_key(config_t *cfg, const config_node_t *map, size_t i);
 const config_node_t *config_map_value(config_t *cfg, const config_node_t *map, size_t i);
 
 /* Pure parsers, also used by the accessors. Return 0, or -1 if malformed. */
