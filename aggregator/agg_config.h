@@ -1,0 +1,73 @@
+/*
+ * agg_config.h — the aggregator's configuration (YAML, through common/config.h).
+ *
+ * Loaded once at start by main.c and then read-only: every actor receives a
+ * const pointer. Later capabilities (alert rules, regions, receivers, auth)
+ * add their own members here and their own parse functions in agg_config.c.
+ *
+ *   listen:
+ *     ingest: [tcp://0.0.0.0:7400]        # one or more ZeroMQ endpoints to bind
+ *     http: 127.0.0.1:8080                # civetweb listening_ports syntax
+ *   storage:
+ *     dsn: "host=... dbname=pgvigil"      # absent: history disabled
+ *     retention_days: 60
+ *     partitions_ahead_days: 3
+ *     spool_dir: /var/lib/pgvigil/spool
+ *     memory_rows: 200000                 # rows buffered in memory before spooling
+ *   curve:                                # absent: plain TCP, with a warning at start
+ *     server_cert: /etc/pgvigil/aggregator.cert_secret
+ *     allow_dir: /etc/pgvigil/collectors  # public certs of admitted collectors
+ *   clusters:                             # optional display names
+ *     - {system_identifier: "7301...", name: weddings-eu}
+ *   stale_intervals: 3                    # silent for N of its intervals -> stale
+ *   publish_interval: 100ms               # snapshot coalescing
+ *   log_level: info
+ */
+#ifndef PGVIGIL_AGG_CONFIG_H
+#define PGVIGIL_AGG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t system_identifier;
+    char *name;
+} agg_cluster_name_t;
+
+typedef struct {
+    char *path;                       /* the file it was loaded from */
+
+    char **ingest_endpoints;          /* listen.ingest, >= 1 */
+    size_t ingest_count;
+    char *http_listen;                /* listen.http, e.g. "127.0.0.1:8080" */
+
+    char *storage_dsn;                /* NULL: history disabled */
+    uint32_t retention_days;          /* default 60 */
+    uint32_t partitions_ahead_days;   /* default 3 */
+    char *spool_dir;                  /* default "/var/lib/pgvigil/spool" */
+    uint64_t memory_rows;             /* default 200000 */
+
+    char *curve_server_cert;          /* secret cert file; NULL: plain TCP */
+    char *curve_allow_dir;
+
+    agg_cluster_name_t *cluster_names;
+    size_t cluster_name_count;
+
+    uint32_t stale_intervals;         /* default 3 */
+    uint64_t publish_interval_ms;     /* default 100 */
+    int log_level;                    /* LOG_LEVEL_* from common/log.h */
+    char *web_dir;                    /* default PGVIGIL_WEB_DIR */
+} agg_config_t;
+
+/* Load and validate path. On error returns NULL and writes a message naming
+ * the file, the key and what was expected into err. */
+agg_config_t *agg_config_load(const char *path, char *err, size_t errlen);
+/* The same from YAML text (unit tests); name stands in for the file name. */
+agg_config_t *agg_config_load_string(const char *name, const char *text, char *err, size_t errlen);
+void agg_config_destroy(agg_config_t **self_p);
+
+/* The display name configured for a system identifier, or NULL. */
+const char *agg_config_cluster_name(const agg_config_t *cfg, uint64_t system_identifier);
+
+#endif

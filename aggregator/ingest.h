@@ -1,0 +1,66 @@
+/*
+ * ingest.h — the bound ZeroMQ socket(s) where collectors deliver samples.
+ *
+ * The ingest actor binds a ROUTER on every listen.ingest endpoint (CURVE with
+ * a zauth allow-list when configured), receives [routing id][envelope][body],
+ * decodes and validates, and hands each accepted sample to the core over an
+ * inproc PUSH socket as the picture "pi8":
+ *     p: Pgvigil__Sample * — ownership passes to the core, which frees it
+ *        with pgvigil__sample__free_unpacked(sample, NULL)
+ *     i: unused, 0
+ *     8: received_at_us (aggregator wall clock, microseconds)
+ * Everything malformed is counted and dropped; nothing a peer sends can make
+ * it exit. Counters are atomics, read lock-free by HTTP.
+ */
+#ifndef PGVIGIL_INGEST_H
+#define PGVIGIL_INGEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg_config.h"
+#include "envelope.h"
+#include "pgvigil.pb-c.h"
+
+typedef enum {
+    INGEST_OK = 0,
+    INGEST_BAD_FRAMES,      /* not [id][envelope][body] */
+    INGEST_BAD_ENVELOPE,
+    INGEST_OVERSIZED,
+    INGEST_BAD_BODY,        /* protobuf did not unpack */
+    INGEST_INVALID,         /* unpacked but failed validation */
+    INGEST_NAME_MISMATCH,   /* envelope node differs from sample node */
+    INGEST_REASON_COUNT
+} ingest_reject_t;
+
+typedef struct {
+    atomic_uint_fast64_t received;
+    atomic_uint_fast64_t accepted;
+    atomic_uint_fast64_t rejected[INGEST_REASON_COUNT]; /* [INGEST_OK] unused */
+    atomic_uint_fast64_t unauthenticated;               /* CURVE handshakes refused */
+    atomic_uint_fast64_t bytes;
+} ingest_counters_t;
+
+/* Short lowercase name of a reason, for metric labels ("bad_envelope"). */
+const char *ingest_reject_name(ingest_reject_t why);
+
+/* Pure: check ranges and required fields of an unpacked sample. Returns 0,
+ * or -1 and a reason in why. */
+int ingest_validate(const Pgvigil__Sample *s, char *why, size_t whylen);
+
+/* Pure: decode envelope + body and validate. On success returns the sample
+ * (caller frees with pgvigil__sample__free_unpacked) and fills env; on
+ * failure returns NULL and sets *reject. This is the fuzz target. */
+Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uint8_t *body,
+                               size_t body_len, envelope_t *env, ingest_reject_t *reject);
+
+typedef struct ingest ingest_t;
+
+/* Bind every endpoint and start the actor; samples go to core_endpoint
+ * (an inproc PULL the core binds). NULL with err set if a bind fails. */
+ingest_t *ingest_new(const agg_config_t *cfg, const char *core_endpoint,
+                     ingest_counters_t *counters, char *err, size_t errlen);
+void ingest_destroy(ingest_t **self_p);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * snapshot.h — immutable, reference-counted views of the fleet for readers.
+ *
+ * The core actor is the only writer: after changes (coalesced to at most one
+ * per publish_interval) it builds a new snapshot_t and publishes it. HTTP
+ * worker threads acquire the current snapshot without locks, read it, and
+ * release it. A snapshot and everything it points to is never modified after
+ * publication; readers must not change reference counts of its json_t values
+ * (serialize or deep-copy what they need).
+ *
+ * JSON shapes (the HTTP API serves these as they are):
+ *   clusters: [{"id":"<system identifier>","name":"<display name or id>",
+ *               "primary":"<node>"|null,"timeline":N,"status":"ok|degraded|critical",
+ *               "nodes":[<node summary>...]}]
+ *   node summary: {"node","cluster","role":"primary|replica|unknown","up":bool,
+ *               "stale":bool,"state":"up|down|stale","region","timeline",
+ *               "last_seen":"RFC 3339","server_version":N,
+ *               "clock_offset_ms":X,
+ *               "lag":{"bytes":N,"seconds":X,"receive_bytes":N,"apply_bytes":N,
+ *                      "replay_paused":bool,"primary_replay_lag_seconds":X|null,
+ *                      "wal_receiver_status":"streaming"|...}   (replicas only)}
+ *   nodes: {"<node>": <node summary> + {"sample": <latest sample, pbjson>,
+ *            "ingest":{"received","gaps","duplicates","restarts"}}}
+ *   events: [{"at":"RFC 3339","cluster","node","kind","severity","message"}]
+ *            newest first, the most recent 1000
+ */
+#ifndef PGVIGIL_SNAPSHOT_H
+#define PGVIGIL_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct snapshot {
+    uint64_t version;             /* increases by one per publication */
+    int64_t built_at_us;
+    json_t *clusters;             /* array, shape above */
+    json_t *nodes;                /* object keyed by node name */
+    json_t *events;               /* array, newest first */
+    char *clusters_json;          /* json_dumps({"clusters": clusters}) done once */
+    char *metrics_text;           /* Prometheus text of the fleet gauges and the
+                                     per-collector sequence counters */
+    /* Quick health verdict, served without touching JSON. */
+    const char *status;           /* "ok" | "degraded" | "critical" | "empty" */
+    uint32_t cluster_count, node_count, nodes_up, nodes_down, nodes_stale;
+    atomic_uint refs;             /* readers holding it, plus one while current */
+} snapshot_t;
+
+typedef struct snapshot_holder snapshot_holder_t;
+
+snapshot_holder_t *snapshot_holder_new(void);
+void snapshot_holder_destroy(snapshot_holder_t **self_p);
+
+/* Allocate an empty snapshot for the core to fill. */
+snapshot_t *snapshot_new(void);
+/* Core thread: make snap current. The holder takes ownership; the previous
+ * snapshot is freed once its last reader has released it. */
+void snapshot_publish(snapshot_holder_t *self, snapshot_t *snap);
+/* Any thread: the current snapshot (an empty one before the first publish).
+ * Lock-free; pair with snapshot_release(). */
+const snapshot_t *snapshot_acquire(snapshot_holder_t *self);
+void snapshot_release(snapshot_holder_t *self, const snapshot_t *snap);
+
+#endif
