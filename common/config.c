@@ -29,7 +29,7 @@ struct config {
     bool doc_loaded;
     config_node_t *nodes; /* every handle handed out */
     const config_node_t *root;
-    char error[1024];
+    char error[2048];
     bool failed;
 };
 
