@@ -10,12 +10,12 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev
     libpq-dev libzmq3-dev libczmq-dev libsodium-dev
     libhiredis-dev libcivetweb-dev libcurl4-openssl-dev
-    libjansson-dev libyaml-dev libcmocka-dev
+    libjansson-dev libyaml-dev libcmocka-dev libicu-dev tzdata
     # fuzzing (libFuzzer comes with clang's runtime)
     clang libclang-rt-14-dev
     # servers and tools the demo and the tests start
     postgresql postgresql-contrib redis-server
-    curl python3 python3-zmq procps iproute2 util-linux
+    curl python3 python3-zmq procps iproute2 util-linux wrk
 )
 # shellcheck disable=SC2206
 PACKAGES+=(${PGVIGIL_DEPS_EXTRA:-})
