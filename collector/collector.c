@@ -1,0 +1,512 @@
+/*
+ * collector.c — the round loop (see collector.h).
+ *
+ * Nothing here blocks: the connection is opened with PQconnectStartParams /
+ * PQconnectPoll and every query is sent with PQsendQuery, with the socket
+ * watched by a zloop poller that is re-registered whenever libpq asks for a
+ * different direction (or the socket changes during connect). A timer ticks
+ * once per interval: it starts a round when the connection is idle, aborts a
+ * round that has overrun its interval (the sample goes out with what was
+ * collected and a section error; the connection is dropped and reopened,
+ * which cancels the server's work), and while the server is unreachable it
+ * publishes up=false samples and retries with capped, jittered backoff.
+ */
+#include "collector.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <czmq.h>
+
+#include "backoff.h"
+#include "clock.h"
+#include "log.h"
+#include "lsn.h"
+#include "pbjson.h"
+#include "publish.h"
+#include "section.h"
+
+#define COLLECTOR_BACKOFF_CAP_MS 8000
+
+typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
+
+typedef struct {
+    const col_config_t *cfg;
+    zloop_t *loop;
+    publish_t *pub;       /* NULL in --once mode */
+    bool once, stop;
+    json_t *once_json;
+    bool once_up;
+
+    PGconn *conn;
+    conn_state_t state;
+    zmq_pollitem_t item;
+    bool polling;
+    int64_t connect_started_us;
+    unsigned attempts;     /* failed attempts in a row */
+    int64_t next_connect_us;
+    char last_error[256];
+
+    section_ctx_t ctx;
+    Pgvigil__Sample *sample;
+    bool round_active, identity_ok;
+    size_t section_i;
+    int64_t query_sent_us;
+    bool due[SECTION_CADENCE_COUNT];
+    int64_t last_run_us[SECTION_CADENCE_COUNT];
+
+    uint64_t sequence;
+    int64_t started_at_us;
+    char hostname[256];
+} collector_t;
+
+static int collector_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static void collector_send_next(collector_t *self);
+
+/* ---- connection ---- */
+
+static void collector_watch(collector_t *self, short events)
+{
+    int fd = PQsocket(self->conn);
+    if (self->polling && self->item.fd == fd && self->item.events == events)
+        return;
+    if (self->polling)
+        zloop_poller_end(self->loop, &self->item);
+    self->item = (zmq_pollitem_t){.socket = NULL, .fd = fd, .events = events};
+    self->polling = zloop_poller(self->loop, &self->item, collector_on_io, self) == 0;
+}
+
+/* First line of libpq's message, without the DSN (libpq never prints
+ * passwords, but keep messages short and single-line). */
+static void collector_set_error(collector_t *self, const char *prefix, const char *msg)
+{
+    char line[200];
+    snprintf(line, sizeof line, "%s", msg ? msg : "unknown error");
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(self->last_error, sizeof self->last_error, "%s%s", prefix, line);
+}
+
+static void collector_drop(collector_t *self)
+{
+    if (self->polling)
+        zloop_poller_end(self->loop, &self->item);
+    self->polling = false;
+    PQfinish(self->conn);
+    self->conn = NULL;
+    self->state = CONN_DOWN;
+}
+
+static void collector_failed(collector_t *self)
+{
+    int64_t now = clock_wall_us();
+    uint64_t delay = backoff_delay_ms(self->attempts, self->cfg->interval_ms,
+                                      COLLECTOR_BACKOFF_CAP_MS, (double)random() / RAND_MAX);
+    self->attempts++;
+    self->next_connect_us = now + (int64_t)delay * 1000;
+    if (self->once)
+        log_error("could not connect to the server of \"%s\": %s", self->cfg->node,
+                  self->last_error);
+    else
+        log_warning("could not connect to the server of \"%s\": %s; retrying in %.1f s",
+                    self->cfg->node, self->last_error, (double)delay / 1000);
+}
+
+static void collector_connect(collector_t *self)
+{
+    char options[160], timeout[24];
+    snprintf(options, sizeof options, "-c statement_timeout=%llu -c lock_timeout=%llu",
+             (unsigned long long)self->cfg->statement_timeout_ms,
+             (unsigned long long)self->cfg->lock_timeout_ms);
+    snprintf(timeout, sizeof timeout, "%llu",
+             (unsigned long long)(self->cfg->connect_timeout_ms + 999) / 1000);
+    /* The user's DSN is expanded after application_name (so it may override
+     * it) and before options (so the collector's timeouts always apply). */
+    const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
+    const char *vals[] = {"pgvigil-collector", timeout, self->cfg->dsn, options, NULL};
+    self->conn = PQconnectStartParams(keys, vals, 1);
+    self->connect_started_us = clock_wall_us();
+    if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
+        collector_set_error(self, "", self->conn ? PQerrorMessage(self->conn) : "out of memory");
+        collector_drop(self);
+        collector_failed(self);
+        return;
+    }
+    self->state = CONN_CONNECTING;
+    collector_watch(self, ZMQ_POLLOUT);
+}
+
+static void collector_start_round(collector_t *self, int64_t now);
+
+static void collector_connect_poll(collector_t *self)
+{
+    switch (PQconnectPoll(self->conn)) {
+    case PGRES_POLLING_READING:
+        collector_watch(self, ZMQ_POLLIN);
+        return;
+    case PGRES_POLLING_WRITING:
+        collector_watch(self, ZMQ_POLLOUT);
+        return;
+    case PGRES_POLLING_OK:
+        if (self->attempts)
+            log_info("connected to the server of \"%s\" again", self->cfg->node);
+        self->attempts = 0;
+        self->last_error[0] = '\0';
+        self->state = CONN_READY;
+        self->ctx.server_version = PQserverVersion(self->conn);
+        collector_start_round(self, clock_wall_us());
+        return;
+    default:
+        collector_set_error(self, "", PQerrorMessage(self->conn));
+        collector_drop(self);
+        collector_failed(self);
+        if (self->once)
+            self->stop = true;
+        return;
+    }
+}
+
+/* ---- samples ---- */
+
+static Pgvigil__Sample *collector_new_sample(collector_t *self, int64_t now)
+{
+    Pgvigil__Sample *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    pgvigil__sample__init(s);
+    s->has_format_version = 1;
+    s->format_version = 1;
+    s->node = strdup(self->cfg->node);
+    s->region = strdup(self->cfg->region);
+    s->collector_version = strdup(COLLECTOR_VERSION);
+    s->hostname = strdup(self->hostname);
+    s->has_collected_at_us = 1;
+    s->collected_at_us = now;
+    s->has_collector_started_at_us = 1;
+    s->collector_started_at_us = self->started_at_us;
+    s->has_interval_ms = s->has_slow_interval_ms = s->has_stats_interval_ms = 1;
+    s->interval_ms = (uint32_t)self->cfg->interval_ms;
+    s->slow_interval_ms = (uint32_t)self->cfg->slow_interval_ms;
+    s->stats_interval_ms = (uint32_t)self->cfg->stats_interval_ms;
+    return s;
+}
+
+static void collector_section_error(Pgvigil__Sample *s, const char *section, const char *msg)
+{
+    Pgvigil__SectionError **arr =
+        realloc(s->section_errors, (s->n_section_errors + 1) * sizeof *arr);
+    if (!arr)
+        return;
+    s->section_errors = arr;
+    Pgvigil__SectionError *e = malloc(sizeof *e);
+    if (!e)
+        return;
+    pgvigil__section_error__init(e);
+    e->section = strdup(section);
+    char line[300];
+    snprintf(line, sizeof line, "%s", msg ? msg : "unknown error");
+    line[strcspn(line, "\n")] = '\0';
+    e->message = strdup(line);
+    arr[s->n_section_errors++] = e;
+}
+
+/* Sequence, then publish (or keep for --once), then free. */
+static void collector_emit(collector_t *self, Pgvigil__Sample *s)
+{
+    s->has_sequence = 1;
+    s->sequence = ++self->sequence;
+    s->has_up = 1;
+    if (!s->up) {
+        s->has_role = 1;
+        s->role = PGVIGIL__ROLE__ROLE_UNKNOWN;
+        if (self->last_error[0])
+            s->error = strdup(self->last_error);
+    }
+    if (self->once) {
+        self->once_json = collector_sample_json(s);
+        self->once_up = s->up;
+        self->stop = true;
+    } else if (self->pub) {
+        publish_sample(self->pub, s);
+    }
+    pgvigil__sample__free_unpacked(s, NULL);
+}
+
+static void collector_emit_down(collector_t *self)
+{
+    Pgvigil__Sample *s = collector_new_sample(self, clock_wall_us());
+    if (s)
+        collector_emit(self, s);
+}
+
+/* ---- rounds ---- */
+
+static uint64_t collector_cadence_ms(const col_config_t *cfg, section_cadence_t c)
+{
+    switch (c) {
+    case SECTION_SLOW:
+        return cfg->slow_interval_ms;
+    case SECTION_STATS:
+        return cfg->stats_interval_ms;
+    default:
+        return 0; /* identity and fast: every round */
+    }
+}
+
+static void collector_start_round(collector_t *self, int64_t now)
+{
+    if (!(self->sample = collector_new_sample(self, now)))
+        return;
+    self->sample->has_server_version = 1;
+    self->sample->server_version = (uint32_t)self->ctx.server_version;
+    self->ctx.round_started_us = now;
+    for (int c = 0; c < SECTION_CADENCE_COUNT; c++) {
+        uint64_t every = collector_cadence_ms(self->cfg, (section_cadence_t)c);
+        /* Half an interval of slack so a cadence does not slip a whole round. */
+        int64_t slack = (int64_t)self->cfg->interval_ms * 500;
+        self->due[c] = self->once || every == 0 || self->last_run_us[c] == 0 ||
+                       now - self->last_run_us[c] + slack >= (int64_t)every * 1000;
+        if (self->due[c])
+            self->last_run_us[c] = now;
+    }
+    self->round_active = true;
+    self->identity_ok = false;
+    self->section_i = 0;
+    collector_send_next(self);
+}
+
+static void collector_finish_round(collector_t *self)
+{
+    Pgvigil__Sample *s = self->sample;
+    self->sample = NULL;
+    self->round_active = false;
+    if (self->state == CONN_BUSY)
+        self->state = CONN_READY;
+    s->up = self->identity_ok;
+    if (!s->up && !self->last_error[0])
+        snprintf(self->last_error, sizeof self->last_error, "the server did not answer");
+    collector_emit(self, s);
+}
+
+static void collector_lost(collector_t *self, const char *why)
+{
+    collector_set_error(self, "", why);
+    if (self->round_active)
+        collector_section_error(self->sample, section_table[self->section_i].name, why);
+    collector_drop(self);
+    collector_failed(self);
+    if (self->round_active)
+        collector_finish_round(self);
+}
+
+static void collector_send_next(collector_t *self)
+{
+    for (; self->section_i < section_count; self->section_i++) {
+        const section_t *sec = &section_table[self->section_i];
+        if (!self->due[sec->cadence] || (sec->cadence != SECTION_IDENTITY && !self->identity_ok))
+            continue;
+        const char *sql = sec->sql(&self->ctx);
+        if (!sql)
+            continue;
+        if (!PQsendQuery(self->conn, sql)) {
+            collector_lost(self, PQerrorMessage(self->conn));
+            return;
+        }
+        self->state = CONN_BUSY;
+        self->query_sent_us = clock_mono_us();
+        collector_watch(self, ZMQ_POLLIN);
+        return;
+    }
+    collector_finish_round(self);
+}
+
+static void collector_result(collector_t *self, PGresult *res)
+{
+    const section_t *sec = &section_table[self->section_i];
+    char err[256] = "";
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        self->ctx.query_rtt_us = clock_mono_us() - self->query_sent_us;
+        if (sec->decode(res, &self->ctx, self->sample, err, sizeof err) != 0)
+            collector_section_error(self->sample, sec->name, err[0] ? err : "out of memory");
+        else if (sec->cadence == SECTION_IDENTITY)
+            self->identity_ok = true;
+    } else {
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        collector_section_error(self->sample, sec->name, msg ? msg : PQresStatus(PQresultStatus(res)));
+        if (sec->cadence == SECTION_IDENTITY)
+            collector_set_error(self, "identity query failed: ", msg);
+    }
+}
+
+static int collector_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    collector_t *self = arg;
+    if (self->state == CONN_CONNECTING) {
+        collector_connect_poll(self);
+        return self->stop ? -1 : 0;
+    }
+    if (!PQconsumeInput(self->conn)) {
+        collector_lost(self, PQerrorMessage(self->conn));
+        return self->stop ? -1 : 0;
+    }
+    while (self->conn && self->round_active && !PQisBusy(self->conn)) {
+        PGresult *res = PQgetResult(self->conn);
+        if (!res) { /* this section's query is complete */
+            self->section_i++;
+            collector_send_next(self);
+            break;
+        }
+        collector_result(self, res);
+        PQclear(res);
+    }
+    if (self->conn && PQstatus(self->conn) == CONNECTION_BAD)
+        collector_lost(self, PQerrorMessage(self->conn));
+    return self->stop ? -1 : 0;
+}
+
+static int collector_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    collector_t *self = arg;
+    int64_t now = clock_wall_us();
+    if (self->round_active) {
+        /* Overran its interval: send what we have; dropping the connection
+         * is what cancels the server's work. Reconnect at once. */
+        collector_section_error(self->sample, section_table[self->section_i].name,
+                                "round did not finish within the interval");
+        collector_drop(self);
+        self->next_connect_us = 0;
+        collector_finish_round(self);
+        if (self->once)
+            return -1;
+    }
+    switch (self->state) {
+    case CONN_READY:
+        collector_start_round(self, now);
+        break;
+    case CONN_CONNECTING:
+        if (now - self->connect_started_us > (int64_t)self->cfg->connect_timeout_ms * 1000) {
+            snprintf(self->last_error, sizeof self->last_error, "connection timed out");
+            collector_drop(self);
+            collector_failed(self);
+        }
+        if (self->attempts)
+            collector_emit_down(self);
+        break;
+    default:
+        if (self->attempts)
+            collector_emit_down(self);
+        if (now >= self->next_connect_us)
+            collector_connect(self);
+        break;
+    }
+    return self->stop ? -1 : 0;
+}
+
+/* ---- entry points ---- */
+
+static void collector_init(collector_t *self, const col_config_t *cfg)
+{
+    memset(self, 0, sizeof *self);
+    self->cfg = cfg;
+    self->ctx.cfg = cfg;
+    self->ctx.statements = statements_state_new();
+    self->started_at_us = clock_wall_us();
+    if (gethostname(self->hostname, sizeof self->hostname - 1) != 0)
+        snprintf(self->hostname, sizeof self->hostname, "unknown");
+    srandom((unsigned)(self->started_at_us ^ getpid()));
+    self->loop = zloop_new();
+}
+
+static void collector_fini(collector_t *self)
+{
+    if (self->sample)
+        pgvigil__sample__free_unpacked(self->sample, NULL);
+    if (self->conn)
+        collector_drop(self);
+    zloop_destroy(&self->loop);
+    statements_state_destroy(&self->ctx.statements);
+}
+
+int collector_run(const col_config_t *cfg)
+{
+    collector_t self;
+    char err[512];
+    collector_init(&self, cfg);
+    if (!self.loop || !(self.pub = publish_new(cfg, err, sizeof err))) {
+        log_error("could not start publishing: %s", self.loop ? err : "out of memory");
+        collector_fini(&self);
+        return 1;
+    }
+    publish_attach(self.pub, self.loop);
+    zloop_timer(self.loop, cfg->interval_ms, 0, collector_on_tick, &self);
+    log_info("collecting from node \"%s\" every %.1f s for %zu aggregator(s)", cfg->node,
+             (double)cfg->interval_ms / 1000, cfg->aggregator_count);
+    collector_on_tick(self.loop, 0, &self);
+    zloop_start(self.loop);
+    log_info("shutting down after %llu samples (%llu dropped)",
+             (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub));
+    collector_fini(&self);
+    publish_destroy(&self.pub);
+    return 0;
+}
+
+static int collector_on_once_deadline(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    collector_t *self = arg;
+    if (self->round_active) {
+        collector_section_error(self->sample, section_table[self->section_i].name,
+                                "timed out");
+        collector_finish_round(self);
+    } else if (!self->once_json) {
+        snprintf(self->last_error, sizeof self->last_error, "connection timed out");
+        collector_emit_down(self);
+    }
+    return -1;
+}
+
+json_t *collector_once(const col_config_t *cfg, bool *up)
+{
+    collector_t self;
+    collector_init(&self, cfg);
+    self.once = true;
+    if (!self.loop) {
+        collector_fini(&self);
+        return NULL;
+    }
+    uint64_t deadline = cfg->connect_timeout_ms + 10 * cfg->statement_timeout_ms + 1000;
+    zloop_timer(self.loop, deadline, 1, collector_on_once_deadline, &self);
+    collector_connect(&self);
+    if (self.state == CONN_CONNECTING)
+        zloop_start(self.loop);
+    if (!self.once_json) /* the connection failed at once */
+        collector_emit_down(&self);
+    collector_fini(&self);
+    *up = self.once_up;
+    return self.once_json;
+}
+
+json_t *collector_sample_json(const Pgvigil__Sample *s)
+{
+    json_t *j = pbjson_from_message(&s->base);
+    if (!j)
+        return NULL;
+    char buf[LSN_TEXT_MAX];
+    if (s->primary_replication && s->primary_replication->has_current_wal_lsn)
+        json_object_set_new(j, "wal_lsn",
+                            json_string(lsn_format(s->primary_replication->current_wal_lsn, buf)));
+    if (s->replica_replication && s->replica_replication->has_receive_lsn)
+        json_object_set_new(j, "receive_lsn",
+                            json_string(lsn_format(s->replica_replication->receive_lsn, buf)));
+    if (s->replica_replication && s->replica_replication->has_replay_lsn)
+        json_object_set_new(j, "replay_lsn",
+                            json_string(lsn_format(s->replica_replication->replay_lsn, buf)));
+    return j;
+}

@@ -1,0 +1,33 @@
+/*
+ * publish.h — delivery of samples to every configured aggregator.
+ *
+ * One ZeroMQ DEALER per endpoint (collectors connect, aggregators bind), so
+ * every aggregator receives every sample. Messages are two frames,
+ * [envelope][packed Sample]. Sends never block: while an aggregator is
+ * unreachable up to send_queue messages wait for it (ZMQ_SNDHWM); beyond
+ * that a sample is dropped for that aggregator and counted. With CURVE keys
+ * configured every connection is encrypted and authenticated.
+ */
+#ifndef PGVIGIL_PUBLISH_H
+#define PGVIGIL_PUBLISH_H
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "col_config.h"
+#include "pgvigil.pb-c.h"
+
+typedef struct publish publish_t;
+
+/* NULL with err set if a key cannot be loaded or an endpoint is refused. */
+publish_t *publish_new(const col_config_t *cfg, char *err, size_t errlen);
+void publish_destroy(publish_t **self_p);
+
+/* Pack and send to every aggregator. Returns how many accepted it. */
+int publish_sample(publish_t *self, const Pgvigil__Sample *s);
+uint64_t publish_dropped(const publish_t *self);
+
+/* Register a reader for messages from aggregators (commands) on loop. */
+int publish_attach(publish_t *self, zloop_t *loop);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * section_relations.c — table and index statistics (stats cadence) of the
+ * database the collector is connected to, largest first and bounded so a
+ * schema with thousands of relations cannot blow up a sample.
+ *
+ * Sizes come from pg_total_relation_size() and friends; lock_timeout on the
+ * session keeps a relation locked by VACUUM FULL from stalling the round.
+ */
+#include "sections_impl.h"
+
+#define US(expr) "(extract(epoch FROM " expr ") * 1e6)::bigint"
+#define RELATIONS_MAX_TABLES "1000"
+#define RELATIONS_MAX_INDEXES "3000"
+
+const char *tables_sql(const section_ctx_t *ctx)
+{
+    if (ctx->server_version >= 130000)
+        return "SELECT current_database(), t.schemaname, t.relname, t.n_live_tup, t.n_dead_tup,"
+               " t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch,"
+               " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","
+               " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","
+               " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"
+               " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"
+               " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"
+               " age(c.relfrozenxid), t.n_ins_since_vacuum"
+               " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"
+               " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES;
+    return "SELECT current_database(), t.schemaname, t.relname, t.n_live_tup, t.n_dead_tup,"
+           " t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch,"
+           " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","
+           " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","
+           " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"
+           " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"
+           " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"
+           " age(c.relfrozenxid), NULL::bigint"
+           " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"
+           " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES;
+}
+
+static Pgvigil__TableStats *table_decode(const PGresult *r, int i)
+{
+    Pgvigil__TableStats *t;
+    if (!SECTION_NEW(t, pgvigil__table_stats__init))
+        return NULL;
+    t->database = section_str(r, i, 0, 128);
+    t->schema = section_str(r, i, 1, 128);
+    t->table = section_str(r, i, 2, 128);
+    SECTION_SET(u64, t, live_tuples, r, i, 3);
+    SECTION_SET(u64, t, dead_tuples, r, i, 4);
+    SECTION_SET(u64, t, mod_since_analyze, r, i, 5);
+    SECTION_SET(u64, t, seq_scan, r, i, 6);
+    SECTION_SET(u64, t, seq_tup_read, r, i, 7);
+    SECTION_SET(u64, t, idx_scan, r, i, 8);
+    SECTION_SET(u64, t, idx_tup_fetch, r, i, 9);
+    SECTION_SET(u64, t, n_tup_ins, r, i, 10);
+    SECTION_SET(u64, t, n_tup_upd, r, i, 11);
+    SECTION_SET(u64, t, n_tup_del, r, i, 12);
+    SECTION_SET(u64, t, n_tup_hot_upd, r, i, 13);
+    SECTION_SET(i64, t, last_vacuum_at_us, r, i, 14);
+    SECTION_SET(i64, t, last_autovacuum_at_us, r, i, 15);
+    SECTION_SET(i64, t, last_analyze_at_us, r, i, 16);
+    SECTION_SET(i64, t, last_autoanalyze_at_us, r, i, 17);
+    SECTION_SET(u64, t, vacuum_count, r, i, 18);
+    SECTION_SET(u64, t, autovacuum_count, r, i, 19);
+    SECTION_SET(u64, t, analyze_count, r, i, 20);
+    SECTION_SET(u64, t, autoanalyze_count, r, i, 21);
+    SECTION_SET(u64, t, total_bytes, r, i, 22);
+    SECTION_SET(u64, t, table_bytes, r, i, 23);
+    SECTION_SET(u64, t, index_bytes, r, i, 24);
+    SECTION_SET(u64, t, toast_bytes, r, i, 25);
+    SECTION_SET(u64, t, relfrozenxid_age, r, i, 26);
+    SECTION_SET(u64, t, n_ins_since_vacuum, r, i, 27);
+    return t;
+}
+
+int tables_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, char *err,
+                  size_t errlen)
+{
+    (void)ctx;
+    Pgvigil__Tables *p;
+    int rows = PQntuples(r);
+    if (section_expect(r, 28, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__tables__init))
+        return -1;
+    s->tables = p;
+    if (!(p->tables = section_new_array((size_t)rows)))
+        return -1;
+    for (int i = 0; i < rows; i++) {
+        if (!(p->tables[i] = table_decode(r, i)))
+            return -1;
+        p->n_tables = (size_t)i + 1;
+    }
+    return 0;
+}
+
+const char *indexes_sql(const section_ctx_t *ctx)
+{
+    (void)ctx;
+    return "SELECT current_database(), s.schemaname, s.relname, s.indexrelname, s.idx_scan,"
+           " s.idx_tup_read, s.idx_tup_fetch, pg_relation_size(s.indexrelid), i.indisunique,"
+           " i.indisprimary, i.indisvalid, i.indkey::text, pg_get_indexdef(s.indexrelid)"
+           " FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid"
+           " ORDER BY pg_relation_size(s.indexrelid) DESC LIMIT " RELATIONS_MAX_INDEXES;
+}
+
+int indexes_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, char *err,
+                   size_t errlen)
+{
+    (void)ctx;
+    Pgvigil__Indexes *p;
+    int rows = PQntuples(r);
+    if (section_expect(r, 13, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__indexes__init))
+        return -1;
+    s->indexes = p;
+    if (!(p->indexes = section_new_array((size_t)rows)))
+        return -1;
+    for (int i = 0; i < rows; i++) {
+        Pgvigil__IndexStats *x;
+        if (!SECTION_NEW(x, pgvigil__index_stats__init))
+            return -1;
+        p->indexes[i] = x;
+        p->n_indexes = (size_t)i + 1;
+        x->database = section_str(r, i, 0, 128);
+        x->schema = section_str(r, i, 1, 128);
+        x->table = section_str(r, i, 2, 128);
+        x->index = section_str(r, i, 3, 128);
+        SECTION_SET(u64, x, idx_scan, r, i, 4);
+        SECTION_SET(u64, x, idx_tup_read, r, i, 5);
+        SECTION_SET(u64, x, idx_tup_fetch, r, i, 6);
+        SECTION_SET(u64, x, size_bytes, r, i, 7);
+        SECTION_SET(bool, x, is_unique, r, i, 8);
+        SECTION_SET(bool, x, is_primary, r, i, 9);
+        SECTION_SET(bool, x, is_valid, r, i, 10);
+        x->columns = section_str(r, i, 11, 256);
+        x->definition = section_str(r, i, 12, 2048);
+    }
+    return 0;
+}
