@@ -1,0 +1,135 @@
+/*
+ * test_collector_config.c — the collector's configuration: defaults, every
+ * key, and errors that name the file, the key and what was expected.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "col_config.h"
+#include "log.h"
+
+static col_config_t *load_ok(const char *text, bool need_aggregators)
+{
+    char err[1024] = "";
+    col_config_t *c = col_config_load_string("collector.yaml", text, need_aggregators, err, sizeof err);
+    if (!c)
+        fail_msg("unexpected error: %s", err);
+    return c;
+}
+
+static void expect_error(const char *text, const char *key)
+{
+    char err[1024] = "";
+    char quoted[128];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    col_config_t *c = col_config_load_string("collector.yaml", text, true, err, sizeof err);
+    if (c)
+        fail_msg("accepted: %s", text);
+    if (!strstr(err, "collector.yaml:") || !strstr(err, quoted))
+        fail_msg("error \"%s\" does not name the file and key %s", err, quoted);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    col_config_t *c = load_ok("node: db-1\nregion: eu\ndsn: host=x\naggregators: [tcp://a:7400]\n", true);
+    assert_string_equal(c->node, "db-1");
+    assert_string_equal(c->region, "eu");
+    assert_string_equal(c->dsn, "host=x");
+    assert_int_equal(c->aggregator_count, 1);
+    assert_string_equal(c->aggregators[0], "tcp://a:7400");
+    assert_true(c->interval_ms == 1000);
+    assert_true(c->slow_interval_ms == 15000);
+    assert_true(c->stats_interval_ms == 60000);
+    assert_true(c->statement_timeout_ms == 1000); /* min(interval, 5 s) */
+    assert_true(c->statements_enabled && c->statements_query_text);
+    assert_true(c->send_queue == 3600);
+    assert_null(c->databases);
+    assert_null(c->curve_client_cert);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    col_config_destroy(&c);
+    assert_null(c);
+}
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    col_config_t *c = load_ok("node: db-1\nregion: eu\ndsn: host=x\n"
+                              "aggregators: [tcp://a:7400, tcp://b:7400]\n"
+                              "databases: [app, postgres]\n"
+                              "interval: 250ms\nslow_interval: 5s\nstats_interval: 2m\n"
+                              "hourly_interval: 1h\nconnect_timeout: 2s\n"
+                              "statement_timeout: 3s\nlock_timeout: 100ms\n"
+                              "statements: {enabled: false, query_text: false, max: 50,"
+                              " query_text_max: 200}\n"
+                              "curve: {server_public_key: /k/agg, client_cert: /k/me_secret}\n"
+                              "send_queue: 10\nlog_level: debug\n",
+                              true);
+    assert_int_equal(c->aggregator_count, 2);
+    assert_int_equal(c->database_count, 2);
+    assert_string_equal(c->databases[1], "postgres");
+    assert_true(c->interval_ms == 250 && c->slow_interval_ms == 5000);
+    assert_true(c->stats_interval_ms == 120000 && c->connect_timeout_ms == 2000);
+    assert_true(c->statement_timeout_ms == 3000 && c->lock_timeout_ms == 100);
+    assert_false(c->statements_enabled);
+    assert_false(c->statements_query_text);
+    assert_true(c->statements_max == 50 && c->statements_query_text_max == 200);
+    assert_string_equal(c->curve_server_public_key, "/k/agg");
+    assert_string_equal(c->curve_client_cert, "/k/me_secret");
+    assert_true(c->send_queue == 10);
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    col_config_destroy(&c);
+}
+
+static void test_once_needs_no_aggregators(void **state)
+{
+    (void)state;
+    col_config_t *c = load_ok("node: db-1\nregion: eu\ndsn: host=x\n", false);
+    assert_int_equal(c->aggregator_count, 0);
+    col_config_destroy(&c);
+}
+
+static void test_errors_name_the_key(void **state)
+{
+    (void)state;
+    const char *base = "region: eu\ndsn: host=x\naggregators: [tcp://a:1]\n";
+    char text[512];
+    expect_error(base, "node");
+    snprintf(text, sizeof text, "node: db-1\n%sinterval: fast\n", base);
+    expect_error(text, "interval");
+    snprintf(text, sizeof text, "node: db-1\n%sintreval: 1s\n", base);
+    expect_error(text, "intreval");
+    snprintf(text, sizeof text, "node: 'db 1'\n%s", base);
+    expect_error(text, "node");
+    expect_error("node: db-1\nregion: eu\ndsn: host=x\n", "aggregators");
+    expect_error("node: db-1\nregion: eu\ndsn: host=x\naggregators: [a:1]\n", "aggregators");
+    snprintf(text, sizeof text, "node: db-1\n%sstatements: {max: 0}\n", base);
+    expect_error(text, "statements.max");
+    snprintf(text, sizeof text, "node: db-1\n%sstatements: {maximum: 3}\n", base);
+    expect_error(text, "statements.maximum");
+    snprintf(text, sizeof text, "node: db-1\n%scurve: {client_cert: /x}\n", base);
+    expect_error(text, "curve.server_public_key");
+    snprintf(text, sizeof text, "node: db-1\n%sinterval: 2s\nslow_interval: 1s\n", base);
+    expect_error(text, "slow_interval");
+    snprintf(text, sizeof text, "node: db-1\n%slog_level: loud\n", base);
+    expect_error(text, "log_level");
+    snprintf(text, sizeof text, "node: db-1\n%ssend_queue: -1\n", base);
+    expect_error(text, "send_queue");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_once_needs_no_aggregators),
+        cmocka_unit_test(test_errors_name_the_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
