@@ -275,7 +275,7 @@ static int config_scalar(config_t *cfg, const config_node_t *map, const char *ke
 int config_str(config_t *cfg, const config_node_t *map, const char *key, bool required,
                const char **out)
 {
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, "a text value", &v);
     if (rc < 0)
         return -1;
@@ -313,7 +313,7 @@ int config_duration_ms(config_t *cfg, const config_node_t *map, const char *key,
                        uint64_t *out_ms)
 {
     const char *what = "a duration such as \"500ms\", \"1s\", \"5m\", \"1h\" or \"2d\"";
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, what, &v);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
@@ -325,7 +325,7 @@ int config_duration_ms(config_t *cfg, const config_node_t *map, const char *key,
 int config_uint(config_t *cfg, const config_node_t *map, const char *key, bool required,
                 uint64_t min, uint64_t max, uint64_t *out)
 {
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, "a whole number", &v);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
@@ -342,7 +342,7 @@ int config_uint(config_t *cfg, const config_node_t *map, const char *key, bool r
 int config_double(config_t *cfg, const config_node_t *map, const char *key, bool required,
                   double min, double max, double *out)
 {
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, "a number", &v);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
@@ -372,7 +372,7 @@ int config_parse_bool(const char *text, bool *out)
 int config_bool(config_t *cfg, const config_node_t *map, const char *key, bool required,
                 bool *out)
 {
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, "true or false", &v);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
@@ -393,7 +393,7 @@ int config_enum(config_t *cfg, const config_node_t *map, const char *key, bool r
     }
     char what[440];
     snprintf(what, sizeof what, "one of: %s", list);
-    const char *v;
+    const char *v = NULL;
     int rc = config_scalar(cfg, map, key, required, what, &v);
     if (rc != 0)
         return rc < 0 ? -1 : 0;

@@ -1,0 +1,111 @@
+"""Driver of collector_overhead.sh (see there)."""
+
+import os
+import time
+import urllib.request
+
+from pgvigil_harness import PgCluster, Process, Receiver, TestDir, collector_config, free_port, start_collector, wait_for
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_rss_kb(pid):
+    return status_kb(pid, "VmHWM")
+
+
+def server_ms(cluster, role):
+    v = cluster.scalar("primary", "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s"
+                                  " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '%s'" % role)
+    return float(v)
+
+
+def make_tables(cluster, n):
+    cluster.psql("primary", "DO $$ BEGIN FOR i IN 1..%d LOOP"
+                            " EXECUTE format('CREATE TABLE bench_t%%s (id int primary key, a int, b int, c text)', i);"
+                            " EXECUTE format('CREATE INDEX ON bench_t%%s (a)', i);"
+                            " EXECUTE format('CREATE INDEX ON bench_t%%s (b)', i);"
+                            " END LOOP; END $$" % n, timeout=600)
+
+
+def main():
+    duration = float(os.environ.get("DURATION", "120"))
+    tables = int(os.environ.get("TABLES", "0"))
+    d = TestDir(prefix="pgvigil-bench-")
+    cluster = PgCluster(d, replicas=0).start()
+    cluster.psql("primary", "CREATE ROLE exporter LOGIN IN ROLE pg_monitor")
+    if tables:
+        make_tables(cluster, tables)
+    cluster.write_load(rows=10000)
+    recv = Receiver(d, name="receiver")
+    cfg = collector_config(d, "collector.yaml", "bench", cluster.dsn("primary"), [recv.endpoint],
+                           extra="interval: 1s\nslow_interval: 15s\nstats_interval: 60s\n")
+    port = free_port()
+    exporter = Process(d, "exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:%d" % port],
+                       env={"DATA_SOURCE_NAME": "postgresql://exporter@127.0.0.1:%d/postgres?sslmode=disable"
+                                                % cluster.port("primary")})
+    url = "http://127.0.0.1:%d/metrics" % port
+    wait_for(lambda: exporter.log_text().find("Listening") >= 0 or _try(url), 20, what="exporter")
+    cluster.psql("primary", "SELECT pg_stat_statements_reset()")
+    col = start_collector(d, cfg, "collector")
+    scrapes, scrape_bytes = 0, 0
+    start = time.monotonic()
+    next_scrape = start
+    while time.monotonic() - start < duration:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            scrape_bytes += len(r.read())
+        scrapes += 1
+        next_scrape += 1
+        time.sleep(max(0, next_scrape - time.monotonic()))
+    col_cpu, col_rss = cpu_seconds(col.proc.pid), peak_rss_kb(col.proc.pid)
+    exp_cpu, exp_rss = cpu_seconds(exporter.proc.pid), peak_rss_kb(exporter.proc.pid)
+    col_anon, exp_anon = status_kb(col.proc.pid, "RssAnon"), status_kb(exporter.proc.pid, "RssAnon")
+    col_srv, exp_srv = server_ms(cluster, "pgvigil"), server_ms(cluster, "exporter")
+    col.stop()
+    exporter.stop()
+    samples = recv.samples()
+    rounds = len(samples)
+    col_bytes = sum(s["_bytes"] for s in samples) / max(rounds, 1)
+    print("\ncollector overhead, %.0f s at a 1 s cadence%s" % (duration, ", %d tables" % tables if tables else ""))
+    print("%-34s %14s %14s %9s" % ("", "pgvigil", "pg-exporter", "ratio"))
+    rows = [
+        ("rounds / scrapes", rounds, scrapes, None),
+        ("peak RSS (MB)", col_rss / 1024, exp_rss / 1024, exp_rss / max(col_rss, 1)),
+        ("private RSS now, RssAnon (MB)", col_anon / 1024, exp_anon / 1024, exp_anon / max(col_anon, 1)),
+        ("CPU ms per round", 1000 * col_cpu / max(rounds, 1), 1000 * exp_cpu / max(scrapes, 1),
+         (exp_cpu / max(scrapes, 1)) / max(col_cpu / max(rounds, 1), 1e-9)),
+        ("server query ms per round", col_srv / max(rounds, 1), exp_srv / max(scrapes, 1),
+         (exp_srv / max(scrapes, 1)) / max(col_srv / max(rounds, 1), 1e-9)),
+        ("bytes per sample / scrape", col_bytes, scrape_bytes / max(scrapes, 1),
+         (scrape_bytes / max(scrapes, 1)) / max(col_bytes, 1)),
+    ]
+    for name, a, b, ratio in rows:
+        print("%-34s %14.2f %14.2f %9s" % (name, a, b, "%.1fx" % ratio if ratio else ""))
+    print("peak RSS counts the pages of shared libraries (libpq, OpenSSL, libzmq, czmq) the process touched;\n"
+          "RssAnon is the memory the process itself allocated.")
+    print("targets: collector peak RSS <= 8 MB; >= 5x less CPU per round; >= 2x less memory")
+
+
+def _try(url):
+    try:
+        urllib.request.urlopen(url, timeout=2).read()
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
