@@ -8,12 +8,6 @@
  *   listen:
  *     ingest: [tcp://0.0.0.0:7400]        # one or more ZeroMQ endpoints to bind
  *     http: 127.0.0.1:8080                # civetweb listening_ports syntax
- *   storage:
- *     dsn: "host=... dbname=pgvigil"      # absent: history disabled
- *     retention_days: 60
- *     partitions_ahead_days: 3
- *     spool_dir: /var/lib/pgvigil/spool
- *     memory_rows: 200000                 # rows buffered in memory before spooling
  *   curve:                                # absent: plain TCP, with a warning at start
  *     server_cert: /etc/pgvigil/aggregator.cert_secret
  *     allow_dir: /etc/pgvigil/collectors  # public certs of admitted collectors
@@ -42,12 +36,6 @@ typedef struct {
     size_t ingest_count;
     char *http_listen;                /* listen.http, e.g. "127.0.0.1:8080" */
 
-    char *storage_dsn;                /* NULL: history disabled */
-    uint32_t retention_days;          /* default 60 */
-    uint32_t partitions_ahead_days;   /* default 3 */
-    char *spool_dir;                  /* default "/var/lib/pgvigil/spool" */
-    uint64_t memory_rows;             /* default 200000 */
-
     char *curve_server_cert;          /* secret cert file; NULL: plain TCP */
     char *curve_allow_dir;
 
@@ -57,7 +45,6 @@ typedef struct {
     uint32_t stale_intervals;         /* default 3 */
     uint64_t publish_interval_ms;     /* default 100 */
     int log_level;                    /* LOG_LEVEL_* from common/log.h */
-    char *web_dir;                    /* default PGVIGIL_WEB_DIR */
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

@@ -3,8 +3,10 @@
  *
  * The core actor is the only writer: after changes (coalesced to at most one
  * per publish_interval) it builds a new snapshot_t and publishes it. HTTP
- * worker threads acquire the current snapshot without locks, read it, and
- * release it. A snapshot and everything it points to is never modified after
+ * worker threads acquire the current snapshot, read it, and release it.
+ * Acquire holds the holder's mutex only for a pointer load and an atomic
+ * increment (publication swaps the pointer under it): the sample path never
+ * touches it, and readers never wait on the core's work. A snapshot and everything it points to is never modified after
  * publication; readers must not change reference counts of its json_t values
  * (serialize or deep-copy what they need).
  *
@@ -56,8 +58,8 @@ snapshot_t *snapshot_new(void);
 /* Core thread: make snap current. The holder takes ownership; the previous
  * snapshot is freed once its last reader has released it. */
 void snapshot_publish(snapshot_holder_t *self, snapshot_t *snap);
-/* Any thread: the current snapshot (an empty one before the first publish).
- * Lock-free; pair with snapshot_release(). */
+/* Any thread: the current snapshot (an empty one before the first publish);
+ * pair with snapshot_release(). */
 const snapshot_t *snapshot_acquire(snapshot_holder_t *self);
 void snapshot_release(snapshot_holder_t *self, const snapshot_t *snap);
 

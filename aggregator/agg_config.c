@@ -1,0 +1,181 @@
+/*
+ * agg_config.c — parse and validate the aggregator's YAML file (agg_config.h).
+ */
+#include "agg_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+static int agg_config_listen(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"ingest", "http", NULL};
+    const config_node_t *listen = NULL, *seq = NULL;
+    const char *http = NULL;
+    if (config_map(cfg, root, "listen", true, &listen) != 0 ||
+        config_expect_keys(cfg, listen, keys) != 0 ||
+        config_seq(cfg, listen, "ingest", true, &seq) != 0 ||
+        config_str(cfg, listen, "http", true, &http) != 0)
+        return -1;
+    size_t n = config_seq_len(seq);
+    if (n == 0)
+        return config_fail(cfg, listen, "ingest", "expected at least one ZeroMQ endpoint");
+    if (!(c->ingest_endpoints = calloc(n, sizeof *c->ingest_endpoints)))
+        return config_fail(cfg, listen, "ingest", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *e = NULL;
+        if (config_seq_str(cfg, seq, i, &e) != 0)
+            return -1;
+        if (strncmp(e, "tcp://", 6) != 0 && strncmp(e, "ipc://", 6) != 0)
+            return config_fail(cfg, listen, "ingest",
+                               "expected endpoints such as \"tcp://0.0.0.0:7400\", got \"%s\"", e);
+        c->ingest_endpoints[i] = strdup(e);
+        c->ingest_count = i + 1;
+    }
+    const char *colon = strrchr(http, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == http || !end || *end != '\0' || port < 1 || port > 65535)
+        return config_fail(cfg, listen, "http", "expected host:port such as \"127.0.0.1:8080\", got \"%s\"",
+                           http);
+    c->http_listen = strdup(http);
+    return 0;
+}
+
+static int agg_config_curve(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"server_cert", "allow_dir", NULL};
+    const config_node_t *cv = NULL;
+    const char *cert = NULL, *dir = NULL;
+    if (config_map(cfg, root, "curve", false, &cv) != 0)
+        return -1;
+    if (!cv)
+        return 0;
+    if (config_expect_keys(cfg, cv, keys) != 0 || config_str(cfg, cv, "server_cert", true, &cert) != 0 ||
+        config_str(cfg, cv, "allow_dir", true, &dir) != 0)
+        return -1;
+    c->curve_server_cert = strdup(cert);
+    c->curve_allow_dir = strdup(dir);
+    return 0;
+}
+
+static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"system_identifier", "name", NULL};
+    const config_node_t *seq = NULL;
+    if (config_seq(cfg, root, "clusters", false, &seq) != 0)
+        return -1;
+    if (!seq)
+        return 0;
+    size_t n = config_seq_len(seq);
+    if (!(c->cluster_names = calloc(n ? n : 1, sizeof *c->cluster_names)))
+        return config_fail(cfg, root, "clusters", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const config_node_t *item = config_seq_at(cfg, seq, i);
+        const char *id = NULL, *name = NULL;
+        if (config_expect_keys(cfg, item, keys) != 0 ||
+            config_str(cfg, item, "system_identifier", true, &id) != 0 ||
+            config_str(cfg, item, "name", true, &name) != 0)
+            return -1;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(id, &end, 10);
+        if (errno || *end || end == id || id[0] == '-')
+            return config_fail(cfg, item, "system_identifier",
+                               "expected the decimal system identifier (SELECT system_identifier "
+                               "FROM pg_control_system()), got \"%s\"", id);
+        c->cluster_names[i].system_identifier = v;
+        c->cluster_names[i].name = strdup(name);
+        c->cluster_name_count = i + 1;
+    }
+    return 0;
+}
+
+static int agg_config_parse(config_t *cfg, agg_config_t *c)
+{
+    static const char *const keys[] = {"listen", "curve", "clusters", "stale_intervals",
+                                       "publish_interval", "log_level", NULL};
+    const config_node_t *root = config_root(cfg);
+    const char *level = NULL;
+    uint64_t stale = c->stale_intervals;
+    if (config_expect_keys(cfg, root, keys) != 0 || agg_config_listen(cfg, root, c) != 0 ||
+        agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
+        config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
+        config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
+        config_str(cfg, root, "log_level", false, &level) != 0)
+        return -1;
+    c->stale_intervals = (uint32_t)stale;
+    if (c->publish_interval_ms < 10 || c->publish_interval_ms > 10000)
+        return config_fail(cfg, root, "publish_interval", "expected a duration from 10ms to 10s");
+    if (level) {
+        log_level_t l;
+        if (log_parse_level(level, &l) != 0)
+            return config_fail(cfg, root, "log_level",
+                               "expected one of debug, info, warning, error; got \"%s\"", level);
+        c->log_level = (int)l;
+    }
+    return 0;
+}
+
+static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err, size_t errlen)
+{
+    agg_config_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        config_destroy(&cfg);
+        return NULL;
+    }
+    c->path = strdup(name);
+    c->stale_intervals = 3;
+    c->publish_interval_ms = 100;
+    c->log_level = LOG_LEVEL_INFO;
+    if (agg_config_parse(cfg, c) != 0) {
+        snprintf(err, errlen, "%s", config_error(cfg));
+        agg_config_destroy(&c);
+    }
+    config_destroy(&cfg);
+    return c;
+}
+
+agg_config_t *agg_config_load(const char *path, char *err, size_t errlen)
+{
+    config_t *cfg = config_load(path, err, errlen);
+    return cfg ? agg_config_from(cfg, path, err, errlen) : NULL;
+}
+
+agg_config_t *agg_config_load_string(const char *name, const char *text, char *err, size_t errlen)
+{
+    config_t *cfg = config_load_string(name, text, err, errlen);
+    return cfg ? agg_config_from(cfg, name, err, errlen) : NULL;
+}
+
+void agg_config_destroy(agg_config_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    agg_config_t *c = *self_p;
+    for (size_t i = 0; i < c->ingest_count; i++)
+        free(c->ingest_endpoints[i]);
+    free(c->ingest_endpoints);
+    for (size_t i = 0; i < c->cluster_name_count; i++)
+        free(c->cluster_names[i].name);
+    free(c->cluster_names);
+    free(c->path);
+    free(c->http_listen);
+    free(c->curve_server_cert);
+    free(c->curve_allow_dir);
+    free(c);
+    *self_p = NULL;
+}
+
+const char *agg_config_cluster_name(const agg_config_t *cfg, uint64_t system_identifier)
+{
+    for (size_t i = 0; i < cfg->cluster_name_count; i++)
+        if (cfg->cluster_names[i].system_identifier == system_identifier)
+            return cfg->cluster_names[i].name;
+    return NULL;
+}

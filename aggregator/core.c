@@ -1,0 +1,163 @@
+/*
+ * core.c — the core actor (see core.h): receives accepted samples from
+ * ingest, applies them to the fleet, checks staleness, and publishes a new
+ * snapshot at most once per publish_interval when something changed.
+ */
+#include "core.h"
+
+#include <czmq.h>
+
+#include "clock.h"
+#include "fleet.h"
+#include "log.h"
+
+typedef struct {
+    const agg_config_t *cfg;
+    snapshot_holder_t *snapshots;
+    fleet_t *fleet;
+    zsock_t *pull;
+    bool dirty;
+    uint64_t version;
+} core_state_t;
+
+struct core {
+    zactor_t *actor;
+    core_state_t *state;
+};
+
+static void core_publish(core_state_t *st)
+{
+    fleet_view_t v;
+    snapshot_t *snap = snapshot_new();
+    if (!snap || fleet_view(st->fleet, clock_wall_us(), &v) != 0) {
+        free(snap);
+        return;
+    }
+    snap->version = ++st->version;
+    snap->built_at_us = clock_wall_us();
+    snap->clusters = v.clusters;
+    snap->nodes = v.nodes;
+    snap->events = v.events;
+    snap->metrics_text = v.metrics_text;
+    snap->status = v.status;
+    snap->cluster_count = v.cluster_count;
+    snap->node_count = v.node_count;
+    snap->nodes_up = v.nodes_up;
+    snap->nodes_down = v.nodes_down;
+    snap->nodes_stale = v.nodes_stale;
+    json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
+    snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+    json_decref(wrap);
+    snapshot_publish(st->snapshots, snap);
+    st->dirty = false;
+}
+
+static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
+{
+    (void)loop;
+    core_state_t *st = arg;
+    /* Drain what is queued, bounded so timers still run under load. */
+    for (int i = 0; i < 10000; i++) {
+        void *p = NULL;
+        int unused = 0;
+        uint64_t received_at = 0;
+        if (zsock_recv(pull, "pi8", &p, &unused, &received_at) != 0)
+            return zsys_interrupted ? -1 : 0;
+        if (p && fleet_apply(st->fleet, p, (int64_t)received_at))
+            st->dirty = true;
+        if (!(zsock_events(pull) & ZMQ_POLLIN))
+            break;
+    }
+    return 0;
+}
+
+static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    core_state_t *st = arg;
+    if (fleet_check_stale(st->fleet, clock_wall_us()))
+        st->dirty = true;
+    return 0;
+}
+
+static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    core_state_t *st = arg;
+    if (st->dirty)
+        core_publish(st);
+    return 0;
+}
+
+static int core_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    char *cmd = zstr_recv(pipe);
+    bool term = !cmd || streq(cmd, "$TERM");
+    zstr_free(&cmd);
+    return term ? -1 : 0;
+}
+
+static void core_actor(zsock_t *pipe, void *arg)
+{
+    core_state_t *st = arg;
+    zloop_t *loop = zloop_new();
+    zloop_reader(loop, pipe, core_on_pipe, st);
+    zloop_reader(loop, st->pull, core_on_sample, st);
+    zloop_timer(loop, 250, 0, core_on_stale, st);
+    zloop_timer(loop, st->cfg->publish_interval_ms, 0, core_on_publish, st);
+    zsock_signal(pipe, 0);
+    zloop_start(loop);
+    zloop_destroy(&loop);
+    /* Free samples still queued (pointers own their memory). */
+    void *p = NULL;
+    int unused = 0;
+    uint64_t at = 0;
+    zsock_set_rcvtimeo(st->pull, 0);
+    while (zsock_recv(st->pull, "pi8", &p, &unused, &at) == 0 && p)
+        pgvigil__sample__free_unpacked(p, NULL);
+}
+
+core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots)
+{
+    core_t *self = calloc(1, sizeof *self);
+    core_state_t *st = calloc(1, sizeof *st);
+    if (!self || !st)
+        goto fail;
+    st->cfg = cfg;
+    st->snapshots = snapshots;
+    st->fleet = fleet_new(cfg);
+    /* Bound here, before ingest connects. */
+    st->pull = zsock_new_pull("@" CORE_SAMPLES_ENDPOINT);
+    if (!st->fleet || !st->pull)
+        goto fail;
+    zsock_set_rcvhwm(st->pull, 1000000);
+    self->state = st;
+    if (!(self->actor = zactor_new(core_actor, st)))
+        goto fail;
+    return self;
+fail:
+    if (st) {
+        zsock_destroy(&st->pull);
+        fleet_destroy(&st->fleet);
+        free(st);
+    }
+    free(self);
+    return NULL;
+}
+
+void core_destroy(core_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    core_t *self = *self_p;
+    zactor_destroy(&self->actor);
+    zsock_destroy(&self->state->pull);
+    fleet_destroy(&self->state->fleet);
+    free(self->state);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,49 @@
+/*
+ * fleet.h — the fleet as the core actor knows it: clusters (keyed by system
+ * identifier) of nodes (keyed by name), each node with its latest sample,
+ * clock offset, replication lag and sequence accounting, plus the events
+ * detected on the way (failover, split brain, replica disconnected, replay
+ * paused, inactive slot retaining WAL, node down/up/stale, collector restart).
+ *
+ * Owned and used by the core thread only.
+ */
+#ifndef PGVIGIL_FLEET_H
+#define PGVIGIL_FLEET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agg_config.h"
+#include "lag.h"
+#include "pgvigil.pb-c.h"
+
+#define FLEET_NAME_MAX 64
+#define FLEET_EVENTS_MAX 1000
+/* An inactive slot holding back more than this is reported. */
+#define FLEET_SLOT_RETAINED_MAX (64ull << 20)
+
+typedef struct fleet fleet_t;
+
+fleet_t *fleet_new(const agg_config_t *cfg);
+void fleet_destroy(fleet_t **self_p);
+
+/* Take ownership of a validated sample received at received_at_us
+ * (aggregator clock). Returns true if the fleet changed. */
+bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us);
+
+/* Mark nodes silent for stale_intervals of their interval as stale.
+ * Returns true if anything changed. */
+bool fleet_check_stale(fleet_t *self, int64_t now_us);
+
+/* Build the JSON views (shapes in snapshot.h): clusters array, nodes object,
+ * events array (newest first), Prometheus text, and the health counts. */
+typedef struct {
+    json_t *clusters, *nodes, *events;
+    char *metrics_text;
+    const char *status;
+    uint32_t cluster_count, node_count, nodes_up, nodes_down, nodes_stale;
+} fleet_view_t;
+int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * http.c — the HTTP API (civetweb): liveness, readiness, health verdicts,
+ * fleet, cluster and node views, recent events and Prometheus metrics.
+ *
+ * Handlers run on civetweb's worker threads and read the current snapshot
+ * (snapshot.h): they never touch the core's state and never wait for it.
+ * Responses are JSON (jansson) with one error shape:
+ *   {"error": {"code": "not_found", "message": "..."}}
+ */
+#include "http.h"
+
+#include <civetweb.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct http {
+    struct mg_context *ctx;
+    snapshot_holder_t *snapshots;
+    ingest_counters_t *counters;
+};
+
+typedef struct {
+    struct mg_connection *conn;
+    http_t *http;
+    const snapshot_t *snap;
+    const char *path;  /* local URI */
+    const char *query; /* may be NULL */
+} http_req_t;
+
+static const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+static int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body,
+                     size_t len)
+{
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+              "X-Frame-Options: DENY\r\n\r\n",
+              status, http_reason(status), ctype, len);
+    mg_write(conn, body, len);
+    return status;
+}
+
+/* Serialize and send j (stolen). */
+static int http_json(struct mg_connection *conn, int status, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return http_send(conn, 500, "application/json", "{}", 2);
+    int rc = http_send(conn, status, "application/json", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+__attribute__((format(printf, 4, 5))) static int http_error(struct mg_connection *conn, int status,
+                                                             const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return http_json(conn, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* A query parameter into buf; false when absent. */
+static bool http_param(const http_req_t *r, const char *name, char *buf, size_t len)
+{
+    char tmp[256];
+    if (!r->query || mg_get_var(r->query, strlen(r->query), name, tmp, sizeof tmp) < 0)
+        return false; /* mg_get_var empties its buffer even when absent */
+    snprintf(buf, len, "%s", tmp);
+    return true;
+}
+
+static int http_health(const http_req_t *r)
+{
+    char type[16] = "quick";
+    http_param(r, "type", type, sizeof type);
+    const snapshot_t *s = r->snap;
+    if (strcmp(type, "quick") != 0 && strcmp(type, "full") != 0)
+        return http_error(r->conn, 400, "bad_request", "type must be quick or full, not \"%s\"", type);
+    if (strcmp(type, "quick") == 0) {
+        char body[256];
+        int n = snprintf(body, sizeof body,
+                         "{\"status\":\"%s\",\"clusters\":%u,\"nodes\":%u,\"up\":%u,\"down\":%u,\"stale\":%u}",
+                         s->status, s->cluster_count, s->node_count, s->nodes_up, s->nodes_down,
+                         s->nodes_stale);
+        return http_send(r->conn, 200, "application/json", body, (size_t)n);
+    }
+    char built[40];
+    clock_format_rfc3339(s->built_at_us, built, sizeof built);
+    return http_json(r->conn, 200,
+                     json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:O}", "status", s->status, "clusters",
+                               (int)s->cluster_count, "nodes", (int)s->node_count, "up", (int)s->nodes_up,
+                               "down", (int)s->nodes_down, "stale", (int)s->nodes_stale, "as_of", built,
+                               "cluster_details", s->clusters));
+}
+
+static int http_clusters(const http_req_t *r, const char *id)
+{
+    if (!id[0]) {
+        const char *body = r->snap->clusters_json ? r->snap->clusters_json : "{\"clusters\":[]}";
+        return http_send(r->conn, 200, "application/json", body, strlen(body));
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(r->snap->clusters, i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0 ||
+            strcmp(json_string_value(json_object_get(c, "name")), id) == 0)
+            return http_json(r->conn, 200, json_pack("{s:O}", "cluster", c));
+    }
+    return http_error(r->conn, 404, "not_found", "no cluster with id or name \"%s\"", id);
+}
+
+static int http_nodes(const http_req_t *r)
+{
+    json_t *arr = json_array();
+    const char *name;
+    json_t *n;
+    json_object_foreach(r->snap->nodes, name, n)
+    {
+        json_t *summary = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(n, k, v) if (strcmp(k, "sample") != 0) json_object_set(summary, k, v);
+        json_array_append_new(arr, summary);
+    }
+    return http_json(r->conn, 200, json_pack("{s:o}", "nodes", arr));
+}
+
+static int http_node(const http_req_t *r, const char *rest)
+{
+    char name[128];
+    const char *slash = strchr(rest, '/');
+    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (len == 0 || len >= sizeof name)
+        return http_error(r->conn, 404, "not_found", "no such node");
+    memcpy(name, rest, len);
+    name[len] = '\0';
+    json_t *n = json_object_get(r->snap->nodes, name);
+    if (!n)
+        return http_error(r->conn, 404, "not_found", "no node named \"%s\"", name);
+    if (!slash)
+        return http_json(r->conn, 200, json_pack("{s:O}", "node", n));
+    const char *sub = slash + 1;
+    if (strcmp(sub, "history") == 0 || strcmp(sub, "lag") == 0 || strcmp(sub, "uptime") == 0)
+        return http_error(r->conn, 501, "not_implemented",
+                          "history is not kept by this aggregator yet; see the current values at "
+                          "/api/v1/nodes/%s", name);
+    return http_error(r->conn, 404, "not_found", "no resource \"%s\" for node \"%s\"", sub, name);
+}
+
+static int http_events(const http_req_t *r)
+{
+    char cluster[80] = "", node[80] = "", limit_text[16] = "100";
+    http_param(r, "cluster", cluster, sizeof cluster);
+    http_param(r, "node", node, sizeof node);
+    http_param(r, "limit", limit_text, sizeof limit_text);
+    char *end;
+    long limit = strtol(limit_text, &end, 10);
+    if (*end || limit < 1 || limit > 1000)
+        return http_error(r->conn, 400, "bad_request", "limit must be a number from 1 to 1000");
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(r->snap->events, i, e)
+    {
+        const char *en = json_string_value(json_object_get(e, "node"));
+        if ((cluster[0] && strcmp(json_string_value(json_object_get(e, "cluster")), cluster) != 0) ||
+            (node[0] && (!en || strcmp(en, node) != 0)))
+            continue;
+        json_array_append(out, e);
+        if ((long)json_array_size(out) >= limit)
+            break;
+    }
+    return http_json(r->conn, 200, json_pack("{s:o}", "events", out));
+}
+
+static int http_metrics(const http_req_t *r)
+{
+    ingest_counters_t *c = r->http->counters;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return http_error(r->conn, 500, "internal", "out of memory");
+    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    fprintf(f,
+            "# HELP pgvigil_ingest_received_total Messages received on the ingest socket\n"
+            "# TYPE pgvigil_ingest_received_total counter\npgvigil_ingest_received_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_accepted_total Samples accepted\n"
+            "# TYPE pgvigil_ingest_accepted_total counter\npgvigil_ingest_accepted_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_bytes_total Sample body bytes received\n"
+            "# TYPE pgvigil_ingest_bytes_total counter\npgvigil_ingest_bytes_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_unauthenticated_total CURVE handshakes refused\n"
+            "# TYPE pgvigil_ingest_unauthenticated_total counter\n"
+            "pgvigil_ingest_unauthenticated_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_rejected_total Messages dropped, by reason\n"
+            "# TYPE pgvigil_ingest_rejected_total counter\n",
+            (uint64_t)atomic_load(&c->received), (uint64_t)atomic_load(&c->accepted),
+            (uint64_t)atomic_load(&c->bytes), (uint64_t)atomic_load(&c->unauthenticated));
+    for (int i = 1; i < INGEST_REASON_COUNT; i++)
+        fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+                ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+    fclose(f);
+    int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+    return rc;
+}
+
+static int http_route(const http_req_t *r)
+{
+    const char *p = r->path;
+    if (strcmp(p, "/healthz") == 0)
+        return http_send(r->conn, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    if (strcmp(p, "/readyz") == 0)
+        return r->snap->version > 0 || r->snap->node_count == 0
+                   ? http_send(r->conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
+                   : http_error(r->conn, 503, "unavailable", "no snapshot published yet");
+    if (strcmp(p, "/metrics") == 0)
+        return http_metrics(r);
+    if (strcmp(p, "/api/v1/health") == 0)
+        return http_health(r);
+    if (strcmp(p, "/api/v1/clusters") == 0)
+        return http_clusters(r, "");
+    if (strncmp(p, "/api/v1/clusters/", 17) == 0)
+        return http_clusters(r, p + 17);
+    if (strcmp(p, "/api/v1/nodes") == 0)
+        return http_nodes(r);
+    if (strncmp(p, "/api/v1/nodes/", 14) == 0)
+        return http_node(r, p + 14);
+    if (strcmp(p, "/api/v1/events") == 0)
+        return http_events(r);
+    return http_error(r->conn, 404, "not_found", "no resource at %s", p);
+}
+
+static int http_handler(struct mg_connection *conn, void *cbdata)
+{
+    http_t *self = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0)
+        return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", ri->request_method);
+    http_req_t r = {conn, self, snapshot_acquire(self->snapshots), ri->local_uri, ri->query_string};
+    int rc = http_route(&r);
+    snapshot_release(self->snapshots, r.snap);
+    return rc;
+}
+
+static int http_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warning("http: %s", message);
+    return 1;
+}
+
+http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
+                 char *err, size_t errlen)
+{
+    http_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->snapshots = snapshots;
+    self->counters = counters;
+    const char *options[] = {"listening_ports", cfg->http_listen, "num_threads", "16",
+                             "request_timeout_ms", "10000", "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", "30000", NULL};
+    struct mg_callbacks cb = {.log_message = http_log_message};
+    self->ctx = mg_start(&cb, self, options);
+    if (!self->ctx) {
+        snprintf(err, errlen, "could not listen on \"%s\" for HTTP", cfg->http_listen);
+        free(self);
+        return NULL;
+    }
+    mg_set_request_handler(self->ctx, "/", http_handler, self);
+    return self;
+}
+
+void http_destroy(http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    mg_stop((*self_p)->ctx);
+    free(*self_p);
+    *self_p = NULL;
+}

@@ -1,0 +1,18 @@
+/*
+ * http.h — the aggregator's HTTP server (civetweb). See http.c for routes.
+ */
+#ifndef PGVIGIL_HTTP_H
+#define PGVIGIL_HTTP_H
+
+#include "agg_config.h"
+#include "ingest.h"
+#include "snapshot.h"
+
+typedef struct http http_t;
+
+/* Listen on cfg->http_listen. NULL with err set when it cannot. */
+http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
+                 char *err, size_t errlen);
+void http_destroy(http_t **self_p);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * ingest.c — the ingest actor (see ingest.h).
+ *
+ * Runs in its own thread (a czmq zactor): a ROUTER bound on every configured
+ * endpoint, a PUSH towards the core, and a libzmq socket monitor that counts
+ * refused CURVE handshakes. Decoding and validation are pure functions so the
+ * fuzz target and the unit tests exercise exactly what the socket sees.
+ */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
+#define INGEST_STR_MAX 4096
+#define INGEST_LIST_MAX 100000
+
+struct ingest {
+    zactor_t *actor;
+};
+
+typedef struct {
+    const agg_config_t *cfg;
+    const char *core_endpoint;
+    ingest_counters_t *counters;
+    char *err;
+    size_t errlen;
+} ingest_args_t;
+
+const char *ingest_reject_name(ingest_reject_t why)
+{
+    static const char *const names[] = {"ok", "bad_frames", "bad_envelope", "oversized",
+                                        "bad_body", "invalid", "name_mismatch"};
+    return (unsigned)why < INGEST_REASON_COUNT ? names[why] : "unknown";
+}
+
+static bool ingest_str_ok(const char *s) { return !s || strnlen(s, INGEST_STR_MAX + 1) <= INGEST_STR_MAX; }
+
+static int ingest_fail(char *why, size_t len, const char *msg)
+{
+    snprintf(why, len, "%s", msg);
+    return -1;
+}
+
+/* Sections that carry lists: bounded so one sample cannot exhaust memory. */
+static int ingest_validate_sections(const Pgvigil__Sample *s, char *why, size_t len)
+{
+    if (s->primary_replication && s->primary_replication->n_standbys > 1000)
+        return ingest_fail(why, len, "too many standbys");
+    if (s->replication_slots && s->replication_slots->n_slots > 10000)
+        return ingest_fail(why, len, "too many replication slots");
+    if ((s->databases && s->databases->n_databases > INGEST_LIST_MAX) ||
+        (s->tables && s->tables->n_tables > INGEST_LIST_MAX) ||
+        (s->indexes && s->indexes->n_indexes > INGEST_LIST_MAX) ||
+        (s->statements && s->statements->n_statements > INGEST_LIST_MAX))
+        return ingest_fail(why, len, "a section list is too long");
+    if (s->replica_replication && !ingest_str_ok(s->replica_replication->wal_receiver_status))
+        return ingest_fail(why, len, "wal_receiver_status is too long");
+    if (s->primary_replication)
+        for (size_t i = 0; i < s->primary_replication->n_standbys; i++)
+            if (!ingest_str_ok(s->primary_replication->standbys[i]->application_name))
+                return ingest_fail(why, len, "standby application_name is too long");
+    return 0;
+}
+
+int ingest_validate(const Pgvigil__Sample *s, char *why, size_t len)
+{
+    static const int64_t year2000 = 946684800LL * 1000000, year2100 = 4102444800LL * 1000000;
+    if (!s->has_format_version || s->format_version != 1)
+        return ingest_fail(why, len, "format_version is not 1");
+    if (!envelope_node_name_valid(s->node))
+        return ingest_fail(why, len, "node name is missing or invalid");
+    if (!s->region || !s->region[0] || strlen(s->region) > 63)
+        return ingest_fail(why, len, "region is missing or longer than 63 characters");
+    if (!s->has_collected_at_us || s->collected_at_us < year2000 || s->collected_at_us > year2100)
+        return ingest_fail(why, len, "collected_at_us is missing or out of range");
+    if (!s->has_sequence || s->sequence == 0)
+        return ingest_fail(why, len, "sequence is missing or zero");
+    if (!s->has_up)
+        return ingest_fail(why, len, "up is missing");
+    if (s->has_role && s->role != PGVIGIL__ROLE__ROLE_UNKNOWN && s->role != PGVIGIL__ROLE__ROLE_PRIMARY &&
+        s->role != PGVIGIL__ROLE__ROLE_REPLICA)
+        return ingest_fail(why, len, "role is unknown");
+    if (s->up && (!s->has_system_identifier || s->system_identifier == 0 || !s->has_role ||
+                  s->role == PGVIGIL__ROLE__ROLE_UNKNOWN))
+        return ingest_fail(why, len, "an up sample needs a system identifier and a role");
+    if (!s->has_interval_ms || s->interval_ms < 10 || s->interval_ms > 3600000)
+        return ingest_fail(why, len, "interval_ms is missing or out of range");
+    if (!ingest_str_ok(s->error) || !ingest_str_ok(s->hostname) || !ingest_str_ok(s->collector_version))
+        return ingest_fail(why, len, "a text field is too long");
+    return ingest_validate_sections(s, why, len);
+}
+
+Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uint8_t *body,
+                               size_t body_len, envelope_t *env, ingest_reject_t *reject)
+{
+    char why[128];
+    if (envelope_decode(env_buf, env_len, env) != 0) {
+        *reject = INGEST_BAD_ENVELOPE;
+        return NULL;
+    }
+    if (env->type != ENVELOPE_SAMPLE) {
+        *reject = INGEST_BAD_FRAMES;
+        return NULL;
+    }
+    if (body_len > ENVELOPE_BODY_MAX_BYTES) {
+        *reject = INGEST_OVERSIZED;
+        return NULL;
+    }
+    Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, body_len, body);
+    if (!s) {
+        *reject = INGEST_BAD_BODY;
+        return NULL;
+    }
+    if (ingest_validate(s, why, sizeof why) != 0) {
+        *reject = INGEST_INVALID;
+        pgvigil__sample__free_unpacked(s, NULL);
+        return NULL;
+    }
+    if (strcmp(s->node, env->node) != 0) {
+        *reject = INGEST_NAME_MISMATCH;
+        pgvigil__sample__free_unpacked(s, NULL);
+        return NULL;
+    }
+    *reject = INGEST_OK;
+    return s;
+}
+
+static void ingest_receive(zsock_t *router, zsock_t *push, ingest_counters_t *c)
+{
+    zmsg_t *msg = zmsg_recv(router);
+    if (!msg)
+        return;
+    atomic_fetch_add(&c->received, 1);
+    ingest_reject_t why = INGEST_BAD_FRAMES;
+    Pgvigil__Sample *s = NULL;
+    if (zmsg_size(msg) == 3) {
+        zframe_t *id = zmsg_first(msg), *ef = zmsg_next(msg), *body = zmsg_next(msg);
+        (void)id;
+        envelope_t env;
+        atomic_fetch_add(&c->bytes, zframe_size(body));
+        s = ingest_decode(zframe_data(ef), zframe_size(ef), zframe_data(body), zframe_size(body),
+                          &env, &why);
+    }
+    zmsg_destroy(&msg);
+    if (!s) {
+        atomic_fetch_add(&c->rejected[why], 1);
+        return;
+    }
+    atomic_fetch_add(&c->accepted, 1);
+    if (zsock_send(push, "pi8", s, 0, (uint64_t)clock_wall_us()) != 0)
+        pgvigil__sample__free_unpacked(s, NULL);
+}
+
+static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
+{
+    zmsg_t *msg = zmsg_recv(mon);
+    zframe_t *f = msg ? zmsg_first(msg) : NULL;
+    if (f && zframe_size(f) >= 2) {
+        uint16_t event;
+        memcpy(&event, zframe_data(f), sizeof event);
+        if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
+            atomic_fetch_add(&c->unauthenticated, 1);
+    }
+    zmsg_destroy(&msg);
+}
+
+static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *err, size_t errlen)
+{
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (!router)
+        return NULL;
+    zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
+    zsock_set_rcvhwm(router, 100000);
+    if (cfg->curve_server_cert) {
+        zcert_t *cert = zcert_load(cfg->curve_server_cert);
+        if (!cert) {
+            snprintf(err, errlen, "could not load the server certificate \"%s\"", cfg->curve_server_cert);
+            zsock_destroy(&router);
+            return NULL;
+        }
+        *auth = zactor_new(zauth, NULL);
+        zstr_sendx(*auth, "CURVE", cfg->curve_allow_dir, NULL);
+        zsock_wait(*auth);
+        zcert_apply(cert, router);
+        zsock_set_curve_server(router, 1);
+        zcert_destroy(&cert);
+    }
+    for (size_t i = 0; i < cfg->ingest_count; i++) {
+        if (zsock_bind(router, "%s", cfg->ingest_endpoints[i]) < 0) {
+            snprintf(err, errlen, "could not bind \"%s\": %s", cfg->ingest_endpoints[i],
+                     zmq_strerror(zmq_errno()));
+            zsock_destroy(&router);
+            return NULL;
+        }
+    }
+    return router;
+}
+
+static void ingest_actor(zsock_t *pipe, void *arg)
+{
+    ingest_args_t *a = arg;
+    zactor_t *auth = NULL;
+    zsock_signal(pipe, 0); /* zactor_new waits for this one */
+    zsock_t *router = ingest_router(a->cfg, &auth, a->err, a->errlen);
+    zsock_t *push = router ? zsock_new_push(a->core_endpoint) : NULL;
+    zsock_t *mon = NULL;
+    if (push) {
+        zmq_socket_monitor(zsock_resolve(router), INGEST_MONITOR_ENDPOINT,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+        mon = zsock_new_pair(INGEST_MONITOR_ENDPOINT);
+    }
+    ingest_counters_t *c = a->counters;
+    zsock_signal(pipe, push ? 0 : 1);
+    zpoller_t *poller = push ? zpoller_new(pipe, router, mon, NULL) : NULL;
+    while (poller) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == router) {
+            for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++)
+                ingest_receive(router, push, c);
+        } else if (which == mon) {
+            ingest_monitor_event(mon, c);
+        } else {
+            break; /* $TERM from the pipe, or interrupted */
+        }
+    }
+    zpoller_destroy(&poller);
+    if (router)
+        zmq_socket_monitor(zsock_resolve(router), NULL, 0);
+    zsock_destroy(&mon);
+    zsock_destroy(&push);
+    zsock_destroy(&router);
+    zactor_destroy(&auth);
+}
+
+ingest_t *ingest_new(const agg_config_t *cfg, const char *core_endpoint, ingest_counters_t *counters,
+                     char *err, size_t errlen)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    ingest_args_t args = {cfg, core_endpoint, counters, err, errlen};
+    if (!self)
+        return NULL;
+    if (!cfg->curve_server_cert)
+        log_warning("CURVE is not configured: collectors are not authenticated and samples travel unencrypted");
+    self->actor = zactor_new(ingest_actor, &args);
+    /* zactor_new consumed the actor's first signal; the second says
+     * whether the sockets are bound (0) or not (1, err written). */
+    if (!self->actor || zsock_wait(self->actor) != 0) {
+        ingest_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void ingest_destroy(ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zactor_destroy(&(*self_p)->actor);
+    free(*self_p);
+    *self_p = NULL;
+}
