@@ -63,6 +63,36 @@ static int agg_config_curve(config_t *cfg, const config_node_t *root, agg_config
     return 0;
 }
 
+static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"dsn", "retention_days", "partitions_ahead_days", "spool_dir",
+                                       "memory_rows", "maintenance_interval", NULL};
+    const config_node_t *st = NULL;
+    const char *dsn = NULL, *spool = NULL;
+    uint64_t retention = c->retention_days, ahead = c->partitions_ahead_days;
+    if (config_map(cfg, root, "storage", false, &st) != 0)
+        return -1;
+    if (!st)
+        return 0;
+    if (config_expect_keys(cfg, st, keys) != 0 || config_str(cfg, st, "dsn", true, &dsn) != 0 ||
+        config_uint(cfg, st, "retention_days", false, 1, 3650, &retention) != 0 ||
+        config_uint(cfg, st, "partitions_ahead_days", false, 1, 60, &ahead) != 0 ||
+        config_str(cfg, st, "spool_dir", false, &spool) != 0 ||
+        config_uint(cfg, st, "memory_rows", false, 100, 100000000, &c->memory_rows) != 0 ||
+        config_duration_ms(cfg, st, "maintenance_interval", false, &c->maintenance_interval_ms) != 0)
+        return -1;
+    if (c->maintenance_interval_ms < 1000)
+        return config_fail(cfg, st, "maintenance_interval", "expected at least 1s");
+    c->retention_days = (uint32_t)retention;
+    c->partitions_ahead_days = (uint32_t)ahead;
+    c->storage_dsn = strdup(dsn);
+    if (spool) {
+        free(c->spool_dir);
+        c->spool_dir = strdup(spool);
+    }
+    return 0;
+}
+
 static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_config_t *c)
 {
     static const char *const keys[] = {"system_identifier", "name", NULL};
@@ -97,13 +127,13 @@ static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_con
 
 static int agg_config_parse(config_t *cfg, agg_config_t *c)
 {
-    static const char *const keys[] = {"listen", "curve", "clusters", "stale_intervals",
+    static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
     if (config_expect_keys(cfg, root, keys) != 0 || agg_config_listen(cfg, root, c) != 0 ||
-        agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
+        agg_config_storage(cfg, root, c) != 0 || agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
         config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0)
@@ -133,6 +163,11 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->stale_intervals = 3;
     c->publish_interval_ms = 100;
     c->log_level = LOG_LEVEL_INFO;
+    c->retention_days = 60;
+    c->partitions_ahead_days = 3;
+    c->spool_dir = strdup("/var/lib/pgvigil");
+    c->memory_rows = 200000;
+    c->maintenance_interval_ms = 3600000;
     if (agg_config_parse(cfg, c) != 0) {
         snprintf(err, errlen, "%s", config_error(cfg));
         agg_config_destroy(&c);
@@ -166,6 +201,8 @@ void agg_config_destroy(agg_config_t **self_p)
     free(c->cluster_names);
     free(c->path);
     free(c->http_listen);
+    free(c->storage_dsn);
+    free(c->spool_dir);
     free(c->curve_server_cert);
     free(c->curve_allow_dir);
     free(c);

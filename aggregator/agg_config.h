@@ -8,6 +8,13 @@
  *   listen:
  *     ingest: [tcp://0.0.0.0:7400]        # one or more ZeroMQ endpoints to bind
  *     http: 127.0.0.1:8080                # civetweb listening_ports syntax
+ *   storage:                              # absent: no history is kept
+ *     dsn: "host=... dbname=pgvigil"
+ *     retention_days: 60
+ *     partitions_ahead_days: 3
+ *     spool_dir: /var/lib/pgvigil         # spool file while the database is away
+ *     memory_rows: 200000                 # rows held in memory before spooling
+ *     maintenance_interval: 1h            # partition creation and expiry
  *   curve:                                # absent: plain TCP, with a warning at start
  *     server_cert: /etc/pgvigil/aggregator.cert_secret
  *     allow_dir: /etc/pgvigil/collectors  # public certs of admitted collectors
@@ -35,6 +42,13 @@ typedef struct {
     char **ingest_endpoints;          /* listen.ingest, >= 1 */
     size_t ingest_count;
     char *http_listen;                /* listen.http, e.g. "127.0.0.1:8080" */
+
+    char *storage_dsn;                /* NULL: history disabled */
+    uint32_t retention_days;          /* default 60 */
+    uint32_t partitions_ahead_days;   /* default 3 */
+    char *spool_dir;                  /* default /var/lib/pgvigil */
+    uint64_t memory_rows;             /* default 200000 */
+    uint64_t maintenance_interval_ms; /* default 1 h */
 
     char *curve_server_cert;          /* secret cert file; NULL: plain TCP */
     char *curve_allow_dir;

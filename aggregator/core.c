@@ -15,6 +15,7 @@ typedef struct {
     const agg_config_t *cfg;
     snapshot_holder_t *snapshots;
     fleet_t *fleet;
+    store_t *store;
     zsock_t *pull;
     bool dirty;
     uint64_t version;
@@ -104,6 +105,9 @@ static int core_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 static void core_actor(zsock_t *pipe, void *arg)
 {
     core_state_t *st = arg;
+    /* The writer's socket belongs to this thread. */
+    store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
+    fleet_set_writer(st->fleet, writer);
     zloop_t *loop = zloop_new();
     zloop_reader(loop, pipe, core_on_pipe, st);
     zloop_reader(loop, st->pull, core_on_sample, st);
@@ -112,6 +116,8 @@ static void core_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, 0);
     zloop_start(loop);
     zloop_destroy(&loop);
+    fleet_set_writer(st->fleet, NULL);
+    store_writer_destroy(&writer);
     /* Free samples still queued (pointers own their memory). */
     void *p = NULL;
     int unused = 0;
@@ -121,7 +127,7 @@ static void core_actor(zsock_t *pipe, void *arg)
         pgvigil__sample__free_unpacked(p, NULL);
 }
 
-core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots)
+core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store)
 {
     core_t *self = calloc(1, sizeof *self);
     core_state_t *st = calloc(1, sizeof *st);
@@ -129,6 +135,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots)
         goto fail;
     st->cfg = cfg;
     st->snapshots = snapshots;
+    st->store = store;
     st->fleet = fleet_new(cfg);
     /* Bound here, before ingest connects. */
     st->pull = zsock_new_pull("@" CORE_SAMPLES_ENDPOINT);

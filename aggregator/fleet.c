@@ -19,6 +19,8 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pbjson.h"
+#include "store_line.h"
 
 static void fleet_node_free(void **item)
 {
@@ -74,6 +76,93 @@ static void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, siz
         snprintf(buf, len, "%" PRIu64, id);
 }
 
+void fleet_set_writer(fleet_t *self, store_writer_t *w) { self->writer = w; }
+
+static void fleet_put(fleet_t *self, store_table_t t, int64_t at_us, store_line_t *l)
+{
+    const char *text = store_line_end(l);
+    if (self->writer && text)
+        store_put(self->writer, t, at_us, text);
+    store_line_free(l);
+}
+
+static void fleet_cluster_col(store_line_t *l, uint64_t id)
+{
+    if (id)
+        store_line_u64(l, id);
+    else
+        store_line_null(l);
+}
+
+static const char *fleet_role_name(Pgvigil__Role r)
+{
+    return r == PGVIGIL__ROLE__ROLE_PRIMARY ? "primary" : r == PGVIGIL__ROLE__ROLE_REPLICA ? "replica" : "unknown";
+}
+
+static void fleet_row_status(fleet_t *self, const fleet_node_t *n, const char *state, int64_t at,
+                             const char *reason)
+{
+    if (!self->writer)
+        return;
+    store_line_t l;
+    store_line_init(&l);
+    store_line_text(&l, n->name);
+    store_line_time(&l, at);
+    store_line_text(&l, state);
+    fleet_cluster_col(&l, n->cluster_id);
+    store_line_text(&l, n->region);
+    store_line_text(&l, fleet_role_name(n->role));
+    store_line_int(&l, n->timeline);
+    store_line_text(&l, reason);
+    fleet_put(self, STORE_STATUS, at, &l);
+}
+
+static void fleet_row_sample(fleet_t *self, const fleet_node_t *n, const Pgvigil__Sample *s,
+                             int64_t received_at)
+{
+    if (!self->writer)
+        return;
+    json_t *j = pbjson_from_message(&s->base);
+    char *metrics = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    store_line_t l;
+    store_line_init(&l);
+    store_line_text(&l, n->name);
+    store_line_time(&l, s->collected_at_us);
+    store_line_u64(&l, s->sequence);
+    fleet_cluster_col(&l, s->up ? s->system_identifier : 0);
+    store_line_text(&l, s->region);
+    store_line_text(&l, s->up ? fleet_role_name(s->role) : "unknown");
+    store_line_bool(&l, s->up);
+    if (s->up && s->has_timeline)
+        store_line_int(&l, s->timeline);
+    else
+        store_line_null(&l);
+    store_line_time(&l, received_at);
+    store_line_text(&l, metrics ? metrics : "{}");
+    free(metrics);
+    fleet_put(self, STORE_NODE_SAMPLES, s->collected_at_us, &l);
+}
+
+static void fleet_row_lag(fleet_t *self, const fleet_node_t *n, int64_t t)
+{
+    if (!self->writer)
+        return;
+    store_line_t l;
+    store_line_init(&l);
+    store_line_text(&l, n->name);
+    store_line_time(&l, t);
+    store_line_u64(&l, n->cluster_id);
+    store_line_u64(&l, n->lag.bytes);
+    store_line_double(&l, n->lag.seconds);
+    store_line_u64(&l, n->lag.receive_bytes);
+    store_line_u64(&l, n->lag.apply_bytes);
+    store_line_bool(&l, n->replay_paused);
+    store_line_double(&l, n->primary_replay_lag_s);
+    store_line_double(&l, (double)lag_offset_estimate(&n->offset) / 1e6);
+    fleet_put(self, STORE_REPLICATION_LAG, t, &l);
+}
+
 __attribute__((format(printf, 6, 7))) static void
 fleet_event(fleet_t *self, uint64_t cluster_id, const char *node, const char *kind,
             const char *severity, const char *fmt, ...)
@@ -96,6 +185,18 @@ fleet_event(fleet_t *self, uint64_t cluster_id, const char *node, const char *ki
         self->event_count++;
     log_report(strcmp(severity, "info") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, NULL, NULL,
                "event %s on cluster %s: %s", kind, cluster, msg);
+    if (self->writer) {
+        int64_t now = clock_wall_us();
+        store_line_t l;
+        store_line_init(&l);
+        store_line_text(&l, node ? node : "");
+        store_line_text(&l, kind);
+        store_line_time(&l, now);
+        fleet_cluster_col(&l, cluster_id);
+        store_line_text(&l, severity);
+        store_line_text(&l, msg);
+        fleet_put(self, STORE_EVENTS, now, &l);
+    }
 }
 
 static fleet_node_t *fleet_node(fleet_t *self, const char *name)
@@ -236,6 +337,8 @@ static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t
     n->has_lag = rr->has_replay_lsn && c->primary[0] &&
                  lag_compute(&c->ring, t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn, &n->lag);
     n->primary_replay_lag_s = fleet_primary_view(self, c, n->name);
+    if (n->has_lag)
+        fleet_row_lag(self, n, t);
 }
 
 static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s, int64_t t)
@@ -271,6 +374,7 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us)
     n->last_seen_us = received_at_us;
     n->collected_at_us = s->collected_at_us;
     n->interval_ms = s->interval_ms;
+    bool was_stale = n->stale, was_up = n->up, first = !n->seen;
     if (n->stale) {
         n->stale = false;
         fleet_event(self, n->cluster_id, n->name, "node_reporting", "info",
@@ -290,6 +394,9 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us)
         n->has_lag = false;
     }
     n->seen = true;
+    if (first || was_stale || was_up != n->up)
+        fleet_row_status(self, n, n->up ? "up" : "down", received_at_us, s->up ? NULL : s->error);
+    fleet_row_sample(self, n, s, received_at_us);
     if (n->latest)
         pgvigil__sample__free_unpacked(n->latest, NULL);
     n->latest = s;
@@ -304,6 +411,7 @@ bool fleet_check_stale(fleet_t *self, int64_t now_us)
         if (!n->stale && now_us - n->last_seen_us > limit) {
             n->stale = true;
             changed = true;
+            fleet_row_status(self, n, "stale", now_us, "the collector stopped reporting");
             fleet_event(self, n->cluster_id, n->name, "node_stale", "warning",
                         "no sample from the collector of %s for %.1f s", n->name,
                         (double)(now_us - n->last_seen_us) / 1e6);

@@ -17,6 +17,7 @@
 #include "agg_config.h"
 #include "lag.h"
 #include "pgvigil.pb-c.h"
+#include "store.h"
 
 #define FLEET_NAME_MAX 64
 #define FLEET_EVENTS_MAX 1000
@@ -27,6 +28,9 @@ typedef struct fleet fleet_t;
 
 fleet_t *fleet_new(const agg_config_t *cfg);
 void fleet_destroy(fleet_t **self_p);
+
+/* Rows for the history go through w (NULL: no history). */
+void fleet_set_writer(fleet_t *self, store_writer_t *w);
 
 /* Take ownership of a validated sample received at received_at_us
  * (aggregator clock). Returns true if the fleet changed. */

@@ -37,6 +37,7 @@ struct fleet {
     const agg_config_t *cfg;
     zhashx_t *nodes;    /* name -> fleet_node_t */
     zhashx_t *clusters; /* decimal id -> fleet_cluster_t */
+    store_writer_t *writer;
     json_t *events[FLEET_EVENTS_MAX];
     size_t event_next, event_count;
 };

@@ -23,6 +23,7 @@ struct http {
     struct mg_context *ctx;
     snapshot_holder_t *snapshots;
     ingest_counters_t *counters;
+    store_t *store; /* NULL: no history */
 };
 
 typedef struct {
@@ -222,6 +223,28 @@ static int http_metrics(const http_req_t *r)
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+    if (r->http->store) {
+        store_stats_t st;
+        store_stats(r->http->store, &st);
+        fprintf(f,
+                "# HELP pgvigil_store_connected 1 while the history database is reachable\n"
+                "# TYPE pgvigil_store_connected gauge\npgvigil_store_connected %d\n"
+                "# HELP pgvigil_store_rows_written_total History rows committed\n"
+                "# TYPE pgvigil_store_rows_written_total counter\n"
+                "pgvigil_store_rows_written_total %" PRIu64 "\n"
+                "# HELP pgvigil_store_rows_buffered History rows waiting in memory\n"
+                "# TYPE pgvigil_store_rows_buffered gauge\npgvigil_store_rows_buffered %" PRIu64 "\n"
+                "# HELP pgvigil_store_rows_spooled History rows waiting in the spool file\n"
+                "# TYPE pgvigil_store_rows_spooled gauge\npgvigil_store_rows_spooled %" PRIu64 "\n"
+                "# HELP pgvigil_store_write_errors_total Failed history batches (retried)\n"
+                "# TYPE pgvigil_store_write_errors_total counter\n"
+                "pgvigil_store_write_errors_total %" PRIu64 "\n"
+                "# HELP pgvigil_store_partitions_dropped_total Expired partitions dropped\n"
+                "# TYPE pgvigil_store_partitions_dropped_total counter\n"
+                "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
+                st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
+                st.partitions_dropped);
+    }
     fclose(f);
     int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
     free(text);
@@ -274,13 +297,14 @@ static int http_log_message(const struct mg_connection *conn, const char *messag
 }
 
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
-                 char *err, size_t errlen)
+                 store_t *store, char *err, size_t errlen)
 {
     http_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->snapshots = snapshots;
     self->counters = counters;
+    self->store = store;
     const char *options[] = {"listening_ports", cfg->http_listen, "num_threads", "16",
                              "request_timeout_ms", "10000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "30000", NULL};

@@ -7,12 +7,13 @@
 #include "agg_config.h"
 #include "ingest.h"
 #include "snapshot.h"
+#include "store.h"
 
 typedef struct http http_t;
 
 /* Listen on cfg->http_listen. NULL with err set when it cannot. */
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
-                 char *err, size_t errlen);
+                 store_t *store, char *err, size_t errlen);
 void http_destroy(http_t **self_p);
 
 #endif

@@ -13,6 +13,7 @@
 #include <civetweb.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <czmq.h>
@@ -23,6 +24,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "snapshot.h"
+#include "store.h"
 
 static int keygen(const char *path)
 {
@@ -44,10 +46,26 @@ static int run(const agg_config_t *cfg)
     char err[512] = "";
     int rc = 1;
     core_t *core = NULL;
+    store_t *store = NULL;
     ingest_t *ingest = NULL;
     http_t *http = NULL;
     snapshot_holder_t *snaps = snapshot_holder_new();
-    if (!snaps || !(core = core_new(cfg, snaps))) {
+    if (cfg->storage_dsn) {
+        char spool[1024];
+        snprintf(spool, sizeof spool, "%s/aggregator.spool", cfg->spool_dir);
+        store_options_t opt = {.dsn = cfg->storage_dsn,
+                               .sql_dir = getenv("PGVIGIL_SQL_DIR") ? getenv("PGVIGIL_SQL_DIR") : PGVIGIL_SQL_DIR,
+                               .spool_path = spool,
+                               .retention_days = cfg->retention_days,
+                               .partitions_ahead_days = cfg->partitions_ahead_days,
+                               .memory_rows = cfg->memory_rows,
+                               .maintenance_interval_ms = cfg->maintenance_interval_ms};
+        if (!(store = store_new(&opt)))
+            goto done;
+    } else {
+        log_warning("storage is not configured: no history is kept");
+    }
+    if (!snaps || !(core = core_new(cfg, snaps, store))) {
         log_error("could not start the core: out of memory");
         goto done;
     }
@@ -56,7 +74,7 @@ static int run(const agg_config_t *cfg)
                    "could not start ingest: %s", err);
         goto done;
     }
-    if (!(http = http_new(cfg, snaps, &counters, err, sizeof err))) {
+    if (!(http = http_new(cfg, snaps, &counters, store, err, sizeof err))) {
         log_report(LOG_LEVEL_ERROR, NULL, "Check listen.http in the configuration.", "%s", err);
         goto done;
     }
@@ -70,6 +88,7 @@ done:
     http_destroy(&http);
     ingest_destroy(&ingest);
     core_destroy(&core);
+    store_destroy(&store);
     snapshot_holder_destroy(&snaps);
     return rc;
 }

@@ -26,6 +26,8 @@ static void test_defaults_and_keys(void **state)
     assert_int_equal(c->stale_intervals, 3);
     assert_true(c->publish_interval_ms == 100);
     assert_null(c->curve_server_cert);
+    assert_null(c->storage_dsn);
+    assert_int_equal(c->retention_days, 60);
     agg_config_destroy(&c);
     assert_null(c);
 
@@ -33,7 +35,9 @@ static void test_defaults_and_keys(void **state)
                                "listen:\n  ingest: [tcp://0.0.0.0:7400, ipc:///tmp/x]\n  http: '[::1]:8080'\n"
                                "curve: {server_cert: /k/agg_secret, allow_dir: /k/collectors}\n"
                                "clusters:\n  - {system_identifier: '7301234567890123456', name: weddings-eu}\n"
-                               "stale_intervals: 5\npublish_interval: 250ms\nlog_level: warning\n",
+                               "stale_intervals: 5\npublish_interval: 250ms\nlog_level: warning\n"
+                               "storage: {dsn: 'dbname=h', retention_days: 7, spool_dir: /s,"
+                               " maintenance_interval: 10s}\n",
                                err, sizeof err);
     assert_non_null(c);
     assert_int_equal(c->ingest_count, 2);
@@ -42,6 +46,10 @@ static void test_defaults_and_keys(void **state)
     assert_null(agg_config_cluster_name(c, 1));
     assert_int_equal(c->stale_intervals, 5);
     assert_true(c->publish_interval_ms == 250);
+    assert_string_equal(c->storage_dsn, "dbname=h");
+    assert_int_equal(c->retention_days, 7);
+    assert_string_equal(c->spool_dir, "/s");
+    assert_true(c->maintenance_interval_ms == 10000);
     agg_config_destroy(&c);
 }
 
@@ -73,8 +81,12 @@ static void test_errors(void **state)
     expect_error(text, "curve.allow_dir");
     snprintf(text, sizeof text, "%sclusters: [{system_identifier: abc, name: x}]\n", minimal);
     expect_error(text, "clusters[0].system_identifier");
-    snprintf(text, sizeof text, "%sstorage: {dsn: x}\n", minimal);
-    expect_error(text, "storage");
+    snprintf(text, sizeof text, "%sstorage: {retention_days: 30}\n", minimal);
+    expect_error(text, "storage.dsn");
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, retention_days: 0}\n", minimal);
+    expect_error(text, "storage.retention_days");
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, spool: /tmp}\n", minimal);
+    expect_error(text, "storage.spool");
 }
 
 int main(void)
