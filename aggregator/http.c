@@ -17,13 +17,15 @@
 #include <string.h>
 
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 
 struct http {
     struct mg_context *ctx;
     snapshot_holder_t *snapshots;
     ingest_counters_t *counters;
-    store_t *store; /* NULL: no history */
+    store_t *store;     /* NULL: no history */
+    history_t *history; /* NULL: no history */
 };
 
 typedef struct {
@@ -149,6 +151,33 @@ static int http_nodes(const http_req_t *r)
     return http_json(r->conn, 200, json_pack("{s:o}", "nodes", arr));
 }
 
+static int http_node_history(const http_req_t *r, const char *name, const char *sub)
+{
+    char metric[64] = "", from[64] = "", to[64] = "", err[256] = "";
+    bool is_history = strcmp(sub, "history") == 0;
+    if (!is_history && strcmp(sub, "lag") != 0 && strcmp(sub, "uptime") != 0)
+        return http_error(r->conn, 404, "not_found", "no resource \"%s\" for node \"%s\"", sub, name);
+    if (!r->http->history)
+        return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
+    if (is_history && !http_param(r, "metric", metric, sizeof metric))
+        return http_error(r->conn, 400, "bad_request", "the metric parameter is required");
+    bool has_from = http_param(r, "from", from, sizeof from), has_to = http_param(r, "to", to, sizeof to);
+    json_t *out = NULL;
+    history_result_t rc =
+        is_history ? history_node_metric(r->http->history, name, metric, has_from ? from : NULL,
+                                         has_to ? to : NULL, &out, err, sizeof err)
+        : strcmp(sub, "lag") == 0
+            ? history_lag(r->http->history, name, has_from ? from : NULL, has_to ? to : NULL, &out, err,
+                          sizeof err)
+            : history_uptime(r->http->history, name, has_from ? from : NULL, has_to ? to : NULL, &out,
+                             err, sizeof err);
+    if (rc == HISTORY_BAD_REQUEST)
+        return http_error(r->conn, 400, "bad_request", "%s", err);
+    if (rc != HISTORY_OK)
+        return http_error(r->conn, 503, "unavailable", "%s", err);
+    return http_json(r->conn, 200, out);
+}
+
 static int http_node(const http_req_t *r, const char *rest)
 {
     char name[128];
@@ -163,12 +192,7 @@ static int http_node(const http_req_t *r, const char *rest)
         return http_error(r->conn, 404, "not_found", "no node named \"%s\"", name);
     if (!slash)
         return http_json(r->conn, 200, json_pack("{s:O}", "node", n));
-    const char *sub = slash + 1;
-    if (strcmp(sub, "history") == 0 || strcmp(sub, "lag") == 0 || strcmp(sub, "uptime") == 0)
-        return http_error(r->conn, 501, "not_implemented",
-                          "history is not kept by this aggregator yet; see the current values at "
-                          "/api/v1/nodes/%s", name);
-    return http_error(r->conn, 404, "not_found", "no resource \"%s\" for node \"%s\"", sub, name);
+    return http_node_history(r, name, slash + 1);
 }
 
 static int http_events(const http_req_t *r)
@@ -256,10 +280,14 @@ static int http_route(const http_req_t *r)
     const char *p = r->path;
     if (strcmp(p, "/healthz") == 0)
         return http_send(r->conn, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    if (strcmp(p, "/readyz") == 0)
-        return r->snap->version > 0 || r->snap->node_count == 0
-                   ? http_send(r->conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
-                   : http_error(r->conn, 503, "unavailable", "no snapshot published yet");
+    if (strcmp(p, "/readyz") == 0) {
+        store_stats_t st = {.connected = true};
+        if (r->http->store)
+            store_stats(r->http->store, &st);
+        return st.connected ? http_send(r->conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
+                            : http_error(r->conn, 503, "unavailable",
+                                         "the history database is not reachable; samples are buffered");
+    }
     if (strcmp(p, "/metrics") == 0)
         return http_metrics(r);
     if (strcmp(p, "/api/v1/health") == 0)
@@ -274,6 +302,12 @@ static int http_route(const http_req_t *r)
         return http_node(r, p + 14);
     if (strcmp(p, "/api/v1/events") == 0)
         return http_events(r);
+    if (strcmp(p, "/api/v1/metrics") == 0) {
+        json_t *names = json_array();
+        for (const char *const *n = history_metric_names(); *n; n++)
+            json_array_append_new(names, json_string(*n));
+        return http_json(r->conn, 200, json_pack("{s:o}", "metrics", names));
+    }
     return http_error(r->conn, 404, "not_found", "no resource at %s", p);
 }
 
@@ -305,6 +339,10 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->snapshots = snapshots;
     self->counters = counters;
     self->store = store;
+    if (cfg->storage_dsn && !(self->history = history_new(cfg->storage_dsn))) {
+        free(self);
+        return NULL;
+    }
     const char *options[] = {"listening_ports", cfg->http_listen, "num_threads", "16",
                              "request_timeout_ms", "10000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "30000", NULL};
@@ -312,6 +350,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->ctx = mg_start(&cb, self, options);
     if (!self->ctx) {
         snprintf(err, errlen, "could not listen on \"%s\" for HTTP", cfg->http_listen);
+        history_destroy(&self->history);
         free(self);
         return NULL;
     }
@@ -324,6 +363,7 @@ void http_destroy(http_t **self_p)
     if (!self_p || !*self_p)
         return;
     mg_stop((*self_p)->ctx);
+    history_destroy(&(*self_p)->history);
     free(*self_p);
     *self_p = NULL;
 }

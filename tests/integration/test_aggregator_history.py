@@ -11,6 +11,7 @@ exactly one row per sample sent: no gaps, no duplicates.
 import json
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
@@ -91,6 +92,34 @@ class HistoryTest(unittest.TestCase):
         status = dict(self.sql("SELECT node, state FROM node_status"))
         self.assertEqual(status, {"primary": "up", "replica": "up"})
 
+    def test_1b_history_api(self):
+        base = self.bases[0]
+
+        def get(path):
+            try:
+                with urllib.request.urlopen(base + path, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+        wait_for(lambda: len(get("/api/v1/nodes/replica/lag?from=-10m")[1].get("points", [])) > 3, 20,
+                 what="lag history")
+        status, lag = get("/api/v1/nodes/replica/lag?from=-10m")
+        self.assertEqual(status, 200)
+        self.assertEqual(lag["resolution_s"], 0)
+        self.assertEqual(len(lag["points"][0]), 5)
+        status, h = get("/api/v1/nodes/primary/history?metric=connections_total&from=-3h")
+        self.assertEqual(status, 200)
+        self.assertEqual(h["resolution_s"], 60)  # minutes beyond an hour
+        self.assertGreater(len(h["points"]), 0)
+        status, up = get("/api/v1/nodes/primary/uptime?from=-10m")
+        self.assertEqual(status, 200)
+        self.assertGreater(up["seconds"]["up"], 1)
+        self.assertEqual(up["transitions"][0]["state"], "up")
+        self.assertEqual(get("/api/v1/nodes/primary/history?metric=nonsense")[0], 400)
+        self.assertEqual(get("/api/v1/nodes/primary/history?metric=up&from=yesterday-ish")[0], 400)
+        self.assertEqual(get("/api/v1/nodes/primary/history")[0], 400)
+        self.assertEqual(get("/readyz")[0], 200)
+
     def test_2_expired_partition_dropped(self):
         self.sql("CREATE TABLE node_samples_p20200101 PARTITION OF node_samples"
                  " FOR VALUES FROM ('2020-01-01') TO ('2020-01-02')")
@@ -103,6 +132,11 @@ class HistoryTest(unittest.TestCase):
         time.sleep(OUTAGE_S)
         for base in self.bases:
             self.assertEqual(metric(base, "pgvigil_store_connected"), 0)
+            try:
+                urllib.request.urlopen(base + "/readyz", timeout=5)
+                self.fail("ready without its history database")
+            except urllib.error.HTTPError as e:
+                self.assertEqual(e.code, 503)
             self.assertGreater(metric(base, "pgvigil_store_rows_buffered") +
                                metric(base, "pgvigil_store_rows_spooled"), 0)
         self.assertGreater(metric(self.bases[0], "pgvigil_store_rows_spooled"), 0)  # memory_rows exceeded

@@ -1,0 +1,273 @@
+/*
+ * history.c — history reads for the HTTP API (see history.h).
+ *
+ * Metric expressions come from a fixed table below and are the only SQL text
+ * not written here literally; user input always travels as parameters.
+ * Bucketing uses date_bin (PostgreSQL 14 or later for the history database).
+ */
+#include "history.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+
+struct history {
+    char *dsn;
+    PGconn *conn;
+    pthread_mutex_t lock;
+};
+
+static const struct {
+    const char *name, *expr;
+} history_metrics[] = {
+    {"up", "CASE WHEN up THEN 1 ELSE 0 END"},
+    {"probe_rtt_ms", "(metrics->'probe'->>'rtt_us')::float8 / 1000"},
+    {"connections_total", "(metrics->'connections'->>'total')::float8"},
+    {"connections_active", "(metrics->'connections'->>'active')::float8"},
+    {"connections_idle_in_transaction", "(metrics->'connections'->>'idle_in_transaction')::float8"},
+    {"oldest_xact_age_s", "(metrics->'connections'->>'oldest_xact_age_ms')::float8 / 1000"},
+    {"blocked_sessions", "(metrics->'locks'->>'blocked_sessions')::float8"},
+    {"lock_waits", "(metrics->'locks'->>'lock_waits')::float8"},
+    {"wal_position_bytes", "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8"},
+    {"replay_position_bytes", "pg_wal_lsn_diff((metrics->'replica_replication'->>'replay_lsn')::pg_lsn, '0/0')::float8"},
+};
+
+static const char *const history_names[] = {
+    "up", "probe_rtt_ms", "connections_total", "connections_active", "connections_idle_in_transaction",
+    "oldest_xact_age_s", "blocked_sessions", "lock_waits", "wal_position_bytes", "replay_position_bytes",
+    NULL};
+
+const char *const *history_metric_names(void) { return history_names; }
+
+history_t *history_new(const char *dsn)
+{
+    history_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->dsn = strdup(dsn))) {
+        free(self);
+        return NULL;
+    }
+    pthread_mutex_init(&self->lock, NULL);
+    return self;
+}
+
+void history_destroy(history_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    PQfinish((*self_p)->conn);
+    pthread_mutex_destroy(&(*self_p)->lock);
+    free((*self_p)->dsn);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* Run a query under the lock, (re)connecting as needed. */
+static PGresult *history_query(history_t *self, const char *sql, int n, const char *const *params,
+                               history_result_t *rc, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&self->lock);
+    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
+        PQfinish(self->conn);
+        const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+        const char *vals[] = {self->dsn, "pgvigil-aggregator-api", "2", "-c statement_timeout=5000", NULL};
+        self->conn = PQconnectdbParams(keys, vals, 1);
+    }
+    PGresult *r = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
+    pthread_mutex_unlock(&self->lock);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        *rc = HISTORY_OK;
+        return r;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* Class 22: data exceptions (a time that does not parse). */
+    *rc = state && strncmp(state, "22", 2) == 0 ? HISTORY_BAD_REQUEST : HISTORY_UNAVAILABLE;
+    snprintf(err, errlen, "%s", *rc == HISTORY_BAD_REQUEST ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                                            : "the history database is not available");
+    PQclear(r);
+    return NULL;
+}
+
+/* A time parameter as text PostgreSQL parses: relative "-1h", Unix seconds,
+ * or passed through (RFC 3339). def_offset_s applies when text is NULL. */
+static void history_time(const char *text, int64_t def_offset_s, char *buf, size_t len)
+{
+    int64_t now = clock_wall_us();
+    uint64_t ms;
+    char *end;
+    if (!text || !*text) {
+        clock_format_rfc3339(now - def_offset_s * 1000000, buf, len);
+    } else if (text[0] == '-' && config_parse_duration_ms(text + 1, &ms) == 0) {
+        clock_format_rfc3339(now - (int64_t)ms * 1000, buf, len);
+    } else {
+        double s = strtod(text, &end);
+        if (end != text && *end == '\0')
+            clock_format_rfc3339((int64_t)(s * 1e6), buf, len);
+        else
+            snprintf(buf, len, "%s", text);
+    }
+}
+
+/* Resolve from/to and pick the bucket width; fills the shared fields of out. */
+static history_result_t history_range(history_t *self, const char *from, const char *to, char *f,
+                                      char *t, size_t len, int *bucket_s, json_t *out, char *err,
+                                      size_t errlen)
+{
+    history_time(from, 3600, f, len);
+    history_time(to, 0, t, len);
+    const char *params[2] = {f, t};
+    history_result_t rc;
+    PGresult *r = history_query(self, "SELECT extract(epoch FROM $1::timestamptz),"
+                                      " extract(epoch FROM $2::timestamptz)", 2, params, &rc, err, errlen);
+    if (!r)
+        return rc;
+    double a = strtod(PQgetvalue(r, 0, 0), NULL), b = strtod(PQgetvalue(r, 0, 1), NULL);
+    PQclear(r);
+    if (b < a) {
+        snprintf(err, errlen, "\"to\" is before \"from\"");
+        return HISTORY_BAD_REQUEST;
+    }
+    *bucket_s = b - a <= 3600 ? 0 : b - a <= 2 * 86400 ? 60 : 3600;
+    json_object_set_new(out, "from", json_real(a));
+    json_object_set_new(out, "to", json_real(b));
+    json_object_set_new(out, "resolution_s", json_integer(*bucket_s));
+    return HISTORY_OK;
+}
+
+static json_t *history_rows(PGresult *r)
+{
+    json_t *points = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = json_array();
+        for (int c = 0; c < PQnfields(r); c++) {
+            const char *v = PQgetvalue(r, i, c);
+            json_array_append_new(row, PQgetisnull(r, i, c) ? json_null()
+                                       : v[0] == 't' || v[0] == 'f' ? json_boolean(v[0] == 't')
+                                                                     : json_real(strtod(v, NULL)));
+        }
+        json_array_append_new(points, row);
+    }
+    return points;
+}
+
+history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
+                                     const char *from, const char *to, json_t **out, char *err,
+                                     size_t errlen)
+{
+    const char *expr = NULL;
+    for (size_t i = 0; i < sizeof history_metrics / sizeof history_metrics[0]; i++)
+        if (metric && strcmp(metric, history_metrics[i].name) == 0)
+            expr = history_metrics[i].expr;
+    if (!expr) {
+        snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
+        return HISTORY_BAD_REQUEST;
+    }
+    char f[64], t[64], bucket[16], sql[1024];
+    int bucket_s;
+    *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
+    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (rc != HISTORY_OK)
+        goto fail;
+    snprintf(bucket, sizeof bucket, "%d", bucket_s);
+    snprintf(sql, sizeof sql,
+             "SELECT extract(epoch FROM b), v FROM (SELECT CASE WHEN $4::int = 0 THEN collected_at"
+             " ELSE date_bin(make_interval(secs => $4::int), collected_at, 'epoch') END AS b,"
+             " avg(%s) AS v FROM node_samples WHERE node = $1 AND collected_at >= $2::timestamptz"
+             " AND collected_at <= $3::timestamptz GROUP BY 1) x WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000",
+             expr);
+    const char *params[4] = {node, f, t, bucket};
+    PGresult *r = history_query(self, sql, 4, params, &rc, err, errlen);
+    if (!r)
+        goto fail;
+    json_object_set_new(*out, "points", history_rows(r));
+    PQclear(r);
+    return HISTORY_OK;
+fail:
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
+
+history_result_t history_lag(history_t *self, const char *node, const char *from, const char *to,
+                             json_t **out, char *err, size_t errlen)
+{
+    char f[64], t[64], bucket[16];
+    int bucket_s;
+    *out = json_pack("{s:s}", "node", node);
+    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (rc != HISTORY_OK)
+        goto fail;
+    snprintf(bucket, sizeof bucket, "%d", bucket_s);
+    const char *params[4] = {node, f, t, bucket};
+    PGresult *r = history_query(
+        self,
+        "SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
+        " bool_or(replay_paused) FROM (SELECT CASE WHEN $4::int = 0 THEN at"
+        " ELSE date_bin(make_interval(secs => $4::int), at, 'epoch') END AS b, * FROM replication_lag"
+        " WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz) x"
+        " GROUP BY 1 ORDER BY 1 LIMIT 10000",
+        4, params, &rc, err, errlen);
+    if (!r)
+        goto fail;
+    json_object_set_new(*out, "points", history_rows(r));
+    PQclear(r);
+    return HISTORY_OK;
+fail:
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
+
+history_result_t history_uptime(history_t *self, const char *node, const char *from, const char *to,
+                                json_t **out, char *err, size_t errlen)
+{
+    char f[64], t[64];
+    int bucket_s;
+    *out = json_pack("{s:s}", "node", node);
+    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (rc != HISTORY_OK)
+        goto fail;
+    const char *params[3] = {node, f, t};
+    /* The state at "from" is the last transition before it. */
+    PGresult *r = history_query(
+        self,
+        "WITH s AS ((SELECT $2::timestamptz AS at, state, reason FROM node_status_transitions"
+        "   WHERE node = $1 AND at < $2::timestamptz ORDER BY at DESC LIMIT 1)"
+        "  UNION ALL SELECT at, state, reason FROM node_status_transitions"
+        "   WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz),"
+        " o AS (SELECT at, state, reason, lead(at, 1, $3::timestamptz) OVER (ORDER BY at) AS until FROM s)"
+        " SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), state, reason,"
+        " extract(epoch FROM until - at) FROM o ORDER BY at",
+        3, params, &rc, err, errlen);
+    if (!r)
+        goto fail;
+    double secs[3] = {0, 0, 0}, total = json_real_value(json_object_get(*out, "to")) -
+                                         json_real_value(json_object_get(*out, "from"));
+    static const char *const states[3] = {"up", "down", "stale"};
+    json_t *transitions = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        for (int k = 0; k < 3; k++)
+            if (strcmp(PQgetvalue(r, i, 1), states[k]) == 0)
+                secs[k] += strtod(PQgetvalue(r, i, 3), NULL);
+        json_array_append_new(transitions,
+                              json_pack("{s:s, s:s, s:s?}", "at", PQgetvalue(r, i, 0), "state",
+                                        PQgetvalue(r, i, 1), "reason",
+                                        PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2)));
+    }
+    PQclear(r);
+    double known = secs[0] + secs[1] + secs[2];
+    json_object_set_new(*out, "seconds",
+                        json_pack("{s:f, s:f, s:f, s:f}", "up", secs[0], "down", secs[1], "stale", secs[2],
+                                  "unknown", total > known ? total - known : 0));
+    json_object_set_new(*out, "uptime_ratio", known > 0 ? json_real(secs[0] / known) : json_null());
+    json_object_set_new(*out, "transitions", transitions);
+    return HISTORY_OK;
+fail:
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
