@@ -90,7 +90,7 @@ def wait_for(predicate, timeout, interval=0.1, what="condition"):
 
 def binary(name):
     """Path of a program built by this project (collector, aggregator, test helpers)."""
-    for sub in ("collector", "aggregator", "tests/lib"):
+    for sub in ("collector", "aggregator", "tests/lib", "tests/bench"):
         p = os.path.join(BUILD_DIR, sub, name)
         if os.path.exists(p):
             return p

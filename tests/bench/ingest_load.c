@@ -1,0 +1,150 @@
+/*
+ * ingest_load.c — pgvigil-ingest-load: simulates N collectors sending
+ * realistic samples (half primaries with a standby entry, half replicas with
+ * receive/replay positions; pairs share a system identifier) to an
+ * aggregator as fast as it accepts them, or at a given total rate.
+ *
+ *   pgvigil-ingest-load --endpoint tcp://127.0.0.1:7400 [--nodes 200]
+ *       [--rate SAMPLES_PER_S (0: as fast as possible)] [--seconds 20]
+ *
+ * Prints "sent N samples in S s (R/s)". Sends block when the aggregator's
+ * queue is full, so the achieved rate is what it sustains.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "pgvigil.pb-c.h"
+
+typedef struct {
+    zsock_t *sock;
+    char name[32];
+    uint8_t env[ENVELOPE_MAX_BYTES];
+    size_t env_len;
+    uint64_t seq;
+    int64_t started;
+} sim_node_t;
+
+static size_t sim_pack(const sim_node_t *n, int index, uint8_t *buf, int64_t now)
+{
+    Pgvigil__Sample s = PGVIGIL__SAMPLE__INIT;
+    Pgvigil__Probe probe = PGVIGIL__PROBE__INIT;
+    Pgvigil__Connections conn = PGVIGIL__CONNECTIONS__INIT;
+    Pgvigil__PrimaryReplication pr = PGVIGIL__PRIMARY_REPLICATION__INIT;
+    Pgvigil__Standby sb = PGVIGIL__STANDBY__INIT, *sbs[1] = {&sb};
+    Pgvigil__ReplicaReplication rr = PGVIGIL__REPLICA_REPLICATION__INIT;
+    char standby[32];
+    bool primary = index % 2 == 0;
+    uint64_t lsn = (uint64_t)(now / 1000) * 16; /* 16 kB/s of WAL */
+    s.has_format_version = s.has_system_identifier = s.has_timeline = s.has_role = 1;
+    s.has_sequence = s.has_collected_at_us = s.has_up = s.has_interval_ms = 1;
+    s.has_collector_started_at_us = s.has_server_version = 1;
+    s.format_version = 1;
+    s.node = (char *)n->name;
+    s.region = index % 4 < 2 ? "eu-west" : "us-east";
+    s.system_identifier = 7300000000000000000ull + (uint64_t)(index / 2);
+    s.timeline = 1;
+    s.server_version = 150018;
+    s.role = primary ? PGVIGIL__ROLE__ROLE_PRIMARY : PGVIGIL__ROLE__ROLE_REPLICA;
+    s.collector_version = "bench";
+    s.sequence = n->seq;
+    s.collected_at_us = now;
+    s.collector_started_at_us = n->started;
+    s.up = 1;
+    s.interval_ms = 1000;
+    probe.has_ok = probe.has_rtt_us = 1;
+    probe.ok = 1;
+    probe.rtt_us = 300;
+    s.probe = &probe;
+    conn.has_total = conn.has_active = conn.has_max_connections = 1;
+    conn.total = 40;
+    conn.active = 3;
+    conn.max_connections = 200;
+    s.connections = &conn;
+    if (primary) {
+        pr.has_current_wal_lsn = 1;
+        pr.current_wal_lsn = lsn;
+        snprintf(standby, sizeof standby, "bench-%d", index + 1);
+        sb.application_name = standby;
+        sb.state = "streaming";
+        sb.has_replay_lsn = 1;
+        sb.replay_lsn = lsn - 4096;
+        pr.standbys = sbs;
+        pr.n_standbys = 1;
+        s.primary_replication = &pr;
+    } else {
+        rr.has_receive_lsn = rr.has_replay_lsn = rr.has_replay_paused = 1;
+        rr.receive_lsn = lsn - 1024;
+        rr.replay_lsn = lsn - 4096;
+        rr.wal_receiver_status = "streaming";
+        s.replica_replication = &rr;
+    }
+    return pgvigil__sample__pack(&s, buf);
+}
+
+int main(int argc, char **argv)
+{
+    const char *endpoint = NULL;
+    int nodes = 200, seconds = 20;
+    double rate = 0;
+    static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
+                                         {"nodes", required_argument, NULL, 'n'},
+                                         {"rate", required_argument, NULL, 'r'},
+                                         {"seconds", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': endpoint = optarg; break;
+        case 'n': nodes = atoi(optarg); break;
+        case 'r': rate = atof(optarg); break;
+        case 's': seconds = atoi(optarg); break;
+        default: return 2;
+        }
+    }
+    if (!endpoint || nodes < 2 || seconds < 1)
+        return 2;
+    sim_node_t *sim = calloc((size_t)nodes, sizeof *sim);
+    for (int i = 0; i < nodes; i++) {
+        snprintf(sim[i].name, sizeof sim[i].name, "bench-%d", i);
+        envelope_t e = {.version = ENVELOPE_VERSION, .type = ENVELOPE_SAMPLE};
+        snprintf(e.node, sizeof e.node, "%s", sim[i].name);
+        sim[i].env_len = envelope_encode(&e, sim[i].env, sizeof sim[i].env);
+        sim[i].sock = zsock_new(ZMQ_DEALER);
+        zsock_set_sndhwm(sim[i].sock, 1000);
+        zsock_connect(sim[i].sock, "%s", endpoint);
+        sim[i].started = clock_wall_us();
+    }
+    zclock_sleep(500); /* let the connections come up */
+    uint8_t buf[1024];
+    uint64_t sent = 0;
+    int64_t start = clock_mono_us(), end = start + (int64_t)seconds * 1000000;
+    for (int i = 0; clock_mono_us() < end && !zsys_interrupted; i = (i + 1) % nodes) {
+        if (rate > 0) {
+            int64_t due = start + (int64_t)((double)sent * 1e6 / rate);
+            while (clock_mono_us() < due)
+                ;
+        }
+        sim[i].seq++;
+        size_t len = sim_pack(&sim[i], i, buf, clock_wall_us());
+        void *z = zsock_resolve(sim[i].sock);
+        zmq_send(z, sim[i].env, sim[i].env_len, ZMQ_SNDMORE);
+        zmq_send(z, buf, len, 0);
+        sent++;
+    }
+    double elapsed = (double)(clock_mono_us() - start) / 1e6;
+    printf("sent %" PRIu64 " samples in %.1f s (%.0f/s) from %d simulated collectors\n", sent, elapsed,
+           (double)sent / elapsed, nodes);
+    for (int i = 0; i < nodes; i++) {
+        zsock_set_linger(sim[i].sock, 2000);
+        zsock_destroy(&sim[i].sock);
+    }
+    free(sim);
+    return 0;
+}
