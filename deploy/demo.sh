@@ -2,11 +2,12 @@
 # demo.sh — the README's first command: install what is missing, build, and
 # run a local fleet: a PostgreSQL primary and a streaming replica (as the
 # postgres user, data in a temporary directory), a pgvigil collector next to
-# each, publishing to a local sink. Ctrl-C (or SIGTERM) stops everything and
-# removes the temporary directory.
+# each, and the aggregator with its history in a third local PostgreSQL; it
+# prints the API URLs. Ctrl-C (or SIGTERM) stops everything and removes the
+# temporary directory.
 #
 #   deploy/demo.sh                 run until interrupted
-#   DEMO_SECONDS=30 deploy/demo.sh run 30 s; exit 0 if both nodes delivered samples
+#   DEMO_SECONDS=30 deploy/demo.sh run 30 s; exit 0 if the API showed both nodes up
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${PGVIGIL_DEMO_BUILD_DIR:-$root/build}

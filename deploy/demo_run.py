@@ -1,79 +1,111 @@
-"""The body of deploy/demo.sh: a primary, a replica, one collector next to
-each, and a sink that receives their samples, with a one-line summary per
-node every few seconds. Uses the project's test harness, which stops every
-server and removes the temporary directory on exit or on SIGINT/SIGTERM.
+"""The body of deploy/demo.sh: a primary, a streaming replica, a collector
+next to each, and the aggregator with its history in a third, local
+PostgreSQL, with a one-line summary per node every few seconds from the
+aggregator's API. Uses the project's test harness, which stops every server
+and removes the temporary directory on exit or on SIGINT/SIGTERM.
 
-DEMO_SECONDS=N: run N seconds, exit 0 if both nodes delivered samples."""
+DEMO_SECONDS=N: run N seconds, exit 0 if the API showed both nodes up."""
 
+import json
 import os
+import socket
 import sys
 import time
+import urllib.request
 
-from pgvigil_harness import PgCluster, Receiver, TestDir, collector_config, format_lsn, parse_lsn, start_collector
-
-
-def start_sink(d):
-    """The sink the collectors publish to: for now the test receiver."""
-    recv = Receiver(d, name="sink")
-    return recv, recv.endpoint, recv.samples
+from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
+                             start_collector, wait_for)
 
 
-def summary(samples):
-    latest = {}
-    for s in samples:
-        latest[s["node"]] = s
-    primary_lsn = None
-    for s in latest.values():
-        if s.get("wal_lsn") or s.get("primary_replication", {}).get("current_wal_lsn"):
-            primary_lsn = parse_lsn(s["primary_replication"]["current_wal_lsn"])
+def port_or_free(preferred):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+def api(base, path):
+    with urllib.request.urlopen(base + path, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def start_aggregator(d):
+    """The aggregator, with its history in a database of its own."""
+    history = PgCluster(d, replicas=0, pg_stat_statements=False, name="history").start()
+    history.psql("primary", "CREATE DATABASE pgvigil")
+    ingest = "tcp://127.0.0.1:%d" % free_port()
+    http = port_or_free(int(os.environ.get("DEMO_HTTP_PORT", "8080")))
+    cfg = d.file("aggregator.yaml",
+                 "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\n"
+                 "storage:\n  dsn: \"host=127.0.0.1 port=%d user=postgres dbname=pgvigil\"\n"
+                 "  spool_dir: %s\n" % (ingest, http, history.port("primary"), d.sub("spool")))
+    agg = Process(d, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
+    base = "http://127.0.0.1:%d" % http
+    wait_for(lambda: _reachable(base), 20, what="the aggregator's HTTP API")
+    return agg, ingest, base, history
+
+
+def _reachable(base):
+    try:
+        api(base, "/healthz")
+        return True
+    except OSError:
+        return False
+
+
+def summary(base):
     lines = []
-    for node, s in sorted(latest.items()):
-        if not s.get("up"):
-            lines.append("  %-12s DOWN  %s" % (node, s.get("error", "")))
-            continue
-        line = "  %-12s %-8s seq=%-5d" % (node, s.get("role"), s["sequence"])
-        rep = s.get("replica_replication")
-        if rep and primary_lsn is not None and "replay_lsn" in rep:
-            line += " replay=%s behind_primary=%d bytes" % (
-                rep["replay_lsn"], max(0, primary_lsn - parse_lsn(rep["replay_lsn"])))
-        elif "primary_replication" in s:
-            line += " wal=%s standbys=%d" % (s["primary_replication"]["current_wal_lsn"],
-                                             len(s["primary_replication"].get("standbys", [])))
-        lines.append(line)
+    for c in api(base, "/api/v1/clusters")["clusters"]:
+        lines.append("  cluster %s (%s) primary=%s" % (c["name"], c["status"], c["primary"]))
+        for n in c["nodes"]:
+            line = "    %-8s %-8s %s" % (n["node"], n["role"], n["state"])
+            if n.get("lag"):
+                line += "  lag %d bytes, %.2f s" % (n["lag"]["bytes"], n["lag"]["seconds"])
+            lines.append(line)
     return "\n".join(lines)
 
 
 def main():
     seconds = float(os.environ.get("DEMO_SECONDS", "0"))
     d = TestDir(prefix="pgvigil-demo-")
-    print("demo: starting a PostgreSQL primary and a streaming replica in %s ..." % d.path, flush=True)
+    print("demo: starting PostgreSQL (primary, replica, history) in %s ..." % d.path, flush=True)
     cluster = PgCluster(d).start()
-    sink, endpoint, samples = start_sink(d)
+    agg, ingest, base, history = start_aggregator(d)
     collectors = []
     for node in ("primary", "replica"):
-        cfg = collector_config(d, node + ".yaml", "demo-" + node, cluster.dsn(node), [endpoint],
-                               region="local")
+        cfg = collector_config(d, node + ".yaml", node, cluster.dsn(node), [ingest], region="local")
         collectors.append(start_collector(d, cfg, "collector-" + node))
     print("demo: running\n"
-          "  primary   127.0.0.1:%d (psql -h 127.0.0.1 -p %d -U postgres)\n"
-          "  replica   127.0.0.1:%d\n"
-          "  sink      %s (samples: %s)\n"
-          "  logs      %s\n"
+          "  primary     127.0.0.1:%d  (psql -h 127.0.0.1 -p %d -U postgres)\n"
+          "  replica     127.0.0.1:%d\n"
+          "  history     127.0.0.1:%d  database pgvigil\n"
+          "  API         %s/api/v1/clusters\n"
+          "              %s/api/v1/health?type=quick\n"
+          "              %s/api/v1/nodes/replica/lag?from=-15m\n"
+          "              %s/api/v1/events\n"
+          "  metrics     %s/metrics\n"
+          "  logs        %s\n"
           "demo: press Ctrl-C to stop" % (cluster.port("primary"), cluster.port("primary"),
-                                          cluster.port("replica"), endpoint, sink.process.out_path, d.path),
-          flush=True)
+                                          cluster.port("replica"), history.port("primary"),
+                                          base, base, base, base, base, d.path), flush=True)
     started = time.monotonic()
+    ok = False
     while not seconds or time.monotonic() - started < seconds:
         time.sleep(min(3, seconds) if seconds else 3)
         cluster.write_load(rows=200)
-        print(time.strftime("%H:%M:%S") + "\n" + summary(samples()), flush=True)
-        for c in collectors:
-            if not c.running():
-                print("demo: %s exited:\n%s" % (c.name, c.log_text()), file=sys.stderr)
+        for p in collectors + [agg]:
+            if not p.running():
+                print("demo: %s exited:\n%s" % (p.name, p.log_text()), file=sys.stderr)
                 return 1
-    nodes = {s["node"] for s in samples() if s.get("up")}
-    ok = nodes >= {"demo-primary", "demo-replica"}
-    print("demo: samples from %s; %s" % (sorted(nodes), "ok" if ok else "MISSING NODES"), flush=True)
+        try:
+            print(time.strftime("%H:%M:%S") + "\n" + summary(base), flush=True)
+            nodes = [n for c in api(base, "/api/v1/clusters")["clusters"] for n in c["nodes"]]
+            ok = len(nodes) == 2 and all(n["up"] for n in nodes)
+        except OSError as e:
+            print("demo: API not answering: %s" % e, file=sys.stderr)
+    print("demo: %s" % ("both nodes up in the API" if ok else "NODES MISSING FROM THE API"), flush=True)
     return 0 if ok else 1
 
 

@@ -165,13 +165,14 @@ class PgCluster:
     cluster.psql("primary", "select 1") -> [["1"]]
     """
 
-    def __init__(self, testdir, replicas=1, pg_stat_statements=True, settings=None):
+    def __init__(self, testdir, replicas=1, pg_stat_statements=True, settings=None, name="pg"):
         self.dir = testdir
+        self.name = name
         self.replica_count = replicas
         self.pgss = pg_stat_statements
         self.settings = dict(settings or {})
         self.nodes = {}
-        self.sockdir = testdir.sub("pg-sockets", postgres_owned=True)
+        self.sockdir = testdir.sub(name + "-sockets", postgres_owned=True)
         _register(self.stop_all)
 
     # ---- life cycle ----
@@ -206,7 +207,7 @@ class PgCluster:
         return "".join("%s = %s\n" % kv for kv in lines.items())
 
     def _init_primary(self):
-        datadir = os.path.join(self.dir.sub("pg", postgres_owned=True), "primary")
+        datadir = os.path.join(self.dir.sub(self.name, postgres_owned=True), "primary")
         node = PgNode("primary", datadir, free_port(), self.sockdir)
         _run(_as_postgres([os.path.join(PG_BIN, "initdb"), "-D", datadir, "-A", "trust", "-U", "postgres",
                            "--no-sync"]), timeout=180)
@@ -227,7 +228,7 @@ class PgCluster:
         primary = self.nodes["primary"]
         slot = name.replace("-", "_")
         self.psql("primary", "SELECT pg_create_physical_replication_slot('%s')" % slot)
-        datadir = os.path.join(self.dir.path, "pg", name)
+        datadir = os.path.join(self.dir.path, self.name, name)
         node = PgNode(name, datadir, free_port(), self.sockdir)
         _run(_as_postgres([os.path.join(PG_BIN, "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
                            "-U", "postgres", "-D", datadir, "-R", "-S", slot, "-X", "stream",
