@@ -90,7 +90,10 @@ static bool http_param(const http_req_t *r, const char *name, char *buf, size_t 
     char tmp[256];
     if (!r->query || mg_get_var(r->query, strlen(r->query), name, tmp, sizeof tmp) < 0)
         return false; /* mg_get_var empties its buffer even when absent */
-    snprintf(buf, len, "%s", tmp);
+    size_t n = strnlen(tmp, sizeof tmp);
+    n = n < len ? n : len - 1; /* an overlong value is cut and then fails validation */
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
     return true;
 }
 

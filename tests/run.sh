@@ -17,6 +17,16 @@ if ! cmake --build "$build" -j"$jobs" >"$build.build.log" 2>&1; then
     exit 1
 fi
 
+# The demo and production builds are optimised: -O2 brings warnings of its
+# own, and warnings are errors, so the Release build is checked too.
+release=${build}-release
+if ! { cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release -DPGVIGIL_TESTS=OFF >"$release.configure.log" 2>&1 &&
+       cmake --build "$release" -j"$jobs" >"$release.build.log" 2>&1; }; then
+    grep -E 'error|Error|warning' "$release.configure.log" "$release.build.log" | head -50 >&2
+    echo "tests/run.sh: Release build failed; logs in $release.build.log" >&2
+    exit 1
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
