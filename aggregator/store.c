@@ -9,6 +9,7 @@
 
 #include <czmq.h>
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdatomic.h>
@@ -590,8 +591,13 @@ store_t *store_new(const store_options_t *opt)
     st->days = zhashx_new();
     st->pull = zsock_new_pull("@" STORE_ENDPOINT);
     st->spool = fopen(opt->spool_path, "a+b");
-    if (!st->memory || !st->days || !st->pull || !st->spool) {
-        log_error("could not start the history store (spool file \"%s\")", opt->spool_path);
+    if (!st->spool) {
+        log_report(LOG_LEVEL_ERROR, NULL, "Create the directory or set storage.spool_dir.",
+                   "could not open the spool file \"%s\": %s", opt->spool_path, strerror(errno));
+        goto fail;
+    }
+    if (!st->memory || !st->days || !st->pull) {
+        log_error("could not start the history store: out of memory");
         goto fail;
     }
     zlistx_set_destructor(st->memory, (zlistx_destructor_fn *)zframe_destroy);
