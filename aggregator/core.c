@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "fleet.h"
+#include "ingest.h"
 #include "log.h"
 
 typedef struct {
@@ -19,6 +20,7 @@ typedef struct {
     zsock_t *pull;
     bool dirty;
     uint64_t version;
+    atomic_uint_fast64_t applied;
 } core_state_t;
 
 struct core {
@@ -46,6 +48,7 @@ static void core_publish(core_state_t *st)
     snap->nodes_up = v.nodes_up;
     snap->nodes_down = v.nodes_down;
     snap->nodes_stale = v.nodes_stale;
+    snap->samples_applied = atomic_load(&st->applied);
     json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
     snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
@@ -58,16 +61,14 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
     (void)loop;
     core_state_t *st = arg;
     /* Drain what is queued, bounded so timers still run under load. */
+    void *z = zsock_resolve(pull);
     for (int i = 0; i < 10000; i++) {
-        void *p = NULL;
-        int unused = 0;
-        uint64_t received_at = 0;
-        if (zsock_recv(pull, "pi8", &p, &unused, &received_at) != 0)
-            return zsys_interrupted ? -1 : 0;
-        if (p && fleet_apply(st->fleet, p, (int64_t)received_at))
-            st->dirty = true;
-        if (!(zsock_events(pull) & ZMQ_POLLIN))
+        ingest_handoff_t h;
+        if (zmq_recv(z, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
             break;
+        if (fleet_apply(st->fleet, h.sample, h.received_at_us))
+            st->dirty = true;
+        atomic_fetch_add(&st->applied, 1);
     }
     return 0;
 }
@@ -119,12 +120,9 @@ static void core_actor(zsock_t *pipe, void *arg)
     fleet_set_writer(st->fleet, NULL);
     store_writer_destroy(&writer);
     /* Free samples still queued (pointers own their memory). */
-    void *p = NULL;
-    int unused = 0;
-    uint64_t at = 0;
-    zsock_set_rcvtimeo(st->pull, 0);
-    while (zsock_recv(st->pull, "pi8", &p, &unused, &at) == 0 && p)
-        pgvigil__sample__free_unpacked(p, NULL);
+    ingest_handoff_t h;
+    while (zmq_recv(zsock_resolve(st->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
+        pgvigil__sample__free_unpacked(h.sample, NULL);
 }
 
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store)
@@ -141,7 +139,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->pull = zsock_new_pull("@" CORE_SAMPLES_ENDPOINT);
     if (!st->fleet || !st->pull)
         goto fail;
-    zsock_set_rcvhwm(st->pull, 1000000);
+    zsock_set_rcvhwm(st->pull, INGEST_HANDOFF_HWM);
     self->state = st;
     if (!(self->actor = zactor_new(core_actor, st)))
         goto fail;

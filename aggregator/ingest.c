@@ -131,30 +131,46 @@ Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uin
     return s;
 }
 
-static void ingest_receive(zsock_t *router, zsock_t *push, ingest_counters_t *c)
+/* One message: [routing id][envelope][body], read without allocating. */
+static void ingest_receive(void *router, void *push, ingest_counters_t *c)
 {
-    zmsg_t *msg = zmsg_recv(router);
-    if (!msg)
+    zmq_msg_t part[3];
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < 3)
+            part[n] = m; /* moved */
+        else
+            zmq_msg_close(&m);
+        n++;
+    }
+    if (n == 0)
         return;
     atomic_fetch_add(&c->received, 1);
     ingest_reject_t why = INGEST_BAD_FRAMES;
     Pgvigil__Sample *s = NULL;
-    if (zmsg_size(msg) == 3) {
-        zframe_t *id = zmsg_first(msg), *ef = zmsg_next(msg), *body = zmsg_next(msg);
-        (void)id;
+    if (n == 3) {
         envelope_t env;
-        atomic_fetch_add(&c->bytes, zframe_size(body));
-        s = ingest_decode(zframe_data(ef), zframe_size(ef), zframe_data(body), zframe_size(body),
-                          &env, &why);
+        atomic_fetch_add(&c->bytes, zmq_msg_size(&part[2]));
+        s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), zmq_msg_data(&part[2]),
+                          zmq_msg_size(&part[2]), &env, &why);
     }
-    zmsg_destroy(&msg);
+    for (int i = 0; i < n && i < 3; i++)
+        zmq_msg_close(&part[i]);
     if (!s) {
         atomic_fetch_add(&c->rejected[why], 1);
         return;
     }
     atomic_fetch_add(&c->accepted, 1);
-    if (zsock_send(push, "pi8", s, 0, (uint64_t)clock_wall_us()) != 0)
-        pgvigil__sample__free_unpacked(s, NULL);
+    ingest_handoff_t h = {s, clock_wall_us()};
+    if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
+        pgvigil__sample__free_unpacked(s, NULL); /* shutting down */
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -208,7 +224,12 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     zactor_t *auth = NULL;
     zsock_signal(pipe, 0); /* zactor_new waits for this one */
     zsock_t *router = ingest_router(a->cfg, &auth, a->err, a->errlen);
-    zsock_t *push = router ? zsock_new_push(a->core_endpoint) : NULL;
+    zsock_t *push = router ? zsock_new(ZMQ_PUSH) : NULL;
+    if (push) {
+        zsock_set_sndhwm(push, INGEST_HANDOFF_HWM);
+        if (zsock_connect(push, "%s", a->core_endpoint) != 0)
+            zsock_destroy(&push);
+    }
     zsock_t *mon = NULL;
     if (push) {
         zmq_socket_monitor(zsock_resolve(router), INGEST_MONITOR_ENDPOINT,
@@ -221,8 +242,9 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     while (poller) {
         void *which = zpoller_wait(poller, -1);
         if (which == router) {
+            void *r = zsock_resolve(router), *p = zsock_resolve(push);
             for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++)
-                ingest_receive(router, push, c);
+                ingest_receive(r, p, c);
         } else if (which == mon) {
             ingest_monitor_event(mon, c);
         } else {

@@ -4,11 +4,11 @@
  * The ingest actor binds a ROUTER on every listen.ingest endpoint (CURVE with
  * a zauth allow-list when configured), receives [routing id][envelope][body],
  * decodes and validates, and hands each accepted sample to the core over an
- * inproc PUSH socket as the picture "pi8":
- *     p: Pgvigil__Sample * — ownership passes to the core, which frees it
- *        with pgvigil__sample__free_unpacked(sample, NULL)
- *     i: unused, 0
- *     8: received_at_us (aggregator wall clock, microseconds)
+ * inproc PUSH socket as one ingest_handoff_t per message: ownership of the
+ * sample passes to the core, which frees it with
+ * pgvigil__sample__free_unpacked(sample, NULL). Both ends have a bounded
+ * queue (INGEST_HANDOFF_HWM): when the core falls behind, ingest waits, the
+ * ROUTER's queue fills, and collectors queue on their side (send_queue).
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
  */
@@ -22,6 +22,13 @@
 #include "agg_config.h"
 #include "envelope.h"
 #include "pgvigil.pb-c.h"
+
+#define INGEST_HANDOFF_HWM 20000
+
+typedef struct {
+    Pgvigil__Sample *sample;
+    int64_t received_at_us; /* aggregator wall clock */
+} ingest_handoff_t;
 
 typedef enum {
     INGEST_OK = 0,

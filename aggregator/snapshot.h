@@ -45,6 +45,7 @@ typedef struct snapshot {
     /* Quick health verdict, served without touching JSON. */
     const char *status;           /* "ok" | "degraded" | "critical" | "empty" */
     uint32_t cluster_count, node_count, nodes_up, nodes_down, nodes_stale;
+    uint64_t samples_applied;     /* samples the core had applied when built */
     atomic_uint refs;             /* readers holding it, plus one while current */
 } snapshot_t;
 
