@@ -192,7 +192,9 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
     if (!router)
         return NULL;
     zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
-    zsock_set_rcvhwm(router, 100000);
+    /* Per collector connection: beyond this, samples wait on the collector's
+     * side (its send_queue), not in this process. */
+    zsock_set_rcvhwm(router, 1000);
     if (cfg->curve_server_cert) {
         zcert_t *cert = zcert_load(cfg->curve_server_cert);
         if (!cert) {
