@@ -116,6 +116,7 @@ static void core_actor(zsock_t *pipe, void *arg)
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
     fleet_set_writer(st->fleet, writer);
     zloop_t *loop = zloop_new();
+    zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
     zloop_reader(loop, pipe, core_on_pipe, st);
     zloop_reader(loop, st->pull, core_on_sample, st);
     zloop_timer(loop, 250, 0, core_on_stale, st);
@@ -125,10 +126,6 @@ static void core_actor(zsock_t *pipe, void *arg)
     zloop_destroy(&loop);
     fleet_set_writer(st->fleet, NULL);
     store_writer_destroy(&writer);
-    /* Free samples still queued (pointers own their memory). */
-    ingest_handoff_t h;
-    while (zmq_recv(zsock_resolve(st->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
-        pgvigil__sample__free_unpacked(h.sample, NULL);
 }
 
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store)
@@ -166,6 +163,11 @@ void core_destroy(core_t **self_p)
         return;
     core_t *self = *self_p;
     zactor_destroy(&self->actor);
+    /* Free samples still queued (pointers own their memory); ingest has
+     * stopped by now, so nothing arrives after this. */
+    ingest_handoff_t h;
+    while (zmq_recv(zsock_resolve(self->state->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
+        pgvigil__sample__free_unpacked(h.sample, NULL);
     zsock_destroy(&self->state->pull);
     fleet_destroy(&self->state->fleet);
     free(self->state);

@@ -229,6 +229,9 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     zsock_t *push = router ? zsock_new(ZMQ_PUSH) : NULL;
     if (push) {
         zsock_set_sndhwm(push, INGEST_HANDOFF_HWM);
+        /* Samples still queued at shutdown are pointers the core must free:
+         * deliver them (the core outlives ingest and drains its queue). */
+        zsock_set_linger(push, -1);
         if (zsock_connect(push, "%s", a->core_endpoint) != 0)
             zsock_destroy(&push);
     }

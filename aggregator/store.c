@@ -69,8 +69,10 @@ store_writer_t *store_writer_new(store_t *store)
         free(w);
         return NULL;
     }
-    if (w)
-        zsock_set_sndhwm(w->push, 0); /* never drop: the store buffers */
+    if (w) {
+        zsock_set_sndhwm(w->push, 0);  /* never drop: the store buffers */
+        zsock_set_linger(w->push, -1); /* rows queued at shutdown reach the store */
+    }
     return w;
 }
 
@@ -559,6 +561,7 @@ static void store_actor(zsock_t *pipe, void *arg)
     store_state_t *st = arg;
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, st->pull, NULL);
+    zpoller_set_nonstop(poller, true); /* ends on $TERM only, after the core */
     while (true) {
         void *which = zpoller_wait(poller, 200);
         if (which == pipe || zpoller_terminated(poller))
