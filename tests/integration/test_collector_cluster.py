@@ -98,9 +98,12 @@ class CollectorClusterTest(unittest.TestCase):
         # after the first (immediate) round, rounds follow the interval
         times = [s["collected_at_us"] for s in samples[1:]]
         gaps = [(b - a) / 1000 for a, b in zip(times, times[1:])]
+        # each gap near the interval (scheduling noise on a loaded CI box), and
+        # on average exactly the interval: the timer does not drift
         for g in gaps:
-            self.assertGreater(g, INTERVAL_MS * 0.8, gaps)
-            self.assertLess(g, INTERVAL_MS * 1.2, gaps)
+            self.assertGreater(g, INTERVAL_MS * 0.6, gaps)
+            self.assertLess(g, INTERVAL_MS * 1.4, gaps)
+        self.assertAlmostEqual(sum(gaps) / len(gaps), INTERVAL_MS, delta=INTERVAL_MS * 0.05)
         self.assertTrue(all(s["up"] for s in samples))
         self.assertTrue(all(s["_envelope_node"] == "db-cadence" for s in samples))
         recv.stop()
