@@ -3,7 +3,10 @@
  *
  * Metric expressions come from a fixed table below and are the only SQL text
  * not written here literally; user input always travels as parameters.
- * Bucketing uses date_bin (PostgreSQL 14 or later for the history database).
+ * Bucketing uses date_bin (PostgreSQL 14 or later for the history database)
+ * over the raw samples at every resolution: there are no rollup tables yet
+ * (node_samples_1m would be the next step if 2-day and longer ranges get
+ * slow; the 1-hour resolution would then bin the 1-minute rows).
  */
 #include "history.h"
 
@@ -22,27 +25,73 @@ struct history {
     pthread_mutex_t lock;
 };
 
+/* Sum of one counter over the databases of a sample (NULL when the sample
+ * carries no databases section: it is collected at the slow cadence). */
+#define HISTORY_DB_SUM(field)                                                                      \
+    "(SELECT sum((d->>'" field "')::float8) FROM jsonb_array_elements("                            \
+    "CASE WHEN jsonb_typeof(metrics->'databases'->'databases') = 'array'"                          \
+    " THEN metrics->'databases'->'databases' END) d)"
+
+typedef enum {
+    HISTORY_GAUGE, /* averaged per bucket */
+    HISTORY_RATE,  /* a counter: per-second increase between samples, averaged per bucket */
+} history_kind_t;
+
 static const struct {
     const char *name, *expr;
+    history_kind_t kind;
 } history_metrics[] = {
-    {"up", "CASE WHEN up THEN 1 ELSE 0 END"},
-    {"probe_rtt_ms", "(metrics->'probe'->>'rtt_us')::float8 / 1000"},
-    {"connections_total", "(metrics->'connections'->>'total')::float8"},
-    {"connections_active", "(metrics->'connections'->>'active')::float8"},
-    {"connections_idle_in_transaction", "(metrics->'connections'->>'idle_in_transaction')::float8"},
-    {"oldest_xact_age_s", "(metrics->'connections'->>'oldest_xact_age_ms')::float8 / 1000"},
-    {"blocked_sessions", "(metrics->'locks'->>'blocked_sessions')::float8"},
-    {"lock_waits", "(metrics->'locks'->>'lock_waits')::float8"},
-    {"wal_position_bytes", "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8"},
-    {"replay_position_bytes", "pg_wal_lsn_diff((metrics->'replica_replication'->>'replay_lsn')::pg_lsn, '0/0')::float8"},
+    {"up", "CASE WHEN up THEN 1 ELSE 0 END", HISTORY_GAUGE},
+    {"probe_rtt_ms", "(metrics->'probe'->>'rtt_us')::float8 / 1000", HISTORY_GAUGE},
+    {"connections_total", "(metrics->'connections'->>'total')::float8", HISTORY_GAUGE},
+    {"connections_active", "(metrics->'connections'->>'active')::float8", HISTORY_GAUGE},
+    {"connections_idle_in_transaction", "(metrics->'connections'->>'idle_in_transaction')::float8",
+     HISTORY_GAUGE},
+    {"connections_waiting", "(metrics->'connections'->>'waiting')::float8", HISTORY_GAUGE},
+    {"oldest_xact_age_s", "(metrics->'connections'->>'oldest_xact_age_ms')::float8 / 1000",
+     HISTORY_GAUGE},
+    {"oldest_query_age_s", "(metrics->'connections'->>'oldest_query_age_ms')::float8 / 1000",
+     HISTORY_GAUGE},
+    {"blocked_sessions", "(metrics->'locks'->>'blocked_sessions')::float8", HISTORY_GAUGE},
+    {"lock_waits", "(metrics->'locks'->>'lock_waits')::float8", HISTORY_GAUGE},
+    {"longest_lock_wait_s", "(metrics->'locks'->>'longest_wait_ms')::float8 / 1000", HISTORY_GAUGE},
+    {"wal_position_bytes",
+     "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8",
+     HISTORY_GAUGE},
+    {"replay_position_bytes",
+     "pg_wal_lsn_diff((metrics->'replica_replication'->>'replay_lsn')::pg_lsn, '0/0')::float8",
+     HISTORY_GAUGE},
+    {"database_size_bytes", HISTORY_DB_SUM("size_bytes"), HISTORY_GAUGE},
+    {"wal_bytes_per_s",
+     "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8",
+     HISTORY_RATE},
+    {"commits_per_s", HISTORY_DB_SUM("xact_commit"), HISTORY_RATE},
+    {"rollbacks_per_s", HISTORY_DB_SUM("xact_rollback"), HISTORY_RATE},
+    {"blocks_read_per_s", HISTORY_DB_SUM("blks_read"), HISTORY_RATE},
+    {"rows_inserted_per_s", HISTORY_DB_SUM("tup_inserted"), HISTORY_RATE},
+    {"rows_updated_per_s", HISTORY_DB_SUM("tup_updated"), HISTORY_RATE},
+    {"rows_deleted_per_s", HISTORY_DB_SUM("tup_deleted"), HISTORY_RATE},
+    {"temp_bytes_per_s", HISTORY_DB_SUM("temp_bytes"), HISTORY_RATE},
+    {"deadlocks_per_s", HISTORY_DB_SUM("deadlocks"), HISTORY_RATE},
 };
 
-static const char *const history_names[] = {
-    "up", "probe_rtt_ms", "connections_total", "connections_active", "connections_idle_in_transaction",
-    "oldest_xact_age_s", "blocked_sessions", "lock_waits", "wal_position_bytes", "replay_position_bytes",
-    NULL};
+#define HISTORY_METRIC_COUNT (sizeof history_metrics / sizeof history_metrics[0])
 
-const char *const *history_metric_names(void) { return history_names; }
+static const char *history_names[HISTORY_METRIC_COUNT + 1];
+static pthread_once_t history_names_once = PTHREAD_ONCE_INIT;
+
+static void history_names_init(void)
+{
+    for (size_t i = 0; i < HISTORY_METRIC_COUNT; i++)
+        history_names[i] = history_metrics[i].name;
+    history_names[HISTORY_METRIC_COUNT] = NULL;
+}
+
+const char *const *history_metric_names(void)
+{
+    pthread_once(&history_names_once, history_names_init);
+    return history_names;
+}
 
 history_t *history_new(const char *dsn)
 {
@@ -74,7 +123,8 @@ static PGresult *history_query(history_t *self, const char *sql, int n, const ch
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
         PQfinish(self->conn);
         const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-        const char *vals[] = {self->dsn, "pgvigil-aggregator-api", "2", "-c statement_timeout=5000", NULL};
+        const char *vals[] = {self->dsn, "pgvigil-aggregator-api", "2", "-c statement_timeout=5000",
+                              NULL};
         self->conn = PQconnectdbParams(keys, vals, 1);
     }
     PGresult *r = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -86,8 +136,9 @@ static PGresult *history_query(history_t *self, const char *sql, int n, const ch
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     /* Class 22: data exceptions (a time that does not parse). */
     *rc = state && strncmp(state, "22", 2) == 0 ? HISTORY_BAD_REQUEST : HISTORY_UNAVAILABLE;
-    snprintf(err, errlen, "%s", *rc == HISTORY_BAD_REQUEST ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                                            : "the history database is not available");
+    snprintf(err, errlen, "%s",
+             *rc == HISTORY_BAD_REQUEST ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                        : "the history database is not available");
     PQclear(r);
     return NULL;
 }
@@ -121,8 +172,10 @@ static history_result_t history_range(history_t *self, const char *from, const c
     history_time(to, 0, t, len);
     const char *params[2] = {f, t};
     history_result_t rc;
-    PGresult *r = history_query(self, "SELECT extract(epoch FROM $1::timestamptz),"
-                                      " extract(epoch FROM $2::timestamptz)", 2, params, &rc, err, errlen);
+    PGresult *r = history_query(self,
+                                "SELECT extract(epoch FROM $1::timestamptz),"
+                                " extract(epoch FROM $2::timestamptz)",
+                                2, params, &rc, err, errlen);
     if (!r)
         return rc;
     double a = strtod(PQgetvalue(r, 0, 0), NULL), b = strtod(PQgetvalue(r, 0, 1), NULL);
@@ -145,40 +198,69 @@ static json_t *history_rows(PGresult *r)
         json_t *row = json_array();
         for (int c = 0; c < PQnfields(r); c++) {
             const char *v = PQgetvalue(r, i, c);
-            json_array_append_new(row, PQgetisnull(r, i, c) ? json_null()
+            json_array_append_new(row, PQgetisnull(r, i, c)         ? json_null()
                                        : v[0] == 't' || v[0] == 'f' ? json_boolean(v[0] == 't')
-                                                                     : json_real(strtod(v, NULL)));
+                                                                    : json_real(strtod(v, NULL)));
         }
         json_array_append_new(points, row);
     }
     return points;
 }
 
+/* Samples of one node in [$2, $3], bucketed by $4 s (0: each sample).
+ * %s is the metric's expression over a node_samples row. */
+#define HISTORY_BUCKET(col)                                                                        \
+    "CASE WHEN $4::int = 0 THEN " col " ELSE date_bin(make_interval(secs => $4::int), " col        \
+    ", 'epoch') END"
+
+#define HISTORY_GAUGE_SQL                                                                          \
+    "SELECT extract(epoch FROM b), v FROM (SELECT " HISTORY_BUCKET(                                \
+        "collected_at") " AS b,"                                                                   \
+                        " avg(%s) AS v FROM node_samples WHERE node = $1 AND collected_at >= "     \
+                        "$2::timestamptz"                                                          \
+                        " AND collected_at <= $3::timestamptz GROUP BY 1) x WHERE v IS NOT NULL "  \
+                        "ORDER BY 1 LIMIT 10000"
+
+/* A counter's increase per second from each sample to the next one that has
+ * it (lag() over the samples carrying the counter); a decrease (server
+ * restart, stats reset) gives no point. The first sample of the range has
+ * no predecessor and gives no point either. */
+#define HISTORY_RATE_SQL                                                                           \
+    "SELECT extract(epoch FROM b), avg(v) FROM (SELECT " HISTORY_BUCKET(                           \
+        "at") " AS b,"                                                                             \
+              " CASE WHEN c >= lag(c) OVER w AND at > lag(at) OVER w THEN (c - lag(c) OVER w)"     \
+              " / extract(epoch FROM at - lag(at) OVER w) END AS v"                                \
+              " FROM (SELECT collected_at AS at, %s AS c FROM node_samples WHERE node = $1"        \
+              " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz) s"        \
+              " WHERE c IS NOT NULL WINDOW w AS (ORDER BY at)) x WHERE v IS NOT NULL"              \
+              " GROUP BY 1 ORDER BY 1 LIMIT 10000"
+
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
                                      const char *from, const char *to, json_t **out, char *err,
                                      size_t errlen)
 {
-    const char *expr = NULL;
-    for (size_t i = 0; i < sizeof history_metrics / sizeof history_metrics[0]; i++)
-        if (metric && strcmp(metric, history_metrics[i].name) == 0)
-            expr = history_metrics[i].expr;
-    if (!expr) {
+    size_t m = 0;
+    while (m < HISTORY_METRIC_COUNT && !(metric && strcmp(metric, history_metrics[m].name) == 0))
+        m++;
+    if (m == HISTORY_METRIC_COUNT) {
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char f[64], t[64], bucket[16], sql[1024];
-    int bucket_s;
+    char f[64], t[64], bucket[16], sql[2048];
+    int bucket_s = 0;
     *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
-    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (!*out) {
+        snprintf(err, errlen, "the node name is not valid UTF-8");
+        return HISTORY_BAD_REQUEST;
+    }
+    history_result_t rc =
+        history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
     if (rc != HISTORY_OK)
         goto fail;
     snprintf(bucket, sizeof bucket, "%d", bucket_s);
     snprintf(sql, sizeof sql,
-             "SELECT extract(epoch FROM b), v FROM (SELECT CASE WHEN $4::int = 0 THEN collected_at"
-             " ELSE date_bin(make_interval(secs => $4::int), collected_at, 'epoch') END AS b,"
-             " avg(%s) AS v FROM node_samples WHERE node = $1 AND collected_at >= $2::timestamptz"
-             " AND collected_at <= $3::timestamptz GROUP BY 1) x WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000",
-             expr);
+             history_metrics[m].kind == HISTORY_RATE ? HISTORY_RATE_SQL : HISTORY_GAUGE_SQL,
+             history_metrics[m].expr);
     const char *params[4] = {node, f, t, bucket};
     PGresult *r = history_query(self, sql, 4, params, &rc, err, errlen);
     if (!r)
@@ -196,9 +278,14 @@ history_result_t history_lag(history_t *self, const char *node, const char *from
                              json_t **out, char *err, size_t errlen)
 {
     char f[64], t[64], bucket[16];
-    int bucket_s;
+    int bucket_s = 0;
     *out = json_pack("{s:s}", "node", node);
-    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (!*out) {
+        snprintf(err, errlen, "the node name is not valid UTF-8");
+        return HISTORY_BAD_REQUEST;
+    }
+    history_result_t rc =
+        history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
     if (rc != HISTORY_OK)
         goto fail;
     snprintf(bucket, sizeof bucket, "%d", bucket_s);
@@ -207,7 +294,8 @@ history_result_t history_lag(history_t *self, const char *node, const char *from
         self,
         "SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
         " bool_or(replay_paused) FROM (SELECT CASE WHEN $4::int = 0 THEN at"
-        " ELSE date_bin(make_interval(secs => $4::int), at, 'epoch') END AS b, * FROM replication_lag"
+        " ELSE date_bin(make_interval(secs => $4::int), at, 'epoch') END AS b, * FROM "
+        "replication_lag"
         " WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz) x"
         " GROUP BY 1 ORDER BY 1 LIMIT 10000",
         4, params, &rc, err, errlen);
@@ -226,9 +314,14 @@ history_result_t history_uptime(history_t *self, const char *node, const char *f
                                 json_t **out, char *err, size_t errlen)
 {
     char f[64], t[64];
-    int bucket_s;
+    int bucket_s = 0;
     *out = json_pack("{s:s}", "node", node);
-    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (!*out) {
+        snprintf(err, errlen, "the node name is not valid UTF-8");
+        return HISTORY_BAD_REQUEST;
+    }
+    history_result_t rc =
+        history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
     if (rc != HISTORY_OK)
         goto fail;
     const char *params[3] = {node, f, t};
@@ -239,14 +332,16 @@ history_result_t history_uptime(history_t *self, const char *node, const char *f
         "   WHERE node = $1 AND at < $2::timestamptz ORDER BY at DESC LIMIT 1)"
         "  UNION ALL SELECT at, state, reason FROM node_status_transitions"
         "   WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz),"
-        " o AS (SELECT at, state, reason, lead(at, 1, $3::timestamptz) OVER (ORDER BY at) AS until FROM s)"
-        " SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), state, reason,"
+        " o AS (SELECT at, state, reason, lead(at, 1, $3::timestamptz) OVER (ORDER BY at) AS until "
+        "FROM s)"
+        " SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), state, "
+        "reason,"
         " extract(epoch FROM until - at) FROM o ORDER BY at",
         3, params, &rc, err, errlen);
     if (!r)
         goto fail;
     double secs[3] = {0, 0, 0}, total = json_real_value(json_object_get(*out, "to")) -
-                                         json_real_value(json_object_get(*out, "from"));
+                                        json_real_value(json_object_get(*out, "from"));
     static const char *const states[3] = {"up", "down", "stale"};
     json_t *transitions = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
@@ -261,8 +356,8 @@ history_result_t history_uptime(history_t *self, const char *node, const char *f
     PQclear(r);
     double known = secs[0] + secs[1] + secs[2];
     json_object_set_new(*out, "seconds",
-                        json_pack("{s:f, s:f, s:f, s:f}", "up", secs[0], "down", secs[1], "stale", secs[2],
-                                  "unknown", total > known ? total - known : 0));
+                        json_pack("{s:f, s:f, s:f, s:f}", "up", secs[0], "down", secs[1], "stale",
+                                  secs[2], "unknown", total > known ? total - known : 0));
     json_object_set_new(*out, "uptime_ratio", known > 0 ? json_real(secs[0] / known) : json_null());
     json_object_set_new(*out, "transitions", transitions);
     return HISTORY_OK;

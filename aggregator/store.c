@@ -2,32 +2,33 @@
  * store.c — the store actor (see store.h).
  *
  * The store thread owns one blocking libpq connection (it is the store's own
- * thread; statement_timeout bounds every call) and drains its PULL socket
- * between batches, so submitters never wait for the database.
+ * thread; statement_timeout and connect_timeout bound every call) and drains
+ * its PULL socket between batches, so submitters never wait for the
+ * database: rows queue in memory, then in the spool file (store_spool.c).
+ *
+ * Order: rows are written in the order they arrived. Once memory is full it
+ * is moved to the spool and later rows follow them there until the spool has
+ * been written, so the spool always holds the oldest rows and memory the
+ * newest; the spool is written first.
  */
 #include "store.h"
 
 #include <czmq.h>
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 #include "partition.h"
+#include "store_schema.h"
+#include "store_spool.h"
 
 #define STORE_ENDPOINT "inproc://pgvigil-store"
-#define STORE_LOCK_KEY 0x70677667 /* "pgvg": serializes migrations */
-#define STORE_HEADER 5            /* table byte + day */
-
-static const char *const store_tables[STORE_TABLE_COUNT] = {"node_samples", "replication_lag",
-                                                              "node_status_transitions", "events"};
+#define STORE_TAKE_MAX 100000 /* records taken from the socket per round */
 
 typedef struct {
     atomic_bool connected;
@@ -52,11 +53,10 @@ typedef struct {
     PGconn *conn;
     int64_t next_connect_us, next_maintenance_us;
     unsigned attempts;
-    zlistx_t *memory;   /* zframe_t *, oldest first */
-    FILE *spool;        /* append + read */
-    long spool_read;    /* offset of the next record to write */
-    uint64_t spool_rows;
-    zhashx_t *days;     /* days whose partitions exist, "%d" */
+    zlistx_t *memory;        /* zframe_t * records, oldest first */
+    int64_t memory_since_us; /* when memory last became non-empty; 0 when empty */
+    store_spool_t *spool;    /* older than memory when not empty */
+    zhashx_t *days;          /* days whose partitions exist, "%d" */
 } store_state_t;
 
 /* ---- writers ---- */
@@ -65,14 +65,15 @@ store_writer_t *store_writer_new(store_t *store)
 {
     (void)store;
     store_writer_t *w = calloc(1, sizeof *w);
-    if (w && !(w->push = zsock_new_push(STORE_ENDPOINT))) {
+    if (!w)
+        return NULL;
+    if (!(w->push = zsock_new_push(STORE_ENDPOINT))) {
+        log_error("could not connect a writer to the history store");
         free(w);
         return NULL;
     }
-    if (w) {
-        zsock_set_sndhwm(w->push, 0);  /* never drop: the store buffers */
-        zsock_set_linger(w->push, -1); /* rows queued at shutdown reach the store */
-    }
+    zsock_set_sndhwm(w->push, 0);  /* never drop or block: the store buffers */
+    zsock_set_linger(w->push, -1); /* rows queued at shutdown reach the store */
     return w;
 }
 
@@ -88,172 +89,46 @@ void store_writer_destroy(store_writer_t **self_p)
 int store_put(store_writer_t *w, store_table_t table, int64_t at_us, const char *line)
 {
     size_t n = strlen(line);
-    zframe_t *f = zframe_new(NULL, STORE_HEADER + n);
+    zframe_t *f = zframe_new(NULL, STORE_SPOOL_HEADER + n);
     if (!f)
         return -1;
-    uint8_t *d = zframe_data(f);
-    int32_t day = partition_day(at_us);
-    d[0] = (uint8_t)table;
-    memcpy(d + 1, &day, sizeof day);
-    memcpy(d + STORE_HEADER, line, n);
+    store_spool_encode(zframe_data(f), table, partition_day(at_us), line, n);
     return zframe_send(&f, w->push, 0);
 }
 
-/* ---- migrations and partitions ---- */
+/* ---- partitions ---- */
 
-static int store_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
-    if (rc != 0)
-        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    return rc;
-}
-
-static int store_by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int store_apply_file(PGconn *conn, const char *dir, const char *file, char *err, size_t errlen)
-{
-    char path[1024], *text = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *f = fopen(path, "r");
-    size_t len = 0;
-    if (!f || getdelim(&text, &len, '\0', f) < 0) {
-        snprintf(err, errlen, "could not read migration \"%s\"", path);
-        if (f)
-            fclose(f);
-        free(text);
-        return -1;
-    }
-    fclose(f);
-    const char *params[1] = {file};
-    int rc = store_exec(conn, "BEGIN", err, errlen);
-    if (rc == 0 && (rc = store_exec(conn, text, err, errlen)) != 0)
-        snprintf(err + strlen(err), errlen - strlen(err), " (in %s)", path);
-    if (rc == 0) {
-        PGresult *r = PQexecParams(conn,
-                                   "INSERT INTO schema_migrations (version, name) VALUES (split_part($1, '_', 1)::int, $1)",
-                                   1, NULL, params, NULL, NULL, 0);
-        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-        if (rc != 0)
-            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    store_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", err + strlen(err), rc == 0 ? errlen - strlen(err) : 1);
-    free(text);
-    if (rc == 0)
-        log_info("applied history migration %s", file);
-    return rc;
-}
-
-static bool store_applied(PGconn *conn, const char *file)
-{
-    const char *params[1] = {file};
-    PGresult *r = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params,
-                               NULL, NULL, 0);
-    bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    PQclear(r);
-    return yes;
-}
-
-int store_migrate(void *pgconn, const char *sql_dir, char *err, size_t errlen)
-{
-    PGconn *conn = pgconn;
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%d)", STORE_LOCK_KEY);
-    if (store_exec(conn, lock, err, errlen) != 0 ||
-        store_exec(conn, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-                         " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                   err, errlen) != 0)
-        return -1;
-    DIR *d = opendir(sql_dir);
-    char *files[256];
-    size_t n = 0;
-    int rc = 0;
-    for (struct dirent *e = d ? readdir(d) : NULL; e && n < 256; e = readdir(d)) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".sql") == 0 && e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            files[n++] = strdup(e->d_name);
-    }
-    if (!d) {
-        snprintf(err, errlen, "could not open the migrations directory \"%s\"", sql_dir);
-        rc = -1;
-    } else {
-        closedir(d);
-    }
-    qsort(files, n, sizeof *files, store_by_name);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (!store_applied(conn, files[i]))
-            rc = store_apply_file(conn, sql_dir, files[i], err, errlen);
-    for (size_t i = 0; i < n; i++)
-        free(files[i]);
-    char unlock[96], ignored[8];
-    snprintf(unlock, sizeof unlock, "SELECT pg_advisory_unlock(%d)", STORE_LOCK_KEY);
-    store_exec(conn, unlock, ignored, sizeof ignored);
-    return rc;
-}
-
+/* Make sure the partitions of day exist (once per connection and day). */
 static int store_partitions_for(store_state_t *st, int32_t day)
 {
-    char key[16];
+    char key[16], err[512];
     snprintf(key, sizeof key, "%d", day);
     if (zhashx_lookup(st->days, key))
         return 0;
-    char from[11], to[11], name[PARTITION_NAME_MAX], sql[512], err[256];
-    partition_date(day, from);
-    partition_date(day + 1, to);
-    for (int t = 0; t < STORE_TABLE_COUNT; t++) {
-        partition_name(store_tables[t], day, name, sizeof name);
-        snprintf(sql, sizeof sql,
-                 "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')", name,
-                 store_tables[t], from, to);
-        if (store_exec(st->conn, sql, err, sizeof err) != 0) {
-            log_warning("could not create partition %s: %s", name, err);
-            return -1;
-        }
+    int created = store_schema_partitions(st->conn, day, err, sizeof err);
+    if (created < 0) {
+        log_warning("could not create the history partitions of day %d: %s", day, err);
+        return -1;
     }
-    atomic_fetch_add(&st->store->c.created, 1);
-    zhashx_insert(st->days, key, (void *)1);
-    return 0;
+    atomic_fetch_add(&st->store->c.created, (uint64_t)created);
+    return zhashx_insert(st->days, key, (void *)1) == 0 || zhashx_lookup(st->days, key) ? 0 : -1;
 }
 
-static void store_drop_expired(store_state_t *st, int32_t today)
-{
-    PGresult *r = PQexec(st->conn,
-                         "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                         " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('node_samples',"
-                         " 'replication_lag', 'node_status_transitions', 'events')");
-    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
-        int32_t day;
-        const char *parent = PQgetvalue(r, i, 0), *child = PQgetvalue(r, i, 1);
-        if (partition_parse(parent, child, &day) != 0 ||
-            !partition_expired(day, today, st->store->opt.retention_days))
-            continue;
-        char sql[256], err[256];
-        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", child);
-        if (store_exec(st->conn, sql, err, sizeof err) == 0) {
-            atomic_fetch_add(&st->store->c.dropped, 1);
-            log_info("dropped expired history partition %s", child);
-            char key[16];
-            snprintf(key, sizeof key, "%d", day);
-            zhashx_delete(st->days, key);
-        }
-    }
-    PQclear(r);
-}
-
-static void store_maintain(store_state_t *st)
+/* Create today - 1 .. today + ahead, drop what is past the retention. */
+static int store_maintain(store_state_t *st)
 {
     int32_t today = partition_day(clock_wall_us());
+    st->next_maintenance_us =
+        clock_wall_us() + (int64_t)st->store->opt.maintenance_interval_ms * 1000;
     for (int32_t d = today - 1; d <= today + (int32_t)st->store->opt.partitions_ahead_days; d++)
-        store_partitions_for(st, d);
-    store_drop_expired(st, today);
-    st->next_maintenance_us = clock_wall_us() + (int64_t)st->store->opt.maintenance_interval_ms * 1000;
+        if (store_partitions_for(st, d) != 0)
+            return -1;
+    int dropped = store_schema_drop_expired(st->conn, today, st->store->opt.retention_days);
+    if (dropped > 0) {
+        atomic_fetch_add(&st->store->c.dropped, (uint64_t)dropped);
+        zhashx_purge(st->days); /* re-checked against the catalog on next use */
+    }
+    return dropped < 0 ? -1 : 0;
 }
 
 /* ---- connection ---- */
@@ -261,7 +136,7 @@ static void store_maintain(store_state_t *st)
 static void store_disconnect(store_state_t *st, const char *why)
 {
     if (st->conn) {
-        log_warning("history database connection lost: %s; buffering", why);
+        log_warning("history database connection lost: %s; buffering rows", why);
         PQfinish(st->conn);
         st->conn = NULL;
     }
@@ -272,10 +147,12 @@ static void store_disconnect(store_state_t *st, const char *why)
     zhashx_purge(st->days);
 }
 
+/* Connect, migrate, create the staging tables and maintain partitions. */
 static void store_connect(store_state_t *st)
 {
     const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-    const char *vals[] = {st->store->opt.dsn, "pgvigil-aggregator", "2", "-c statement_timeout=30000", NULL};
+    const char *vals[] = {st->store->opt.dsn, "pgvigil-aggregator", "2",
+                          "-c statement_timeout=15000", NULL};
     char err[1024];
     st->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(st->conn) != CONNECTION_OK) {
@@ -291,21 +168,16 @@ static void store_connect(store_state_t *st)
         store_disconnect(st, err);
         return;
     }
-    for (int t = 0; t < STORE_TABLE_COUNT; t++) {
-        char sql[256];
-        snprintf(sql, sizeof sql,
-                 "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s) ON COMMIT DELETE ROWS",
-                 store_tables[t], store_tables[t]);
-        if (store_exec(st->conn, sql, err, sizeof err) != 0) {
-            store_disconnect(st, err);
-            return;
-        }
+    if (store_schema_staging(st->conn, err, sizeof err) != 0) {
+        store_disconnect(st, err);
+        return;
     }
     if (st->attempts)
         log_info("history database is back; catching up");
     st->attempts = 0;
     atomic_store(&st->store->c.connected, true);
-    store_maintain(st);
+    if (store_maintain(st) != 0)
+        store_disconnect(st, "partition maintenance failed");
 }
 
 /* ---- batches ---- */
@@ -320,12 +192,15 @@ typedef struct {
 static int store_copy(PGconn *conn, int t, const char *data, size_t len, char *err, size_t errlen)
 {
     char sql[160];
-    snprintf(sql, sizeof sql, "COPY stage_%s FROM STDIN", store_tables[t]);
+    snprintf(sql, sizeof sql, "COPY stage_%s FROM STDIN", store_schema_table(t));
     PGresult *r = PQexec(conn, sql);
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok || PQputCopyData(conn, data, (int)len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        snprintf(err, errlen, "COPY into stage_%s failed: %s", store_tables[t], PQerrorMessage(conn));
+        snprintf(err, errlen, "COPY into stage_%s failed: %s", store_schema_table(t),
+                 PQerrorMessage(conn));
+        while ((r = PQgetResult(conn)))
+            PQclear(r);
         return -1;
     }
     int rc = 0;
@@ -339,49 +214,27 @@ static int store_copy(PGconn *conn, int t, const char *data, size_t len, char *e
     return rc;
 }
 
-static const char *store_insert_sql(int t)
-{
-    switch (t) {
-    case STORE_STATUS:
-        return "INSERT INTO node_status_transitions SELECT * FROM stage_node_status_transitions"
-               " ON CONFLICT DO NOTHING;"
-               "INSERT INTO node_status (node, state, since, cluster_id, region, role, timeline, reason)"
-               " SELECT DISTINCT ON (node) node, state, at, cluster_id, region, role, timeline, reason"
-               " FROM stage_node_status_transitions ORDER BY node, at DESC"
-               " ON CONFLICT (node) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,"
-               " cluster_id = EXCLUDED.cluster_id, region = EXCLUDED.region, role = EXCLUDED.role,"
-               " timeline = EXCLUDED.timeline, reason = EXCLUDED.reason"
-               " WHERE node_status.since <= EXCLUDED.since";
-    case STORE_NODE_SAMPLES:
-        return "INSERT INTO node_samples SELECT * FROM stage_node_samples ON CONFLICT DO NOTHING";
-    case STORE_REPLICATION_LAG:
-        return "INSERT INTO replication_lag SELECT * FROM stage_replication_lag ON CONFLICT DO NOTHING";
-    default:
-        return "INSERT INTO events SELECT * FROM stage_events ON CONFLICT DO NOTHING";
-    }
-}
-
-/* Write one batch in one transaction. 0 written, -1 connection trouble. */
+/* Write one batch in one transaction. 0 written, -1 failed (disconnected:
+ * the batch is retried after reconnecting, idempotently). */
 static int store_write(store_state_t *st, store_batch_t *b)
 {
     char err[1024] = "";
-    int rc = store_exec(st->conn, "BEGIN", err, sizeof err);
+    int rc = store_schema_exec(st->conn, "BEGIN", err, sizeof err);
     for (int t = 0; rc == 0 && t < STORE_TABLE_COUNT; t++) {
         if (!b->len[t])
             continue;
         rc = store_copy(st->conn, t, b->buf[t], b->len[t], err, sizeof err);
         if (rc == 0)
-            rc = store_exec(st->conn, store_insert_sql(t), err, sizeof err);
+            rc = store_schema_exec(st->conn, store_schema_insert_sql(t), err, sizeof err);
     }
     if (rc == 0)
-        rc = store_exec(st->conn, "COMMIT", err, sizeof err);
+        rc = store_schema_exec(st->conn, "COMMIT", err, sizeof err);
     if (rc != 0) {
         atomic_fetch_add(&st->store->c.errors, 1);
-        char ignored[8];
-        store_exec(st->conn, "ROLLBACK", ignored, sizeof ignored);
+        store_schema_exec(st->conn, "ROLLBACK", NULL, 0);
         if (PQstatus(st->conn) == CONNECTION_OK)
             log_warning("could not write %zu history rows: %s", b->rows, err);
-        store_disconnect(st, err); /* reconnect; the batch is retried, idempotently */
+        store_disconnect(st, err);
         return -1;
     }
     atomic_fetch_add(&st->store->c.written, b->rows);
@@ -389,33 +242,43 @@ static int store_write(store_state_t *st, store_batch_t *b)
     return 0;
 }
 
-/* Add one record (header + line) to the batch, creating its day's
- * partitions first; records past the retention are counted and skipped. */
-static int store_batch_add(store_state_t *st, store_batch_t *b, const uint8_t *rec, size_t len)
+/* Add one record to the batch, creating its day's partitions first; records
+ * past the retention are counted and skipped. -1 (disconnected or out of
+ * memory): the record was not taken. */
+static int store_batch_add(store_state_t *st, store_batch_t *b, const uint8_t *buf, size_t len)
 {
-    int32_t day;
-    memcpy(&day, rec + 1, sizeof day);
-    int t = rec[0];
-    if (t >= STORE_TABLE_COUNT || len < STORE_HEADER)
-        return 0; /* cannot happen: written by store_put */
-    if (partition_expired(day, partition_day(clock_wall_us()), st->store->opt.retention_days)) {
+    store_spool_record_t rec;
+    if (store_spool_decode(buf, len, STORE_TABLE_COUNT, &rec) != 0) {
+        log_warning("skipping a malformed history record of %zu bytes", len);
+        return 0;
+    }
+    if (partition_expired(rec.day, partition_day(clock_wall_us()), st->store->opt.retention_days)) {
         atomic_fetch_add(&st->store->c.expired, 1);
         return 0;
     }
-    if (store_partitions_for(st, day) != 0)
+    if (store_partitions_for(st, rec.day) != 0) {
+        store_disconnect(st, "could not create partitions");
         return -1;
+    }
+    int t = rec.table;
     if (!b->mem[t] && !(b->mem[t] = open_memstream(&b->buf[t], &b->len[t])))
         return -1;
-    fwrite(rec + STORE_HEADER, 1, len - STORE_HEADER, b->mem[t]);
+    if (fwrite(rec.line, 1, rec.line_len, b->mem[t]) != rec.line_len)
+        return -1;
     b->rows++;
     return 0;
 }
 
-static void store_batch_close(store_batch_t *b)
+/* Finish the batch's buffers; -1 if one could not be completed. */
+static int store_batch_close(store_batch_t *b)
 {
+    int rc = 0;
     for (int t = 0; t < STORE_TABLE_COUNT; t++)
-        if (b->mem[t])
-            fclose(b->mem[t]), b->mem[t] = NULL;
+        if (b->mem[t]) {
+            rc |= fclose(b->mem[t]) != 0 ? -1 : 0;
+            b->mem[t] = NULL;
+        }
+    return rc;
 }
 
 static void store_batch_free(store_batch_t *b)
@@ -426,86 +289,75 @@ static void store_batch_free(store_batch_t *b)
     memset(b, 0, sizeof *b);
 }
 
-/* ---- spool: records [u32 length][record], appended, read in order ---- */
+/* ---- sources: the spool, then memory ---- */
 
-static int store_spool_append(store_state_t *st, zframe_t *f)
+static void store_gauges(store_state_t *st)
 {
-    uint32_t n = (uint32_t)zframe_size(f);
-    if (fseek(st->spool, 0, SEEK_END) != 0 || fwrite(&n, sizeof n, 1, st->spool) != 1 ||
-        fwrite(zframe_data(f), 1, n, st->spool) != n) {
-        log_error("could not write the spool file %s; keeping rows in memory", st->store->opt.spool_path);
-        return -1;
-    }
-    st->spool_rows++;
-    atomic_store(&st->store->c.spooled, st->spool_rows);
-    return 0;
+    atomic_store(&st->store->c.buffered, zlistx_size(st->memory));
+    atomic_store(&st->store->c.spooled, store_spool_rows(st->spool));
 }
 
-/* Move memory to the spool (at shutdown, or when memory is full). */
-static void store_spool_memory(store_state_t *st)
+/* Move memory to the end of the spool (memory full, or shutdown). */
+static int store_spool_memory(store_state_t *st)
 {
+    int rc = 0;
     zframe_t *f;
     while ((f = zlistx_first(st->memory))) {
-        if (store_spool_append(st, f) != 0)
+        if ((rc = store_spool_append(st->spool, zframe_data(f), zframe_size(f))) != 0)
             break;
         zlistx_delete(st->memory, zlistx_cursor(st->memory));
     }
-    fflush(st->spool);
-    fsync(fileno(st->spool));
-    atomic_store(&st->store->c.buffered, zlistx_size(st->memory));
+    if (store_spool_sync(st->spool) != 0)
+        rc = -1;
+    store_gauges(st);
+    return rc;
 }
 
+/* Write one batch from the spool. 1 wrote, 0 nothing left, -1 failed. */
 static int store_flush_spool(store_state_t *st)
 {
     store_batch_t b = {0};
-    long pos = st->spool_read;
-    uint64_t taken = 0;
+    uint64_t cursor = store_spool_cursor(st->spool), next = cursor, taken = 0;
     uint8_t *rec = NULL;
-    if (fseek(st->spool, pos, SEEK_SET) != 0)
-        return -1;
-    uint32_t n;
-    while (b.rows < st->store->opt.batch_rows && fread(&n, sizeof n, 1, st->spool) == 1) {
-        uint8_t *r = realloc(rec, n ? n : 1);
-        if (!r || fread(r, 1, n, st->spool) != n) {
-            rec = r;
-            break;
-        }
-        rec = r;
-        if (store_batch_add(st, &b, rec, n) != 0)
+    size_t cap = 0, len = 0;
+    int got = 0, rc = 0;
+    while (b.rows < st->store->opt.batch_rows &&
+           (got = store_spool_next(st->spool, &next, &rec, &cap, &len)) == 1) {
+        if ((rc = store_batch_add(st, &b, rec, len)) != 0)
             break;
         taken++;
-        pos = ftell(st->spool);
+        cursor = next;
     }
     free(rec);
-    store_batch_close(&b);
-    int rc = b.rows ? store_write(st, &b) : 0;
+    if (got < 0 || store_batch_close(&b) != 0)
+        rc = -1;
+    if (rc == 0 && b.rows)
+        rc = store_write(st, &b);
     store_batch_free(&b);
     if (rc != 0)
         return -1;
-    st->spool_read = pos;
-    st->spool_rows -= taken < st->spool_rows ? taken : st->spool_rows;
-    if (taken == 0 || st->spool_rows == 0) { /* drained */
-        if (ftruncate(fileno(st->spool), 0) != 0)
-            log_warning("could not truncate the spool file");
-        st->spool_read = 0;
-        st->spool_rows = 0;
-    }
-    atomic_store(&st->store->c.spooled, st->spool_rows);
-    return 0;
+    /* At the end of the file every record has been read: consume all. */
+    store_spool_consume(st->spool, cursor, got == 0 ? UINT64_MAX : taken);
+    store_gauges(st);
+    return taken > 0 ? 1 : 0;
 }
 
+/* Write one batch from memory. 1 wrote, 0 nothing left, -1 failed. */
 static int store_flush_memory(store_state_t *st)
 {
     store_batch_t b = {0};
     size_t taken = 0;
+    int rc = 0;
     for (zframe_t *f = zlistx_first(st->memory); f && b.rows < st->store->opt.batch_rows;
          f = zlistx_next(st->memory)) {
-        if (store_batch_add(st, &b, zframe_data(f), zframe_size(f)) != 0)
+        if ((rc = store_batch_add(st, &b, zframe_data(f), zframe_size(f))) != 0)
             break;
         taken++;
     }
-    store_batch_close(&b);
-    int rc = b.rows ? store_write(st, &b) : 0;
+    if (store_batch_close(&b) != 0)
+        rc = -1;
+    if (rc == 0 && b.rows)
+        rc = store_write(st, &b);
     store_batch_free(&b);
     if (rc != 0)
         return -1;
@@ -513,47 +365,75 @@ static int store_flush_memory(store_state_t *st)
         zlistx_first(st->memory);
         zlistx_delete(st->memory, zlistx_cursor(st->memory));
     }
-    atomic_store(&st->store->c.buffered, zlistx_size(st->memory));
-    return 0;
+    store_gauges(st);
+    return taken > 0 ? 1 : 0;
 }
 
 /* ---- the actor ---- */
 
+/* Take what the writers sent, into memory or (keeping order) the spool. */
 static void store_take(store_state_t *st)
 {
-    for (int i = 0; i < 100000 && (zsock_events(st->pull) & ZMQ_POLLIN); i++) {
+    bool spooled = false;
+    for (int i = 0; i < STORE_TAKE_MAX && (zsock_events(st->pull) & ZMQ_POLLIN); i++) {
         zframe_t *f = zframe_recv(st->pull);
         if (!f)
-            return;
+            break;
         atomic_fetch_add(&st->store->c.received, 1);
-        /* Keep order: once rows go to the spool, later ones follow them. */
-        if (st->spool_rows || zlistx_size(st->memory) >= st->store->opt.memory_rows) {
-            if (store_spool_append(st, f) == 0) {
-                zframe_destroy(&f);
-                continue;
-            }
+        if (!store_spool_rows(st->spool) && zlistx_size(st->memory) >= st->store->opt.memory_rows)
+            store_spool_memory(st);
+        if (store_spool_rows(st->spool) &&
+            store_spool_append(st->spool, zframe_data(f), zframe_size(f)) == 0) {
+            spooled = true;
+            zframe_destroy(&f);
+            continue;
         }
-        zlistx_add_end(st->memory, f);
+        if (!zlistx_size(st->memory))
+            st->memory_since_us = clock_wall_us();
+        zlistx_add_end(st->memory, f); /* (or the spool failed: memory rather than loss) */
     }
-    atomic_store(&st->store->c.buffered, zlistx_size(st->memory));
+    if (spooled)
+        store_spool_sync(st->spool);
+    store_gauges(st);
 }
 
-static void store_work(store_state_t *st)
+static bool store_pending(store_state_t *st)
+{
+    return zsock_events(st->pull) & ZMQ_POLLIN;
+}
+
+/* Milliseconds until memory is due to be written (a full batch, or the
+ * oldest row has waited the flush interval), at most max_ms. */
+static int store_flush_wait_ms(store_state_t *st, int max_ms)
+{
+    if (!zlistx_size(st->memory))
+        return max_ms;
+    if (zlistx_size(st->memory) >= st->store->opt.batch_rows)
+        return 0;
+    int64_t due = st->memory_since_us + (int64_t)st->store->opt.flush_interval_ms * 1000;
+    int64_t wait_ms = (due - clock_wall_us() + 999) / 1000;
+    return wait_ms <= 0 ? 0 : wait_ms < max_ms ? (int)wait_ms : max_ms;
+}
+
+/* Connect if due, maintain partitions if due, write the spool, then memory
+ * when it is due (or force), until both are empty or rows are waiting on
+ * the socket. */
+static void store_work(store_state_t *st, bool force)
 {
     int64_t now = clock_wall_us();
     if (!st->conn && now >= st->next_connect_us)
         store_connect(st);
-    if (!st->conn)
-        return;
-    if (now >= st->next_maintenance_us)
-        store_maintain(st);
-    fflush(st->spool);
-    while (st->conn && st->spool_rows && store_flush_spool(st) == 0 && !(zsock_events(st->pull) & ZMQ_POLLIN))
+    if (st->conn && now >= st->next_maintenance_us && store_maintain(st) != 0)
+        store_disconnect(st, "partition maintenance failed");
+    while (st->conn && store_spool_rows(st->spool) && store_flush_spool(st) > 0 &&
+           !store_pending(st))
         ;
-    if (st->conn && !st->spool_rows)
-        while (st->conn && zlistx_size(st->memory) && store_flush_memory(st) == 0 &&
-               !(zsock_events(st->pull) & ZMQ_POLLIN))
-            ;
+    if (store_spool_rows(st->spool) || (!force && store_flush_wait_ms(st, 1) > 0))
+        return;
+    while (st->conn && zlistx_size(st->memory) && store_flush_memory(st) > 0 && !store_pending(st))
+        ;
+    if (!zlistx_size(st->memory))
+        st->memory_since_us = 0;
 }
 
 static void store_actor(zsock_t *pipe, void *arg)
@@ -561,71 +441,83 @@ static void store_actor(zsock_t *pipe, void *arg)
     store_state_t *st = arg;
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, st->pull, NULL);
-    zpoller_set_nonstop(poller, true); /* ends on $TERM only, after the core */
-    while (true) {
-        void *which = zpoller_wait(poller, 200);
+    if (poller)
+        zpoller_set_nonstop(poller, true); /* ends on $TERM only, after the core */
+    while (poller) {
+        /* Wake up when memory is due, unless it cannot be written now. */
+        bool writable = st->conn && !store_spool_rows(st->spool);
+        void *which = zpoller_wait(poller, writable ? store_flush_wait_ms(st, 200) : 200);
         if (which == pipe || zpoller_terminated(poller))
             break;
         store_take(st);
-        store_work(st);
+        store_work(st, false);
     }
     /* Shutdown: a last attempt for a few seconds, then spool the rest. */
     int64_t deadline = clock_wall_us() + 3000000;
     store_take(st);
-    while (st->conn && (st->spool_rows || zlistx_size(st->memory)) && clock_wall_us() < deadline)
-        store_work(st);
-    store_spool_memory(st);
+    while (st->conn && (store_spool_rows(st->spool) || zlistx_size(st->memory)) &&
+           clock_wall_us() < deadline)
+        store_work(st, true);
+    if (zlistx_size(st->memory) && store_spool_memory(st) != 0)
+        log_error("%zu history rows could not be spooled at shutdown and are lost",
+                  zlistx_size(st->memory));
     zpoller_destroy(&poller);
     if (st->conn)
         PQfinish(st->conn);
+    st->conn = NULL;
+}
+
+static void store_state_destroy(store_state_t **st_p)
+{
+    store_state_t *st = *st_p;
+    if (!st)
+        return;
+    zsock_destroy(&st->pull);
+    zlistx_destroy(&st->memory);
+    zhashx_destroy(&st->days);
+    store_spool_destroy(&st->spool);
+    free(st);
+    *st_p = NULL;
 }
 
 store_t *store_new(const store_options_t *opt)
 {
     store_t *self = calloc(1, sizeof *self);
     store_state_t *st = calloc(1, sizeof *st);
-    if (!self || !st)
+    if (!self || !st) {
+        log_error("could not start the history store: out of memory");
         goto fail;
+    }
     self->opt = *opt;
     if (!self->opt.batch_rows)
         self->opt.batch_rows = 5000;
+    if (!self->opt.flush_interval_ms)
+        self->opt.flush_interval_ms = 250;
+    if (!self->opt.maintenance_interval_ms)
+        self->opt.maintenance_interval_ms = 3600000; /* hourly */
     st->store = self;
+    if (!(st->spool = store_spool_new(opt->spool_path)))
+        goto fail;
     st->memory = zlistx_new();
     st->days = zhashx_new();
     st->pull = zsock_new_pull("@" STORE_ENDPOINT);
-    st->spool = fopen(opt->spool_path, "a+b");
-    if (!st->spool) {
-        log_report(LOG_LEVEL_ERROR, NULL, "Create the directory or set storage.spool_dir.",
-                   "could not open the spool file \"%s\": %s", opt->spool_path, strerror(errno));
-        goto fail;
-    }
     if (!st->memory || !st->days || !st->pull) {
-        log_error("could not start the history store: out of memory");
+        log_error("could not start the history store: out of memory or %s in use", STORE_ENDPOINT);
         goto fail;
     }
     zlistx_set_destructor(st->memory, (zlistx_destructor_fn *)zframe_destroy);
     zsock_set_rcvhwm(st->pull, 0);
-    /* Rows spooled by an earlier run are written first. */
-    uint32_t n;
-    while (fread(&n, sizeof n, 1, st->spool) == 1 && fseek(st->spool, n, SEEK_CUR) == 0)
-        st->spool_rows++;
-    if (st->spool_rows)
-        log_info("%" PRIu64 " history rows spooled by an earlier run will be written first", st->spool_rows);
-    atomic_store(&self->c.spooled, st->spool_rows);
+    if (store_spool_rows(st->spool))
+        log_info("%" PRIu64 " history rows spooled by an earlier run will be written first",
+                 store_spool_rows(st->spool));
+    store_gauges(st);
     self->state = st;
     if (!(self->actor = zactor_new(store_actor, st)))
         goto fail;
     return self;
 fail:
+    store_state_destroy(&st);
     free(self);
-    if (st) {
-        zsock_destroy(&st->pull);
-        zlistx_destroy(&st->memory);
-        zhashx_destroy(&st->days);
-        if (st->spool)
-            fclose(st->spool);
-        free(st);
-    }
     return NULL;
 }
 
@@ -636,11 +528,7 @@ void store_destroy(store_t **self_p)
     store_t *self = *self_p;
     store_state_t *st = self->state;
     zactor_destroy(&self->actor); /* $TERM: last flush, then spool */
-    zsock_destroy(&st->pull);
-    zlistx_destroy(&st->memory);
-    zhashx_destroy(&st->days);
-    fclose(st->spool);
-    free(st);
+    store_state_destroy(&st);
     free(self);
     *self_p = NULL;
 }

@@ -45,6 +45,7 @@ typedef struct {
     uint64_t memory_rows;
     uint32_t batch_rows;
     uint64_t maintenance_interval_ms;
+    uint32_t flush_interval_ms; /* longest a row waits for a fuller batch; 0: 250 */
 } store_options_t;
 
 /* Start the actor. It does not need the database to be up. */
