@@ -8,6 +8,7 @@
 #
 #   deploy/demo.sh                 run until interrupted
 #   DEMO_SECONDS=30 deploy/demo.sh run 30 s; exit 0 if the API showed both nodes up
+#   deploy/demo.sh --check         the same, 30 s unless DEMO_SECONDS says otherwise
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${PGVIGIL_DEMO_BUILD_DIR:-$root/build}

@@ -4,7 +4,8 @@ PostgreSQL, with a one-line summary per node every few seconds from the
 aggregator's API. Uses the project's test harness, which stops every server
 and removes the temporary directory on exit or on SIGINT/SIGTERM.
 
-DEMO_SECONDS=N: run N seconds, exit 0 if the API showed both nodes up."""
+DEMO_SECONDS=N (or --check, 30 s unless DEMO_SECONDS says otherwise): run N
+seconds, exit 0 if the API showed both nodes up, 1 otherwise."""
 
 import json
 import os
@@ -13,11 +14,15 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+
 from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
                              start_collector, wait_for)
 
 
 def port_or_free(preferred):
+    if preferred <= 0:
+        return free_port()
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
@@ -68,7 +73,11 @@ def summary(base):
 
 
 def main():
-    seconds = float(os.environ.get("DEMO_SECONDS", "0"))
+    for arg in sys.argv[1:]:
+        if arg != "--check":
+            print("usage: deploy/demo.sh [--check]", file=sys.stderr)
+            return 2
+    seconds = float(os.environ.get("DEMO_SECONDS", "30" if "--check" in sys.argv[1:] else "0"))
     d = TestDir(prefix="pgvigil-demo-")
     print("demo: starting PostgreSQL (primary, replica, history) in %s ..." % d.path, flush=True)
     cluster = PgCluster(d).start()

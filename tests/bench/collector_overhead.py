@@ -1,8 +1,11 @@
 """Driver of collector_overhead.sh (see there)."""
 
 import os
+import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from pgvigil_harness import PgCluster, Process, Receiver, TestDir, collector_config, free_port, start_collector, wait_for
 
@@ -73,6 +76,7 @@ def main():
     col_cpu, col_rss = cpu_seconds(col.proc.pid), peak_rss_kb(col.proc.pid)
     exp_cpu, exp_rss = cpu_seconds(exporter.proc.pid), peak_rss_kb(exporter.proc.pid)
     col_anon, exp_anon = status_kb(col.proc.pid, "RssAnon"), status_kb(exporter.proc.pid, "RssAnon")
+    col_file, exp_file = status_kb(col.proc.pid, "RssFile"), status_kb(exporter.proc.pid, "RssFile")
     col_srv, exp_srv = server_ms(cluster, "pgvigil"), server_ms(cluster, "exporter")
     col.stop()
     exporter.stop()
@@ -85,6 +89,7 @@ def main():
         ("rounds / scrapes", rounds, scrapes, None),
         ("peak RSS (MB)", col_rss / 1024, exp_rss / 1024, exp_rss / max(col_rss, 1)),
         ("private RSS now, RssAnon (MB)", col_anon / 1024, exp_anon / 1024, exp_anon / max(col_anon, 1)),
+        ("mapped files now, RssFile (MB)", col_file / 1024, exp_file / 1024, exp_file / max(col_file, 1)),
         ("CPU ms per round", 1000 * col_cpu / max(rounds, 1), 1000 * exp_cpu / max(scrapes, 1),
          (exp_cpu / max(scrapes, 1)) / max(col_cpu / max(rounds, 1), 1e-9)),
         ("server query ms per round", col_srv / max(rounds, 1), exp_srv / max(scrapes, 1),
@@ -96,7 +101,18 @@ def main():
         print("%-34s %14.2f %14.2f %9s" % (name, a, b, "%.1fx" % ratio if ratio else ""))
     print("peak RSS counts the pages of shared libraries (libpq, OpenSSL, libzmq, czmq) the process touched;\n"
           "RssAnon is the memory the process itself allocated.")
-    print("targets: collector peak RSS <= 8 MB; >= 5x less CPU per round; >= 2x less memory")
+    col_cpu_round = col_cpu / max(rounds, 1)
+    exp_cpu_round = exp_cpu / max(scrapes, 1)
+    checks = [
+        ("collector peak RSS <= 8 MB", col_rss <= 8 * 1024, "%.1f MB" % (col_rss / 1024)),
+        (">= 5x less CPU per round", exp_cpu_round >= 5 * col_cpu_round,
+         "%.1fx" % (exp_cpu_round / max(col_cpu_round, 1e-9))),
+        (">= 2x less memory (peak RSS)", exp_rss >= 2 * col_rss, "%.1fx" % (exp_rss / max(col_rss, 1))),
+        (">= 2x less memory (RssAnon)", exp_anon >= 2 * col_anon, "%.1fx" % (exp_anon / max(col_anon, 1))),
+    ]
+    print("targets:")
+    for name, met, value in checks:
+        print("  %-4s %-32s %s" % ("met" if met else "MISS", name, value))
 
 
 def _try(url):

@@ -4,12 +4,14 @@ Proves: both nodes report one system identifier and the right roles; the
 replica's replay LSN never passes the primary's WAL LSN; samples reach a
 ZeroMQ receiver in sequence at the configured cadence; a stopped primary is
 reported up=false within two intervals and up again after it restarts;
+a promoted replica reports primary on timeline 2; a paused replay shows as replay_paused with a stalled replay LSN;
 pg_stat_statements is used when present and skipped without error when not;
 broken configurations exit 2 naming the key; CURVE admits only allowed keys.
 """
 
 import os
 import subprocess
+import threading
 import time
 import unittest
 
@@ -71,14 +73,57 @@ class CollectorClusterTest(unittest.TestCase):
         self.assertIn("postgres", [d["datname"] for d in p["databases"]["databases"]])
 
     def test_replay_never_passes_primary(self):
-        for i in range(8):
-            self.cluster.write_load(rows=2000)
-            primary_before = parse_lsn(self.once("primary")["wal_lsn"])
-            replica = self.once("replica")
-            primary_after = parse_lsn(self.once("primary")["wal_lsn"])
-            self.assertLessEqual(parse_lsn(replica["replay_lsn"]), primary_after)
-            self.assertLessEqual(parse_lsn(replica["replay_lsn"]), parse_lsn(replica["receive_lsn"]))
-            self.assertLessEqual(primary_before, primary_after)
+        # a writer keeps WAL flowing while both collectors sample
+        stop = threading.Event()
+        errors = []
+
+        def writer():
+            try:
+                while not stop.is_set():
+                    self.cluster.write_load(rows=2000, table="pgvigil_replay_load")
+            except Exception as e:  # reported by the test below
+                errors.append(e)
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        try:
+            replays = []
+            for i in range(8):
+                primary_before = parse_lsn(self.once("primary")["wal_lsn"])
+                replica = self.once("replica")
+                primary_after = parse_lsn(self.once("primary")["wal_lsn"])
+                replay = parse_lsn(replica["replay_lsn"])
+                self.assertLessEqual(replay, primary_after)
+                self.assertLessEqual(replay, parse_lsn(replica["receive_lsn"]))
+                self.assertLess(primary_before, primary_after)  # WAL was being written
+                replays.append(replay)
+        finally:
+            stop.set()
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(replays, sorted(replays))
+        self.assertGreater(replays[-1], replays[0])  # the replica did replay meanwhile
+
+    def test_paused_replay_is_reported(self):
+        c = self.cluster
+        c.pause_replay()
+        try:
+            wait_for(lambda: c.scalar("replica", "SELECT pg_get_wal_replay_pause_state()") == "paused",
+                     10, what="replay to pause")
+            stalled = c.replay_lsn()
+            c.write_load(rows=2000, table="pgvigil_pause_load")
+            target = c.wal_lsn()
+            wait_for(lambda: c.receive_lsn() >= target, 15, what="the replica to receive the load")
+            r = self.once("replica")["replica_replication"]
+            self.assertTrue(r["replay_paused"])
+            self.assertEqual(parse_lsn(r["replay_lsn"]), stalled)
+            self.assertGreaterEqual(parse_lsn(r["receive_lsn"]), target)
+        finally:
+            c.resume_replay()
+        wait_for(lambda: c.replay_lsn() >= target, 15, what="replay to catch up")
+        r = self.once("replica")["replica_replication"]
+        self.assertFalse(r.get("replay_paused", False))
+        self.assertGreaterEqual(parse_lsn(r["replay_lsn"]), target)
 
     def test_statements_present_with_extension(self):
         p = self.once("primary")
@@ -106,7 +151,8 @@ class CollectorClusterTest(unittest.TestCase):
         self.assertAlmostEqual(sum(gaps) / len(gaps), INTERVAL_MS, delta=INTERVAL_MS * 0.05)
         self.assertTrue(all(s["up"] for s in samples))
         self.assertTrue(all(s["_envelope_node"] == "db-cadence" for s in samples))
-        recv.stop()
+        self.assertEqual(recv.stop(), 0, recv.process.log_text())
+        self.assertIn(" 0 malformed", recv.process.log_text())
 
     def test_up_false_while_primary_is_down(self):
         recv = Receiver(self.dir, name="recv-down")
@@ -177,8 +223,37 @@ class CollectorClusterTest(unittest.TestCase):
         time.sleep(1)
         self.assertEqual(recv.samples(node="db-curve-bad"), [])
         for p in procs:
-            p.stop()
-        recv.stop()
+            self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertEqual(recv.stop(), 0, recv.process.log_text())  # no leak report from ASan
+
+
+class CollectorFailoverTest(unittest.TestCase):
+    """After a promotion the replica reports itself primary on a new timeline,
+    still with the cluster's system identifier."""
+
+    def test_promoted_replica_reports_primary_on_new_timeline(self):
+        d = TestDir()
+        cluster = PgCluster(d, pg_stat_statements=False).start()
+        try:
+            cfg = collector_config(d, "replica.yaml", "db-replica", cluster.dsn("replica"))
+            rc, before, err = collect_once(cfg)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual((before["role"], before["timeline"]), ("replica", 1))
+            cluster.stop("primary")
+            cluster.promote("replica")
+            wait_for(lambda: cluster.scalar("replica", "SELECT pg_is_in_recovery()") == "f", 30,
+                     what="promotion")
+            # the new timeline shows in pg_control_checkpoint() after the end-of-recovery checkpoint
+            wait_for(lambda: (collect_once(cfg)[1] or {}).get("timeline") == 2, 30, what="timeline 2")
+            rc, after, err = collect_once(cfg)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(after["role"], "primary")
+            self.assertEqual(after["system_identifier"], before["system_identifier"])
+            self.assertRegex(after["wal_lsn"], r"^[0-9A-F]+/[0-9A-F]+$")
+            self.assertNotIn("replica_replication", after)
+        finally:
+            cluster.stop_all()
+            d.remove()
 
 
 class CollectorWithoutStatementsTest(unittest.TestCase):

@@ -10,83 +10,32 @@ time, inside a temporary directory the test owns:
   Redis       a throwaway redis-server
   HttpSink    an HTTP server recording every request (notification sinks)
   SmtpSink    a minimal SMTP server recording every message
+              (both in pgvigil_sinks, re-exported here)
 
 Whatever a test starts is registered and stopped on any exit: normal end,
 exception, SIGTERM or SIGINT (atexit plus signal handlers), so a failed test
-leaves no postgres behind. Standard library only; run with /usr/bin/python3.
+leaves no postgres behind; should the test process be killed outright
+(SIGKILL, a ctest timeout), a detached reaper does the same (both in
+pgvigil_base). Standard library only; run with /usr/bin/python3.
 """
 
-import atexit
-import http.server
 import json
 import os
 import pwd
 import shutil
-import signal
 import socket
-import socketserver
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from pgvigil_base import _register, cleanup_all, free_port, reaper_note, wait_for  # noqa: F401 (re-exported)
+from pgvigil_sinks import HttpSink, SmtpSink  # noqa: F401 (re-exported)
 
 PG_BIN = os.environ.get("PGVIGIL_PG_BIN", "/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
 BUILD_DIR = os.environ.get("PGVIGIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE_DIR = os.environ.get("PGVIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-
-_cleanups = []
-_cleanup_lock = threading.Lock()
-
-
-def _register(fn):
-    with _cleanup_lock:
-        _cleanups.append(fn)
-    return fn
-
-
-def cleanup_all():
-    """Stop everything started so far, newest first."""
-    while True:
-        with _cleanup_lock:
-            if not _cleanups:
-                return
-            fn = _cleanups.pop()
-        try:
-            fn()
-        except Exception as e:  # keep cleaning up
-            print("harness: cleanup failed: %s" % e, file=sys.stderr)
-
-
-def _on_signal(signum, frame):
-    cleanup_all()
-    sys.exit(128 + signum)
-
-
-atexit.register(cleanup_all)
-for _sig in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(_sig, _on_signal)
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, interval=0.1, what="condition"):
-    """Poll predicate until it returns a true value; return that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
 
 def binary(name):
     """Path of a program built by this project (collector, aggregator, test helpers)."""
@@ -103,6 +52,7 @@ class TestDir:
     def __init__(self, prefix="pgvigil-test-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.path, 0o755)
+        reaper_note("dir", self.path)
         _register(self.remove)
 
     def sub(self, name, postgres_owned=False):
@@ -161,8 +111,19 @@ class PgNode:
 class PgCluster:
     """A primary and streaming replicas on free loopback ports.
 
-    cluster = PgCluster(testdir); cluster.start()
-    cluster.psql("primary", "select 1") -> [["1"]]
+    cluster = PgCluster(testdir).start()        primary + "replica"
+    PgCluster(testdir, replicas=0)              primary only
+    PgCluster(testdir, replicas=2)              "replica" and "replica2"
+    PgCluster(testdir, pg_stat_statements=False, settings={"max_connections": "20"})
+    PgCluster(testdir, name="history")          a second cluster in the same TestDir
+
+    Nodes are named "primary", "replica", "replica2", ...; each replica has a
+    physical slot of its own name and application_name = its name.
+    psql(node, sql) -> rows as lists of strings (as postgres, over TCP);
+    scalar(node, sql); dsn(node) for the monitoring role pgvigil (pg_monitor);
+    stop(node, mode), start(node), promote(node), pause_replay(node),
+    resume_replay(node), wal_lsn(), replay_lsn(node), receive_lsn(node) (ints;
+    format_lsn() for text), write_load(rows), add_replica(name), stop_all().
     """
 
     def __init__(self, testdir, replicas=1, pg_stat_statements=True, settings=None, name="pg"):
@@ -176,7 +137,12 @@ class PgCluster:
         _register(self.stop_all)
 
     # ---- life cycle ----
-    def start(self):
+    def start(self, node=None):
+        """Without node: build and start the whole cluster (once). With node:
+        start that (stopped) server again."""
+        if node is not None:
+            self.start_node(node)
+            return self
         self._init_primary()
         for i in range(1, self.replica_count + 1):
             self.add_replica("replica" + ("" if i == 1 else str(i)))
@@ -216,8 +182,10 @@ class PgCluster:
         with open(os.path.join(datadir, "pg_hba.conf"), "w") as f:
             f.write("local all all trust\nlocal replication all trust\n"
                     "host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n")
-        node.start()
+        # Registered before it starts, so a signal during the start still stops it.
         self.nodes["primary"] = node
+        reaper_note("pg", datadir)
+        node.start()
         setup = ["CREATE ROLE pgvigil LOGIN IN ROLE pg_monitor"]
         if self.pgss:
             setup.append("CREATE EXTENSION pg_stat_statements")
@@ -238,8 +206,9 @@ class PgCluster:
             # Name the standby after the node so the primary's view matches it.
             f.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n"
                     % (primary.port, name))
-        node.start()
         self.nodes[name] = node
+        reaper_note("pg", datadir)
+        node.start()
         wait_for(lambda: self.psql(name, "SELECT status FROM pg_stat_wal_receiver") == [["streaming"]],
                  60, what="%s to stream" % name)
         return node
@@ -321,6 +290,7 @@ class Process:
         full_env.update(env or {})
         self.proc = subprocess.Popen(argv, stdout=self._out, stderr=self._err, env=full_env,
                                      stdin=subprocess.DEVNULL)
+        reaper_note("pid", self.proc.pid)
         _register(self.stop)
 
     def running(self):
@@ -369,19 +339,31 @@ class Receiver:
         argv = [binary("pgvigil-test-receiver"), "--bind", self.endpoint]
         if curve_server_cert:
             argv += ["--curve-server-cert", curve_server_cert, "--allow-dir", allow_dir]
+        self._offset, self._samples = 0, []
         self.process = Process(testdir, name, argv)
-        wait_for(lambda: "listening" in self.process.log_text(), 10, what="receiver to bind")
+        wait_for(lambda: "listening" in self.process.log_text() or not self.process.running(), 10,
+                 what="receiver to bind")
+        if not self.process.running():
+            raise RuntimeError("pgvigil-test-receiver exited: %s" % self.process.log_text())
 
     def samples(self, node=None):
-        out = []
-        for line in self.process.stdout_text().splitlines():
+        """Every sample printed so far (of node, if given), oldest first."""
+        self._read_new_lines()
+        return [s for s in self._samples if node is None or s.get("node") == node]
+
+    def _read_new_lines(self):
+        # Parse only what was appended since the last call, and only whole
+        # lines: the receiver may be in the middle of writing one.
+        with open(self.process.out_path, "rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1
+        for line in chunk[:end].splitlines():
             try:
-                s = json.loads(line)
+                self._samples.append(json.loads(line))
             except ValueError:
-                continue  # a line being written
-            if node is None or s.get("node") == node:
-                out.append(s)
-        return out
+                print("harness: receiver printed a line that is not JSON: %r" % line[:200], file=sys.stderr)
+        self._offset += end
 
     def wait_for(self, predicate, timeout, node=None, what="samples"):
         """Wait until predicate(samples) is true; return the samples."""
@@ -413,123 +395,6 @@ class Redis:
 
     def stop(self):
         return self.process.stop()
-
-
-class _SinkHandler(http.server.BaseHTTPRequestHandler):
-    def _record(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        sink = self.server.sink
-        with sink.lock:
-            sink.requests.append({"method": self.command, "path": self.path,
-                                  "headers": dict(self.headers.items()), "body": body,
-                                  "at": time.time()})
-            status = sink.status
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
-
-    def log_message(self, fmt, *args):
-        pass
-
-
-class HttpSink:
-    """An HTTP server on a free loopback port that records every request.
-
-    status: the answer to give (e.g. 500 to simulate a failing receiver).
-    stop()/start() keep the port, to simulate an outage."""
-
-    def __init__(self, status=200):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.status = status
-        self.requests = []
-        self.lock = threading.Lock()
-        self.server = None
-        self.start()
-        _register(self.stop)
-
-    def start(self):
-        socketserver.TCPServer.allow_reuse_address = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _SinkHandler)
-        self.server.sink = self
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def received(self, path=None):
-        with self.lock:
-            return [r for r in self.requests if path is None or r["path"] == path]
-
-
-class _SmtpHandler(socketserver.StreamRequestHandler):
-    def _reply(self, text):
-        self.wfile.write((text + "\r\n").encode())
-
-    def handle(self):
-        self._reply("220 pgvigil-test smtp")
-        mail = {"from": None, "to": [], "data": ""}
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            cmd = line.decode(errors="replace").strip()
-            verb = cmd.split(" ", 1)[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self._reply("250 pgvigil-test")
-            elif verb == "MAIL":
-                mail["from"] = cmd[10:].strip()
-                self._reply("250 OK")
-            elif verb == "RCPT":
-                mail["to"].append(cmd[8:].strip())
-                self._reply("250 OK")
-            elif verb == "DATA":
-                self._reply("354 end with .")
-                lines = []
-                while True:
-                    l = self.rfile.readline().decode(errors="replace")
-                    if l in (".\r\n", ".\n", ""):
-                        break
-                    lines.append(l[1:] if l.startswith("..") else l)
-                mail["data"] = "".join(lines)
-                with self.server.sink.lock:
-                    self.server.sink.messages.append(dict(mail))
-                mail = {"from": None, "to": [], "data": ""}
-                self._reply("250 OK")
-            elif verb == "QUIT":
-                self._reply("221 bye")
-                return
-            else:
-                self._reply("250 OK")
-
-
-class SmtpSink:
-    """A minimal SMTP server (no TLS, no auth) recording every message."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.messages = []
-        self.lock = threading.Lock()
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), _SmtpHandler)
-        self.server.daemon_threads = True
-        self.server.sink = self
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        _register(self.stop)
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 def collector_config(testdir, name, node, dsn, endpoints=(), region="eu-west", extra=""):
