@@ -128,7 +128,8 @@ static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_con
 static int agg_config_parse(config_t *cfg, agg_config_t *c)
 {
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
-                                       "publish_interval", "log_level", NULL};
+                                       "publish_interval", "log_level", "rules", "regions", "peak",
+                                       "escalation", "receivers", "delivery", "flapping", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
@@ -136,7 +137,8 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
         agg_config_storage(cfg, root, c) != 0 || agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
         config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
-        config_str(cfg, root, "log_level", false, &level) != 0)
+        config_str(cfg, root, "log_level", false, &level) != 0 ||
+        alert_config_parse(cfg, root, &c->alerting) != 0)
         return -1;
     c->stale_intervals = (uint32_t)stale;
     if (c->publish_interval_ms < 10 || c->publish_interval_ms > 10000)
@@ -205,6 +207,7 @@ void agg_config_destroy(agg_config_t **self_p)
     free(c->spool_dir);
     free(c->curve_server_cert);
     free(c->curve_allow_dir);
+    alert_config_free(&c->alerting);
     free(c);
     *self_p = NULL;
 }

@@ -23,6 +23,8 @@
  *   stale_intervals: 3                    # silent for N of its intervals -> stale
  *   publish_interval: 100ms               # snapshot coalescing
  *   log_level: info
+ *   rules, regions, peak, escalation, receivers, delivery, flapping:
+ *                                         # alerting, see alert_config.h
  */
 #ifndef PGVIGIL_AGG_CONFIG_H
 #define PGVIGIL_AGG_CONFIG_H
@@ -30,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "alert_config.h"
 
 typedef struct {
     uint64_t system_identifier;
@@ -59,6 +63,8 @@ typedef struct {
     uint32_t stale_intervals;         /* default 3 */
     uint64_t publish_interval_ms;     /* default 100 */
     int log_level;                    /* LOG_LEVEL_* from common/log.h */
+
+    alert_config_t alerting;
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

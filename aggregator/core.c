@@ -7,17 +7,20 @@
 
 #include <czmq.h>
 
+#include "alerting.h"
 #include "clock.h"
 #include "fleet.h"
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 
 typedef struct {
     const agg_config_t *cfg;
     snapshot_holder_t *snapshots;
     fleet_t *fleet;
     store_t *store;
-    zsock_t *pull;
+    zsock_t *pull, *commands, *notify;
+    alerting_t *alerting;
     bool dirty;
     int64_t published_at_us;
     uint64_t version;
@@ -50,6 +53,12 @@ static void core_publish(core_state_t *st)
     snap->nodes_down = v.nodes_down;
     snap->nodes_stale = v.nodes_stale;
     snap->samples_applied = atomic_load(&st->applied);
+    json_t *av = alerting_view(st->alerting, clock_wall_us());
+    snap->alerts = json_incref(json_object_get(av, "alerts"));
+    snap->silences = json_incref(json_object_get(av, "silences"));
+    json_decref(av);
+    snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
+    alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
     json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
     snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
@@ -68,8 +77,12 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         ingest_handoff_t h;
         if (zmq_recv(z, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
             break;
-        if (fleet_apply(st->fleet, h.sample, h.received_at_us))
+        char node[FLEET_NAME_MAX];
+        snprintf(node, sizeof node, "%s", h.sample->node);
+        if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
             st->dirty = true;
+            alerting_sampled(st->alerting, st->fleet, node, clock_wall_us());
+        }
         atomic_fetch_add(&st->applied, 1);
     }
     /* Leading edge: publish at once when the last snapshot is old enough;
@@ -86,7 +99,67 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     core_state_t *st = arg;
     if (fleet_check_stale(st->fleet, clock_wall_us()))
         st->dirty = true;
+    if (alerting_fleet(st->alerting, st->fleet, clock_wall_us()))
+        st->dirty = true;
     return 0;
+}
+
+static void core_emit(void *arg, json_t *msg)
+{
+    core_state_t *st = arg;
+    if (!msg)
+        return;
+    if (!st->notify || zmq_send(zsock_resolve(st->notify), &msg, sizeof msg, 0) != (int)sizeof msg)
+        json_decref(msg);
+}
+
+static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
+{
+    (void)loop;
+    core_state_t *st = arg;
+    char *text = zstr_recv(rep);
+    json_t *cmd = text ? json_loads(text, 0, NULL) : NULL, *body = NULL;
+    int status = 400;
+    if (cmd)
+        status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
+    else
+        body = json_pack("{s:{s:s,s:s}}", "error", "code", "bad_request", "message", "malformed command");
+    if (status < 400)
+        core_publish(st);
+    json_t *reply = json_pack("{s:i,s:o}", "status", status, "body", body ? body : json_object());
+    char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    zstr_send(rep, out ? out : "{\"status\":500,\"body\":{}}");
+    free(out);
+    json_decref(reply);
+    json_decref(cmd);
+    zstr_free(&text);
+    return 0;
+}
+
+int core_command(const json_t *cmd, int timeout_ms, json_t **body)
+{
+    *body = NULL;
+    zsock_t *req = zsock_new_req(">" CORE_COMMANDS_ENDPOINT);
+    char *text = json_dumps(cmd, JSON_COMPACT);
+    int status = 503;
+    if (req && text) {
+        zsock_set_rcvtimeo(req, timeout_ms);
+        zsock_set_sndtimeo(req, timeout_ms);
+        zsock_set_linger(req, 0);
+        if (zstr_send(req, text) == 0) {
+            char *answer = zstr_recv(req);
+            json_t *reply = answer ? json_loads(answer, 0, NULL) : NULL;
+            if (reply) {
+                status = (int)json_integer_value(json_object_get(reply, "status"));
+                *body = json_incref(json_object_get(reply, "body"));
+            }
+            json_decref(reply);
+            zstr_free(&answer);
+        }
+    }
+    free(text);
+    zsock_destroy(&req);
+    return status;
 }
 
 static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
@@ -119,7 +192,8 @@ static void core_actor(zsock_t *pipe, void *arg)
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
     zloop_reader(loop, pipe, core_on_pipe, st);
     zloop_reader(loop, st->pull, core_on_sample, st);
-    zloop_timer(loop, 250, 0, core_on_stale, st);
+    zloop_reader(loop, st->commands, core_on_command, st);
+    zloop_timer(loop, 100, 0, core_on_stale, st);
     zloop_timer(loop, st->cfg->publish_interval_ms, 0, core_on_publish, st);
     zsock_signal(pipe, 0);
     zloop_start(loop);
@@ -128,7 +202,8 @@ static void core_actor(zsock_t *pipe, void *arg)
     store_writer_destroy(&writer);
 }
 
-core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store)
+core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
+                 const json_t *restored_alerts, const json_t *restored_silences)
 {
     core_t *self = calloc(1, sizeof *self);
     core_state_t *st = calloc(1, sizeof *st);
@@ -140,8 +215,13 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->fleet = fleet_new(cfg);
     /* Bound here, before ingest connects. */
     st->pull = zsock_new_pull("@" CORE_SAMPLES_ENDPOINT);
-    if (!st->fleet || !st->pull)
+    st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
+    st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
+    st->alerting = alerting_new(cfg, core_emit, st);
+    if (!st->fleet || !st->pull || !st->commands || !st->notify || !st->alerting)
         goto fail;
+    zsock_set_sndhwm(st->notify, 0);
+    alerting_restore(st->alerting, restored_alerts, restored_silences);
     zsock_set_rcvhwm(st->pull, INGEST_HANDOFF_HWM);
     self->state = st;
     if (!(self->actor = zactor_new(core_actor, st)))
@@ -150,6 +230,9 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
 fail:
     if (st) {
         zsock_destroy(&st->pull);
+        zsock_destroy(&st->commands);
+        zsock_destroy(&st->notify);
+        alerting_destroy(&st->alerting);
         fleet_destroy(&st->fleet);
         free(st);
     }
@@ -169,6 +252,9 @@ void core_destroy(core_t **self_p)
     while (zmq_recv(zsock_resolve(self->state->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
         pgvigil__sample__free_unpacked(h.sample, NULL);
     zsock_destroy(&self->state->pull);
+    zsock_destroy(&self->state->commands);
+    zsock_destroy(&self->state->notify);
+    alerting_destroy(&self->state->alerting);
     fleet_destroy(&self->state->fleet);
     free(self->state);
     free(self);

@@ -11,17 +11,31 @@
 #ifndef PGVIGIL_CORE_H
 #define PGVIGIL_CORE_H
 
+#include <jansson.h>
+
 #include "agg_config.h"
 #include "snapshot.h"
 #include "store.h"
 
 #define CORE_SAMPLES_ENDPOINT "inproc://pgvigil-core-samples"
+/* REP socket for operator commands (alerting_command): the request is the
+ * command as JSON text; the reply is {"status":N,"body":{...}}. The core
+ * publishes a new snapshot before it replies, so a following GET sees the
+ * change. */
+#define CORE_COMMANDS_ENDPOINT "inproc://pgvigil-core-commands"
 
 typedef struct core core_t;
 
-/* store may be NULL (no history). The core binds CORE_SAMPLES_ENDPOINT before core_new returns, so ingest
- * may connect right after. */
-core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store);
+/* store may be NULL (no history). The core binds CORE_SAMPLES_ENDPOINT and
+ * CORE_COMMANDS_ENDPOINT before core_new returns, so ingest and HTTP may
+ * connect right after, and hands alerting's durable messages to
+ * NOTIFY_ENDPOINT (notify.h, bound before). restored_alerts and
+ * restored_silences (may be NULL) come from notify_load_state(). */
+core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
+                 const json_t *restored_alerts, const json_t *restored_silences);
+/* Send one command and wait up to timeout_ms for the reply (any thread).
+ * Returns the HTTP status (503 if the core did not answer) and *body. */
+int core_command(const json_t *cmd, int timeout_ms, json_t **body);
 void core_destroy(core_t **self_p);
 
 #endif

@@ -336,6 +336,15 @@ static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t
     n->disconnected = disconnected;
     n->has_lag = rr->has_replay_lsn && c->primary[0] &&
                  lag_compute(&c->ring, t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn, &n->lag);
+    /* Replayed position older than the ring (it was filled after this
+     * aggregator started): the ring's answer is only a lower bound. The
+     * age of the last replayed commit is the better estimate then. */
+    if (n->has_lag && lag_before_ring(&c->ring, rr->replay_lsn) && rr->has_last_xact_replay_at_us &&
+        rr->last_xact_replay_at_us > 0) {
+        double age = (double)(s->collected_at_us - rr->last_xact_replay_at_us) / 1e6;
+        if (age > n->lag.seconds)
+            n->lag.seconds = age;
+    }
     n->primary_replay_lag_s = fleet_primary_view(self, c, n->name);
     if (n->has_lag)
         fleet_row_lag(self, n, t);

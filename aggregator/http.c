@@ -8,6 +8,7 @@
  *   {"error": {"code": "not_found", "message": "..."}}
  */
 #include "http.h"
+#include "http_internal.h"
 
 #include <civetweb.h>
 #include <inttypes.h>
@@ -20,36 +21,26 @@
 #include "history.h"
 #include "log.h"
 
-struct http {
-    struct mg_context *ctx;
-    snapshot_holder_t *snapshots;
-    ingest_counters_t *counters;
-    store_t *store;     /* NULL: no history */
-    history_t *history; /* NULL: no history */
-};
-
-typedef struct {
-    struct mg_connection *conn;
-    http_t *http;
-    const snapshot_t *snap;
-    const char *path;  /* local URI */
-    const char *query; /* may be NULL */
-} http_req_t;
 
 static const char *http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 201: return "Created";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Error";
     }
 }
 
-static int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body,
+int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body,
                      size_t len)
 {
     /* Headers and body in one write: two small writes on a keep-alive
@@ -75,7 +66,7 @@ static int http_send(struct mg_connection *conn, int status, const char *ctype, 
 }
 
 /* Serialize and send j (stolen). */
-static int http_json(struct mg_connection *conn, int status, json_t *j)
+int http_json(struct mg_connection *conn, int status, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -86,7 +77,7 @@ static int http_json(struct mg_connection *conn, int status, json_t *j)
     return rc;
 }
 
-__attribute__((format(printf, 4, 5))) static int http_error(struct mg_connection *conn, int status,
+int http_error(struct mg_connection *conn, int status,
                                                              const char *code, const char *fmt, ...)
 {
     char msg[256];
@@ -98,7 +89,7 @@ __attribute__((format(printf, 4, 5))) static int http_error(struct mg_connection
 }
 
 /* A query parameter into buf; false when absent. */
-static bool http_param(const http_req_t *r, const char *name, char *buf, size_t len)
+bool http_param(const http_req_t *r, const char *name, char *buf, size_t len)
 {
     char tmp[256];
     if (!r->query || mg_get_var(r->query, strlen(r->query), name, tmp, sizeof tmp) < 0)
@@ -266,6 +257,35 @@ static int http_metrics(const http_req_t *r)
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+    fprintf(f,
+            "# HELP pgvigil_alerts_firing Alerts firing, by severity\n"
+            "# TYPE pgvigil_alerts_firing gauge\n"
+            "pgvigil_alerts_firing{severity=\"warning\"} %u\npgvigil_alerts_firing{severity=\"critical\"} %u\n"
+            "# HELP pgvigil_peak 1 while a region is in its peak window\n# TYPE pgvigil_peak gauge\n",
+            r->snap->alerts_warning, r->snap->alerts_critical);
+    size_t pi;
+    json_t *pr;
+    json_array_foreach(r->snap->peak_regions, pi, pr)
+        fprintf(f, "pgvigil_peak{region=\"%s\"} 1\n", json_string_value(pr));
+    if (r->http->notify_stats) {
+        notify_stats_t *ns = r->http->notify_stats;
+        fprintf(f,
+                "# HELP pgvigil_notifications_total Notifications, by outcome\n"
+                "# TYPE pgvigil_notifications_total counter\n"
+                "pgvigil_notifications_total{outcome=\"queued\"} %" PRIu64 "\n"
+                "pgvigil_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
+                "pgvigil_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
+                "# HELP pgvigil_notification_attempts_total Delivery attempts (retries included)\n"
+                "# TYPE pgvigil_notification_attempts_total counter\n"
+                "pgvigil_notification_attempts_total %" PRIu64 "\n"
+                "# HELP pgvigil_notification_breakers_open Receivers whose circuit breaker is open\n"
+                "# TYPE pgvigil_notification_breakers_open gauge\npgvigil_notification_breakers_open %u\n"
+                "# HELP pgvigil_alert_writes_pending Alert writes waiting for the database\n"
+                "# TYPE pgvigil_alert_writes_pending gauge\npgvigil_alert_writes_pending %" PRIu64 "\n",
+                (uint64_t)atomic_load(&ns->queued), (uint64_t)atomic_load(&ns->delivered),
+                (uint64_t)atomic_load(&ns->failed), (uint64_t)atomic_load(&ns->attempts),
+                (unsigned)atomic_load(&ns->breakers_open), (uint64_t)atomic_load(&ns->db_pending));
+    }
     if (r->http->store) {
         store_stats_t st;
         store_stats(r->http->store, &st);
@@ -321,6 +341,10 @@ static int http_route(const http_req_t *r)
         return http_node(r, p + 14);
     if (strcmp(p, "/api/v1/events") == 0)
         return http_events(r);
+    if (strncmp(p, "/api/v1/alerts", 14) == 0 && (p[14] == '\0' || p[14] == '/'))
+        return http_alerts(r, p[14] ? p + 15 : NULL);
+    if (strncmp(p, "/api/v1/silences", 16) == 0 && (p[16] == '\0' || p[16] == '/'))
+        return http_silences(r, p[16] ? p + 17 : NULL);
     if (strcmp(p, "/api/v1/metrics") == 0) {
         json_t *names = json_array();
         for (const char *const *n = history_metric_names(); *n; n++)
@@ -334,9 +358,13 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
 {
     http_t *self = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0)
+    bool read_only = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
+    bool mutation_path = strncmp(ri->local_uri, "/api/v1/alerts/", 15) == 0 ||
+                         strncmp(ri->local_uri, "/api/v1/silences", 16) == 0;
+    if (!read_only && !mutation_path)
         return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", ri->request_method);
-    http_req_t r = {conn, self, snapshot_acquire(self->snapshots), ri->local_uri, ri->query_string};
+    http_req_t r = {conn, self, snapshot_acquire(self->snapshots), ri->local_uri, ri->query_string,
+                    ri->request_method, ri->remote_addr};
     int rc = http_route(&r);
     snapshot_release(self->snapshots, r.snap);
     return rc;
@@ -350,7 +378,7 @@ static int http_log_message(const struct mg_connection *conn, const char *messag
 }
 
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
-                 store_t *store, char *err, size_t errlen)
+                 store_t *store, notify_stats_t *notify_stats, char *err, size_t errlen)
 {
     http_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -358,6 +386,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->snapshots = snapshots;
     self->counters = counters;
     self->store = store;
+    self->notify_stats = notify_stats;
     if (cfg->storage_dsn && !(self->history = history_new(cfg->storage_dsn))) {
         free(self);
         return NULL;

@@ -6,6 +6,7 @@
 
 #include "agg_config.h"
 #include "ingest.h"
+#include "notify.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -13,7 +14,7 @@ typedef struct http http_t;
 
 /* Listen on cfg->http_listen. NULL with err set when it cannot. */
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
-                 store_t *store, char *err, size_t errlen);
+                 store_t *store, notify_stats_t *notify_stats, char *err, size_t errlen);
 void http_destroy(http_t **self_p);
 
 #endif

@@ -84,6 +84,11 @@ int64_t lag_time_reached(const lag_ring_t *r, uint64_t lsn)
     return a->t_us + (int64_t)(f * (double)(b->t_us - a->t_us));
 }
 
+bool lag_before_ring(const lag_ring_t *r, uint64_t lsn)
+{
+    return r->n > 0 && lsn < lag_at(r, 0)->lsn;
+}
+
 bool lag_compute(const lag_ring_t *r, int64_t t_us, bool has_receive, uint64_t receive_lsn,
                  uint64_t replay_lsn, lag_result_t *out)
 {

@@ -50,6 +50,9 @@ bool lag_primary_lsn_at(const lag_ring_t *r, int64_t t_us, uint64_t *lsn);
 /* t*: when the primary's LSN first reached lsn; INT64_MAX if it has not
  * (as far as the ring knows); the oldest time if lsn predates the ring. */
 int64_t lag_time_reached(const lag_ring_t *r, uint64_t lsn);
+/* True when lsn is older than everything the ring holds (e.g. just after the
+ * aggregator started): the ring then only gives a lower bound of the lag. */
+bool lag_before_ring(const lag_ring_t *r, uint64_t lsn);
 
 typedef struct {
     uint64_t bytes;

@@ -1,7 +1,7 @@
 /*
  * main.c — pgvigil-aggregator: command line, configuration, and the actors
- * started in order (snapshots, core, ingest, HTTP) and stopped in reverse on
- * SIGINT or SIGTERM.
+ * started in order (store, notify after restoring open alerts, core, ingest,
+ * HTTP) and stopped in reverse on SIGINT or SIGTERM.
  *
  *   pgvigil-aggregator -c FILE [--log-level LEVEL]
  *   pgvigil-aggregator keygen PATH
@@ -11,6 +11,7 @@
  * 2 usage or configuration error.
  */
 #include <civetweb.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -43,8 +45,12 @@ static int keygen(const char *path)
 static int run(const agg_config_t *cfg)
 {
     static ingest_counters_t counters;
-    char err[512] = "";
+    static notify_stats_t notify_stats;
+    char err[512] = "", alert_spool[1024];
     int rc = 1;
+    const char *sql_dir = getenv("PGVIGIL_SQL_DIR") ? getenv("PGVIGIL_SQL_DIR") : PGVIGIL_SQL_DIR;
+    json_t *alerts = NULL, *silences = NULL;
+    notify_t *notify = NULL;
     core_t *core = NULL;
     store_t *store = NULL;
     ingest_t *ingest = NULL;
@@ -54,7 +60,7 @@ static int run(const agg_config_t *cfg)
         char spool[1024];
         snprintf(spool, sizeof spool, "%s/aggregator.spool", cfg->spool_dir);
         store_options_t opt = {.dsn = cfg->storage_dsn,
-                               .sql_dir = getenv("PGVIGIL_SQL_DIR") ? getenv("PGVIGIL_SQL_DIR") : PGVIGIL_SQL_DIR,
+                               .sql_dir = sql_dir,
                                .spool_path = spool,
                                .retention_days = cfg->retention_days,
                                .partitions_ahead_days = cfg->partitions_ahead_days,
@@ -65,7 +71,13 @@ static int run(const agg_config_t *cfg)
     } else {
         log_warning("storage is not configured: no history is kept");
     }
-    if (!snaps || !(core = core_new(cfg, snaps, store))) {
+    snprintf(alert_spool, sizeof alert_spool, "%s/alerts.spool", cfg->spool_dir);
+    notify_load_state(cfg->storage_dsn, sql_dir, alert_spool, &alerts, &silences);
+    if (!(notify = notify_new(cfg, sql_dir, alert_spool, &notify_stats))) {
+        log_error("could not start notifications: out of memory");
+        goto done;
+    }
+    if (!snaps || !(core = core_new(cfg, snaps, store, alerts, silences))) {
         log_error("could not start the core: out of memory");
         goto done;
     }
@@ -74,7 +86,7 @@ static int run(const agg_config_t *cfg)
                    "could not start ingest: %s", err);
         goto done;
     }
-    if (!(http = http_new(cfg, snaps, &counters, store, err, sizeof err))) {
+    if (!(http = http_new(cfg, snaps, &counters, store, &notify_stats, err, sizeof err))) {
         log_report(LOG_LEVEL_ERROR, NULL, "Check listen.http in the configuration.", "%s", err);
         goto done;
     }
@@ -88,7 +100,10 @@ done:
     http_destroy(&http);
     ingest_destroy(&ingest);
     core_destroy(&core);
+    notify_destroy(&notify);
     store_destroy(&store);
+    json_decref(alerts);
+    json_decref(silences);
     snapshot_holder_destroy(&snaps);
     return rc;
 }
@@ -133,7 +148,9 @@ int main(int argc, char **argv)
     }
     log_set_level(level);
     mg_init_library(0);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
     int rc = run(cfg);
+    curl_global_cleanup();
     mg_exit_library();
     agg_config_destroy(&cfg);
     return rc;

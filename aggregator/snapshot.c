@@ -26,6 +26,9 @@ static void snapshot_free(snapshot_t *s)
     json_decref(s->clusters);
     json_decref(s->nodes);
     json_decref(s->events);
+    json_decref(s->alerts);
+    json_decref(s->silences);
+    json_decref(s->peak_regions);
     free(s->clusters_json);
     free(s->metrics_text);
     free(s);

@@ -39,6 +39,10 @@ typedef struct snapshot {
     json_t *clusters;             /* array, shape above */
     json_t *nodes;                /* object keyed by node name */
     json_t *events;               /* array, newest first */
+    json_t *alerts;               /* array: open alerts, then recently resolved (alerting.h) */
+    json_t *silences;             /* array: pending, active and recently expired */
+    json_t *peak_regions;         /* array of region names in peak now */
+    unsigned alerts_warning, alerts_critical; /* firing */
     char *clusters_json;          /* json_dumps({"clusters": clusters}) done once */
     char *metrics_text;           /* Prometheus text of the fleet gauges and the
                                      per-collector sequence counters */

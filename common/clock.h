@@ -16,5 +16,8 @@ int64_t clock_mono_us(void);
 /* Format a wall time in µs as RFC 3339 UTC with milliseconds,
  * "2026-11-22T10:15:30.123Z". buf should hold 32 bytes. Returns buf. */
 char *clock_format_rfc3339(int64_t wall_us, char *buf, unsigned buflen);
+/* "2026-11-23T10:00:00Z", fractions and +hh:mm offsets allowed. Returns 0,
+ * or -1 if malformed. */
+int clock_parse_rfc3339(const char *text, int64_t *wall_us);
 
 #endif

@@ -9,7 +9,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     protobuf-c-compiler libprotobuf-c-dev
     libpq-dev libzmq3-dev libczmq-dev libsodium-dev
-    libhiredis-dev libcivetweb-dev libcurl4-openssl-dev
+    libhiredis-dev libcivetweb-dev libcurl4-openssl-dev libssl-dev
     libjansson-dev libyaml-dev libcmocka-dev libicu-dev tzdata
     # fuzzing (libFuzzer comes with clang's runtime)
     clang libclang-rt-14-dev

@@ -76,7 +76,8 @@ class HistoryTest(unittest.TestCase):
 
     def test_1_migrations_and_partitions(self):
         wait_for(lambda: int(self.sql("SELECT count(*) FROM node_samples")[0][0]) > 10, 20, what="rows")
-        self.assertEqual(self.sql("SELECT version, name FROM schema_migrations"), [["1", "001_history.sql"]])
+        self.assertEqual(self.sql("SELECT version, name FROM schema_migrations ORDER BY version"),
+                         [["1", "001_history.sql"], ["2", "002_alerts.sql"]])
         rows = self.sql("SELECT DISTINCT tableoid::regclass::text,"
                         " to_char(collected_at AT TIME ZONE 'UTC', 'YYYYMMDD') FROM node_samples")
         for part, day in rows:

@@ -1,0 +1,82 @@
+/*
+ * alerting.h — alert evaluation, escalation and silences (DESIGN 4.2, 4.3).
+ * Owned by the core thread: it evaluates every rule on a node when the
+ * node's sample has been applied, and every rule on every node on the core's
+ * timer (so `for` durations, staleness and escalation tiers advance between
+ * samples).
+ *
+ * Each (rule, node) runs the state machine of alert.h. An alert (with an id)
+ * exists from pending to resolved; the id is the wall-clock microsecond of
+ * its creation, kept unique and increasing, so ids survive restarts without
+ * asking a database.
+ *
+ * Peak: a node is "in peak" when its region's calendar (time zone from
+ * regions, weekdays/dates/hours from peak) says so, or the events query
+ * marked today a peak day. Then non-boolean thresholds use the peak factor
+ * (alert.h: ">" thresholds multiply by it, "<" thresholds divide by it), the
+ * alert carries peak: true, and escalation follows the peak tiers.
+ *
+ * Escalation: tier i is reached when the alert has been firing for its
+ * `after` and is neither acknowledged, silenced, flapping nor in no data;
+ * reaching it notifies its receivers (each receiver once per alert). A
+ * severity change re-notifies the receivers already notified; acknowledge
+ * stops the climb and tells them; resolve (automatic or by hand) sends a
+ * resolution to every receiver that was notified; flapping sends one
+ * "flapping" notice to the first tier instead of a storm.
+ *
+ * Everything durable leaves through the emit callback as JSON messages
+ * (ownership passes): {"op":"alert","alert":{...}}, {"op":"event",...},
+ * {"op":"notify",...}, {"op":"silence",...}, {"op":"silence_delete","id"}.
+ */
+#ifndef PGVIGIL_ALERTING_H
+#define PGVIGIL_ALERTING_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agg_config.h"
+#include "fleet_internal.h"
+
+typedef struct alerting alerting_t;
+typedef void(alerting_emit_fn)(void *arg, json_t *msg);
+
+alerting_t *alerting_new(const agg_config_t *cfg, alerting_emit_fn *emit, void *arg);
+void alerting_destroy(alerting_t **self_p);
+
+/* Open alerts and silences loaded from the database at start (arrays of
+ * the objects the emit messages carried). Restored alerts are not
+ * announced again. */
+void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *silences);
+
+/* A sample of n was applied (sampled) or time passed (!sampled). Returns
+ * true if any alert changed. */
+bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster, bool sampled, int64_t now_us);
+/* The same from the core: the node named node was just sampled; every node
+ * of the fleet on the timer (this also runs alerting_tick). */
+bool alerting_sampled(alerting_t *self, fleet_t *fleet, const char *node, int64_t now_us);
+bool alerting_fleet(alerting_t *self, fleet_t *fleet, int64_t now_us);
+/* Escalation tiers, acknowledgement and silence expiry. Returns true if
+ * anything changed. */
+bool alerting_tick(alerting_t *self, int64_t now_us);
+
+/* Operator commands (from the HTTP API, via the core):
+ *   {"cmd":"acknowledge"|"resolve","id":N,"by":"...","comment":"...","expires_in":"30m"}
+ *   {"cmd":"silence_add","matchers":[{"name","value","regex":bool}],"starts_at","ends_at",
+ *    "comment","by"}
+ *   {"cmd":"silence_delete","id":N}
+ * Returns the HTTP status and sets *reply (an object: the alert, the
+ * silence, or {"error":{"code","message"}}). */
+int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t **reply);
+
+/* Today is a peak day in every region (from the events query). */
+void alerting_set_peak_date(alerting_t *self, int year, int month, int day);
+
+/* For the snapshot: {"alerts":[...open, then recently resolved...],
+ * "silences":[...active and pending...]} and the firing counts. */
+json_t *alerting_view(alerting_t *self, int64_t now_us);
+void alerting_firing_counts(const alerting_t *self, unsigned *warning, unsigned *critical);
+/* Regions currently in peak: ["eu-west", ...]. */
+json_t *alerting_peak_regions(alerting_t *self, int64_t now_us);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * http_internal.h — what http.c shares with the route files (http_alerts.c).
+ */
+#ifndef PGVIGIL_HTTP_INTERNAL_H
+#define PGVIGIL_HTTP_INTERNAL_H
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "history.h"
+#include "http.h"
+
+struct http {
+    struct mg_context *ctx;
+    snapshot_holder_t *snapshots;
+    ingest_counters_t *counters;
+    store_t *store;               /* NULL: no history */
+    history_t *history;           /* NULL: no history */
+    notify_stats_t *notify_stats; /* NULL in tests */
+};
+
+typedef struct {
+    struct mg_connection *conn;
+    http_t *http;
+    const snapshot_t *snap;
+    const char *path;   /* local URI */
+    const char *query;  /* may be NULL */
+    const char *method; /* GET, HEAD, POST, PATCH, DELETE, ... */
+    const char *client; /* remote address */
+} http_req_t;
+
+/* Largest request body accepted. */
+#define HTTP_BODY_MAX 65536
+
+int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len);
+/* Serialize and send j (stolen). */
+int http_json(struct mg_connection *conn, int status, json_t *j);
+/* {"error":{"code","message"}} */
+__attribute__((format(printf, 4, 5))) int http_error(struct mg_connection *conn, int status, const char *code,
+                                                      const char *fmt, ...);
+/* A query parameter into buf; false when absent. */
+bool http_param(const http_req_t *r, const char *name, char *buf, size_t len);
+
+/* /api/v1/alerts[/{id}] and /api/v1/silences[/{id}] (http_alerts.c); rest
+ * is what follows the collection's slash, or NULL. */
+int http_alerts(const http_req_t *r, const char *rest);
+int http_silences(const http_req_t *r, const char *rest);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * notify.h — the notify actor: makes alerting durable and delivers
+ * notifications (DESIGN 4.2).
+ *
+ * The core hands over the alerting engine's messages (alerting.h) as json_t
+ * pointers on NOTIFY_ENDPOINT. The actor
+ *   - writes them, in order, to the alerts, alert_events, silences and
+ *     notification_outbox tables (when storage is configured); while the
+ *     database is away they wait in memory, and at shutdown whatever is
+ *     still unwritten goes to a spool file that the next start replays;
+ *   - delivers each notification through libcurl's multi interface, one
+ *     request in flight per receiver so a receiver sees an alert's
+ *     notifications in order; failures are retried with capped exponential
+ *     backoff and jitter until give_up_after; a circuit breaker per receiver
+ *     stops trying for breaker_cooldown after breaker_failures failures in a
+ *     row; every attempt is recorded in notification_attempts;
+ *   - on start, loads the outbox's pending notifications, so nothing waiting
+ *     for a receiver is lost across a restart. Each notification has a
+ *     unique id (X-Pgvigil-Delivery for webhooks): a receiver can
+ *     de-duplicate if a restart fell between its answer and our record.
+ *
+ * Receiver URLs and secrets never appear in logs: failures name the
+ * receiver and the error.
+ */
+#ifndef PGVIGIL_NOTIFY_H
+#define PGVIGIL_NOTIFY_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agg_config.h"
+
+#define NOTIFY_ENDPOINT "inproc://pgvigil-notify"
+
+typedef struct {
+    atomic_uint_fast64_t queued, delivered, failed, attempts, retries;
+    atomic_uint_fast64_t db_pending;   /* durable writes waiting for the database */
+    atomic_uint breakers_open;
+} notify_stats_t;
+
+typedef struct notify notify_t;
+
+/* Binds NOTIFY_ENDPOINT and starts the actor. dsn may be NULL (nothing
+ * durable; a warning is logged). */
+notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats);
+void notify_destroy(notify_t **self_p);
+
+/* Open alerts and live silences from the database (and a spool file left by
+ * the previous run), for alerting_restore(). Sets empty arrays when there is
+ * no database. Returns 0, or -1 if the database could not be read (the
+ * arrays then hold what the spool file had). */
+int notify_load_state(const char *dsn, const char *sql_dir, const char *spool_path, json_t **alerts,
+                      json_t **silences);
+
+#endif
