@@ -148,10 +148,18 @@ void alerting_destroy(alerting_t **self_p)
     *self_p = NULL;
 }
 
-void alerting_set_peak_date(alerting_t *self, int year, int month, int day)
+void alerting_events_peak(alerting_t *self, int64_t now_us)
 {
-    calendar_add_date(self->calendar, year, month, day);
-    self->npeaks = 0; /* recompute */
+    for (size_t i = 0; i <= self->ac->region_count; i++) {
+        const char *zone = i < self->ac->region_count ? self->ac->regions[i].timezone : "UTC";
+        calendar_state_t st;
+        int y, m, d;
+        if (calendar_eval(self->calendar, zone, now_us, &st) != 0 || st.peak_day ||
+            calendar_parse_date(st.local_date, &y, &m, &d) != 0)
+            continue;
+        calendar_add_date(self->calendar, y, m, d);
+        self->npeaks = 0; /* recompute */
+    }
 }
 
 static bool al_in_peak(alerting_t *self, const char *region, int64_t now_us)
@@ -417,18 +425,32 @@ static bool al_escalate(alerting_t *self, al_alert_t *a, int64_t now_us)
 
 /* ---- evaluation ---- */
 
+/* Keep a closed alert for the API, newest first, sorted by resolved_at. */
+static void al_keep_resolved(alerting_t *self, json_t *j)
+{
+    const char *at = json_string_value(json_object_get(j, "resolved_at"));
+    size_t pos = 0;
+    while (at && pos < json_array_size(self->resolved)) {
+        const char *other = json_string_value(json_object_get(json_array_get(self->resolved, pos), "resolved_at"));
+        if (!other || strcmp(other, at) < 0)
+            break;
+        pos++;
+    }
+    json_array_insert(self->resolved, pos, j);
+    while (json_array_size(self->resolved) > AL_RESOLVED_KEPT)
+        json_array_remove(self->resolved, AL_RESOLVED_KEPT);
+}
+
 static void al_close(alerting_t *self, al_alert_t *a, const char *state, int64_t now_us)
 {
     json_t *j = al_json(self, a, state);
     if (j) {
         char at[40];
         json_object_set_new(j, "resolved_at", json_string(clock_format_rfc3339(now_us, at, sizeof at)));
-        json_array_insert(self->resolved, 0, j);
+        al_keep_resolved(self, j);
         if (self->emit)
             self->emit(self->arg, json_pack("{s:s,s:O}", "op", "alert", "alert", j));
         json_decref(j);
-        while (json_array_size(self->resolved) > AL_RESOLVED_KEPT)
-            json_array_remove(self->resolved, AL_RESOLVED_KEPT);
     }
     a->id = 0;
     a->acked = false;
@@ -628,6 +650,12 @@ void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *sile
         const char *node = json_string_value(json_object_get(j, "node"));
         const char *state = json_string_value(json_object_get(j, "state"));
         uint64_t id = (uint64_t)json_integer_value(json_object_get(j, "id"));
+        if (id > self->last_id)
+            self->last_id = id;
+        if (state && strcmp(state, "pending") != 0 && strcmp(state, "firing") != 0 && strcmp(state, "nodata") != 0) {
+            al_keep_resolved(self, j); /* closed: for the API's history only */
+            continue;
+        }
         al_node_t *an = node ? al_node(self, node) : NULL;
         if (rule < 0 || !an || !state || !id) {
             log_warning("alert %" PRIu64 " is not restored: its rule is no longer configured", id);
@@ -635,8 +663,6 @@ void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *sile
         }
         al_alert_t *a = &an->alerts[rule];
         a->id = id;
-        if (id > self->last_id)
-            self->last_id = id;
         snprintf(a->node, sizeof a->node, "%s", node);
         snprintf(a->cluster, sizeof a->cluster, "%s", json_string_value(json_object_get(j, "cluster")) ?: "");
         snprintf(a->region, sizeof a->region, "%s", json_string_value(json_object_get(j, "region")) ?: "");
@@ -687,7 +713,8 @@ void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *sile
         }
     }
     if (json_array_size(alerts) || json_array_size(silences))
-        log_info("restored %zu open alerts and %zu silences", json_array_size(alerts), json_array_size(silences));
+        log_info("restored %zu alerts (open and recently closed) and %zu silences", json_array_size(alerts),
+                 json_array_size(silences));
 }
 
 /* ---- commands ---- */

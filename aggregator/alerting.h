@@ -69,8 +69,9 @@ bool alerting_tick(alerting_t *self, int64_t now_us);
  * silence, or {"error":{"code","message"}}). */
 int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t **reply);
 
-/* Today is a peak day in every region (from the events query). */
-void alerting_set_peak_date(alerting_t *self, int year, int month, int day);
+/* The events query says today is a peak day: today's local date becomes a
+ * peak date in every configured region's zone (and UTC). */
+void alerting_events_peak(alerting_t *self, int64_t now_us);
 
 /* For the snapshot: {"alerts":[...open, then recently resolved...],
  * "silences":[...active and pending...]} and the firing counts. */

@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
+#include "peak_events.h"
 
 typedef struct {
     const agg_config_t *cfg;
@@ -21,6 +22,8 @@ typedef struct {
     store_t *store;
     zsock_t *pull, *commands, *notify;
     alerting_t *alerting;
+    peak_events_t *peak_events; /* NULL: no events query */
+    int64_t peak_events_at_us;
     bool dirty;
     int64_t published_at_us;
     uint64_t version;
@@ -99,6 +102,11 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     core_state_t *st = arg;
     if (fleet_check_stale(st->fleet, clock_wall_us()))
         st->dirty = true;
+    int64_t count, at;
+    if (st->peak_events && peak_events_peak(st->peak_events, &count, &at) && at != st->peak_events_at_us) {
+        st->peak_events_at_us = at;
+        alerting_events_peak(st->alerting, clock_wall_us());
+    }
     if (alerting_fleet(st->alerting, st->fleet, clock_wall_us()))
         st->dirty = true;
     return 0;
@@ -221,6 +229,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     if (!st->fleet || !st->pull || !st->commands || !st->notify || !st->alerting)
         goto fail;
     zsock_set_sndhwm(st->notify, 0);
+    st->peak_events = peak_events_new(&cfg->alerting);
     alerting_restore(st->alerting, restored_alerts, restored_silences);
     zsock_set_rcvhwm(st->pull, INGEST_HANDOFF_HWM);
     self->state = st;
@@ -233,6 +242,7 @@ fail:
         zsock_destroy(&st->commands);
         zsock_destroy(&st->notify);
         alerting_destroy(&st->alerting);
+        peak_events_destroy(&st->peak_events);
         fleet_destroy(&st->fleet);
         free(st);
     }
@@ -255,6 +265,7 @@ void core_destroy(core_t **self_p)
     zsock_destroy(&self->state->commands);
     zsock_destroy(&self->state->notify);
     alerting_destroy(&self->state->alerting);
+    peak_events_destroy(&self->state->peak_events);
     fleet_destroy(&self->state->fleet);
     free(self->state);
     free(self);

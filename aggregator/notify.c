@@ -779,7 +779,9 @@ int notify_load_state(const char *dsn, const char *sql_dir, const char *spool_pa
     snprintf(conninfo, sizeof conninfo, "%s connect_timeout=5 application_name=pgvigil-restore", dsn);
     PGconn *db = PQconnectdb(conninfo);
     if (PQstatus(db) != CONNECTION_OK || store_migrate(db, sql_dir, err, sizeof err) != 0 ||
-        nt_load_docs(db, "SELECT id, doc FROM alerts WHERE state IN ('pending', 'firing', 'nodata')", a) != 0 ||
+        nt_load_docs(db, "SELECT id, doc FROM alerts WHERE state IN ('pending', 'firing', 'nodata') UNION ALL "
+                         "(SELECT id, doc FROM alerts WHERE state NOT IN ('pending', 'firing', 'nodata') "
+                         "ORDER BY updated_at DESC LIMIT 200)", a) != 0 ||
         nt_load_docs(db, "SELECT id, doc FROM silences WHERE deleted_at IS NULL AND ends_at > now()", s) != 0) {
         log_warning("could not read open alerts from the database (%s); starting from the spool file only",
                     PQstatus(db) == CONNECTION_OK ? "query failed" : "unreachable");
@@ -789,11 +791,7 @@ int notify_load_state(const char *dsn, const char *sql_dir, const char *spool_pa
     nt_apply_spool(spool_path, a, s);
     const char *key;
     json_t *v;
-    json_object_foreach(a, key, v) {
-        const char *state = jstr(v, "state");
-        if (state && (strcmp(state, "pending") == 0 || strcmp(state, "firing") == 0 || strcmp(state, "nodata") == 0))
-            json_array_append(*alerts, v);
-    }
+    json_object_foreach(a, key, v) json_array_append(*alerts, v);
     json_object_foreach(s, key, v) json_array_append(*silences, v);
 out:
     json_decref(a);

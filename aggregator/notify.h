@@ -46,7 +46,7 @@ typedef struct notify notify_t;
 notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats);
 void notify_destroy(notify_t **self_p);
 
-/* Open alerts and live silences from the database (and a spool file left by
+/* Open alerts, the 200 most recently closed ones, and live silences from the database (and a spool file left by
  * the previous run), for alerting_restore(). Sets empty arrays when there is
  * no database. Returns 0, or -1 if the database could not be read (the
  * arrays then hold what the spool file had). */

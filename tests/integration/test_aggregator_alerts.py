@@ -15,6 +15,8 @@ Proves, in order:
  3. a peak date of today (peak hours all day): the threshold is halved, so
     the alert fires below the normal threshold, carries peak: true, and
     tier 2 (PagerDuty, Events API v2 shape) is reached after its `after`;
+    and (7) a peak day from peak.events_query once today's count reaches
+    its threshold;
  4. silences: a matching silence holds back notifications;
  5. the replica's collector killed -> collector_stale fires and the
     replica's firing replication_lag goes to no data instead of resolving;
@@ -112,9 +114,17 @@ class AlertsTest(unittest.TestCase):
     @classmethod
     def config(cls, peak):
         today = datetime.datetime.now(zoneinfo.ZoneInfo(ZONE)).date().isoformat()
-        peak_cfg = ("peak:\n  days: []\n  dates: [%s]\n  hours: \"00:00-00:00\"\n  threshold_factor: 0.5\n"
-                    % today) if peak else "peak:\n  days: []\n"
-        return cls.dir.file("aggregator-%s.yaml" % ("peak" if peak else "normal"), """
+        if peak == "events":
+            peak_cfg = ("peak:\n  days: []\n  hours: \"00:00-00:00\"\n  events_query:\n"
+                        "    dsn: \"host=127.0.0.1 port=%d user=postgres dbname=postgres\"\n"
+                        "    sql: \"SELECT count(*) FROM weddings WHERE day = current_date\"\n"
+                        "    threshold: 2\n    interval: 1s\n" % cls.cluster.port("primary"))
+        elif peak:
+            peak_cfg = ("peak:\n  days: []\n  dates: [%s]\n  hours: \"00:00-00:00\"\n  threshold_factor: 0.5\n"
+                        % today)
+        else:
+            peak_cfg = "peak:\n  days: []\n"
+        return cls.dir.file("aggregator-%s.yaml" % (peak if peak == "events" else "peak" if peak else "normal"), """
 listen: {ingest: [%(ingest)s], http: "127.0.0.1:%(http)d"}
 storage: {dsn: "%(dsn)s", spool_dir: %(spool)s}
 stale_intervals: 4
@@ -404,7 +414,20 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
             self.cluster.start_node("primary")
         self.wait_state("node_down", "resolved", 30, alert_id=down["id"])
 
-    def test_7_api_errors(self):
+    def test_7_events_query_makes_a_peak_day(self):
+        def peak_metric():
+            text = urllib.request.urlopen(self.base + "/metrics", timeout=5).read().decode()
+            return 'pgvigil_peak{region="eu-west"} 1' in text
+        self.cluster.psql("primary", "CREATE TABLE weddings (day date); INSERT INTO weddings VALUES (current_date)")
+        self.stop_aggregator()
+        self.start_aggregator(peak="events")
+        wait_for(lambda: self.replica_lag() is not None, 20, what="replica lag")
+        time.sleep(3)  # three runs of the query: 1 wedding < threshold 2
+        self.assertFalse(peak_metric())
+        self.cluster.psql("primary", "INSERT INTO weddings VALUES (current_date)")
+        wait_for(peak_metric, 10, what="peak from the events query")
+
+    def test_8_api_errors(self):
         status, body = request(self.base + "/api/v1/alerts?state=bogus")
         self.assertEqual(status, 400)
         self.assertEqual(body["error"]["code"], "bad_request")
