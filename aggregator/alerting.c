@@ -546,7 +546,8 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_
     return true;
 }
 
-bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster, bool sampled, int64_t now_us)
+static bool al_node_eval(alerting_t *self, const fleet_t *fleet, const fleet_node_t *n, const char *cluster,
+                         bool sampled, int64_t now_us)
 {
     al_node_t *an = al_node(self, n->name);
     if (!an)
@@ -555,6 +556,9 @@ bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster,
         alert_metrics_sample(&an->metrics, n, now_us);
     else
         alert_metrics_refresh(&an->metrics, n, now_us);
+    double paused = fleet ? fleet_paused_lag_now(fleet, n, now_us) : NAN;
+    if (!isnan(paused) && an->metrics.known[AM_LAG_SECONDS] && paused > an->metrics.value[AM_LAG_SECONDS])
+        an->metrics.value[AM_LAG_SECONDS] = paused; /* see fleet_paused_lag_now() */
     if (n->stale || !n->up || !n->seen)
         an->live_since_us = 0;
     else if (!an->live_since_us)
@@ -563,6 +567,11 @@ bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster,
     for (size_t i = 0; i < self->ac->rule_count; i++)
         changed |= al_eval(self, an, &an->alerts[i], n, cluster, now_us);
     return changed;
+}
+
+bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster, bool sampled, int64_t now_us)
+{
+    return al_node_eval(self, NULL, n, cluster, sampled, now_us);
 }
 
 static const char *al_cluster_label(const alerting_t *self, const fleet_node_t *n, char *buf, size_t len)
@@ -581,7 +590,7 @@ bool alerting_sampled(alerting_t *self, fleet_t *fleet, const char *node, int64_
 {
     const fleet_node_t *n = zhashx_lookup(fleet->nodes, node);
     char cluster[FLEET_NAME_MAX];
-    return n && alerting_node(self, n, al_cluster_label(self, n, cluster, sizeof cluster), true, now_us);
+    return n && al_node_eval(self, fleet, n, al_cluster_label(self, n, cluster, sizeof cluster), true, now_us);
 }
 
 bool alerting_fleet(alerting_t *self, fleet_t *fleet, int64_t now_us)
@@ -589,7 +598,7 @@ bool alerting_fleet(alerting_t *self, fleet_t *fleet, int64_t now_us)
     bool changed = false;
     char cluster[FLEET_NAME_MAX];
     for (const fleet_node_t *n = zhashx_first(fleet->nodes); n; n = zhashx_next(fleet->nodes))
-        changed |= alerting_node(self, n, al_cluster_label(self, n, cluster, sizeof cluster), false, now_us);
+        changed |= al_node_eval(self, fleet, n, al_cluster_label(self, n, cluster, sizeof cluster), false, now_us);
     return alerting_tick(self, now_us) || changed;
 }
 

@@ -412,6 +412,26 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us)
     return true;
 }
 
+double fleet_paused_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us)
+{
+    if (!n->up || n->stale || !n->replay_paused || !n->has_lag || !n->latest || !n->latest->replica_replication)
+        return NAN;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, n->cluster_id);
+    const fleet_cluster_t *c = zhashx_lookup(self->clusters, key);
+    if (!c)
+        return NAN;
+    int64_t reached = lag_time_reached(&c->ring, n->latest->replica_replication->replay_lsn);
+    /* Only once the primary is known to have written past the replay
+     * position: an idle primary means no lag, paused or not. */
+    if (reached == INT64_MAX || reached >= now_us || lag_before_ring(&c->ring, n->latest->replica_replication->replay_lsn))
+        return NAN;
+    uint64_t newest;
+    if (!lag_primary_lsn_at(&c->ring, now_us, &newest) || newest <= n->latest->replica_replication->replay_lsn)
+        return NAN;
+    return (double)(now_us - reached) / 1e6;
+}
+
 bool fleet_check_stale(fleet_t *self, int64_t now_us)
 {
     bool changed = false;

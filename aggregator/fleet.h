@@ -25,6 +25,7 @@
 #define FLEET_SLOT_RETAINED_MAX (64ull << 20)
 
 typedef struct fleet fleet_t;
+struct fleet_node;
 
 fleet_t *fleet_new(const agg_config_t *cfg);
 void fleet_destroy(fleet_t **self_p);
@@ -35,6 +36,12 @@ void fleet_set_writer(fleet_t *self, store_writer_t *w);
 /* Take ownership of a validated sample received at received_at_us
  * (aggregator clock). Returns true if the fleet changed. */
 bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us);
+
+/* Replication lag of a replica whose replay is paused, at now_us rather
+ * than at its last sample: its replay position cannot move until replay is
+ * resumed (which its next sample would show), so once the primary has
+ * written past it the lag grows with the clock. NAN when not applicable. */
+double fleet_paused_lag_now(const fleet_t *self, const struct fleet_node *n, int64_t now_us);
 
 /* Mark nodes silent for stale_intervals of their interval as stale.
  * Returns true if anything changed. */

@@ -1,6 +1,7 @@
 /*
  * fleet_internal.h — the fleet's state, shared by fleet.c (updates) and
- * fleet_view.c (JSON and Prometheus views). Not for other modules.
+ * fleet_view.c (JSON and Prometheus views), and read by the alerting engine
+ * (alerting.c, alert_metrics.c) on the core thread.
  */
 #ifndef PGVIGIL_FLEET_INTERNAL_H
 #define PGVIGIL_FLEET_INTERNAL_H
@@ -9,7 +10,7 @@
 
 #include "fleet.h"
 
-typedef struct {
+typedef struct fleet_node {
     char name[FLEET_NAME_MAX], region[FLEET_NAME_MAX];
     uint64_t cluster_id; /* 0 until the node has been seen up */
     Pgvigil__Role role;

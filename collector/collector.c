@@ -299,6 +299,8 @@ static void collector_lost(collector_t *self, const char *why)
     collector_failed(self);
     if (self->round_active)
         collector_finish_round(self);
+    else if (!self->once)
+        collector_emit_down(self); /* the server went away between rounds: say so now, not at the next tick */
 }
 
 static void collector_send_next(collector_t *self)

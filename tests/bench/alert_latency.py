@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import statistics
 import sys
 import threading
@@ -66,6 +67,7 @@ receivers:
   - {name: hook, type: webhook, url: "%s/pgvigil", secret: bench}
 escalation:
   normal: [{after: 0s, receivers: [hook]}]
+flapping: {transitions: 0}   # the trials repeat the same fault on purpose
 """ % (ingest, http, THRESHOLD, sink.url))
     agg = Process(d, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
     base = "http://127.0.0.1:%d" % http
@@ -219,6 +221,7 @@ def main():
             ours, theirs = [], []
             rules = ("replication_lag", "ReplicationLag") if scenario == "lag" else ("node_down", "NodeDown")
             for i in range(TRIALS):
+                time.sleep(random.random())  # a random phase against both stacks' 1 s cycles
                 t0 = time.time()
                 if scenario == "lag":
                     cluster.pause_replay()
@@ -245,11 +248,8 @@ def main():
                 results[scenario]["pgvigil"]["median_ms"]
             if scenario == "lag":  # the part both stacks share: lag has to reach the threshold
                 for k in ("pgvigil", "prometheus"):
-                    results[scenario][k]["median_beyond_threshold_ms"] = \
+                    results[scenario][k]["median_minus_threshold_ms"] = \
                         results[scenario][k]["median_ms"] - THRESHOLD * 1000
-                results[scenario]["ratio_beyond_threshold"] = \
-                    results[scenario]["prometheus"]["median_beyond_threshold_ms"] / \
-                    max(1.0, results[scenario]["pgvigil"]["median_beyond_threshold_ms"])
     finally:
         writer.stop()
     print()
@@ -261,10 +261,11 @@ def main():
             print("%-6s %-26s %7.0fms %7.0fms %7.0fms %7.0fms" % (scenario, label, s["median_ms"], s["p90_ms"],
                                                                    s["min_ms"], s["max_ms"]))
         print("%-6s ratio of medians (prometheus / pgvigil): %.2f" % (scenario, r["ratio"]))
-        if "ratio_beyond_threshold" in r:
-            print("%-6s beyond the %.1f s the lag needs to cross the threshold: pgvigil %.0f ms, prometheus %.0f ms,"
-                  " ratio %.2f" % (scenario, THRESHOLD, r["pgvigil"]["median_beyond_threshold_ms"],
-                                   r["prometheus"]["median_beyond_threshold_ms"], r["ratio_beyond_threshold"]))
+        if scenario == "lag":
+            print("%-6s medians minus the %.1f s the lag needs to reach the threshold: pgvigil %.0f ms, prometheus"
+                  " %.0f ms (a replica already a little behind at the pause crosses it sooner)"
+                  % (scenario, THRESHOLD, r["pgvigil"]["median_minus_threshold_ms"],
+                     r["prometheus"]["median_minus_threshold_ms"]))
     print(json.dumps(results))
     agg.stop()
     cluster.stop_all()

@@ -142,6 +142,7 @@ receivers:
 escalation:
   normal: [{after: 0s, receivers: [hook, mail]}, {after: 8s, receivers: [pager]}]
   peak: [{after: 0s, receivers: [hook, mail]}, {after: 3s, receivers: [pager]}]
+flapping: {transitions: 0}  # the scenarios repeat the same fault; flapping has unit tests
 delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_cooldown: 1s, timeout: 2s}
 """ % {"ingest": cls.ingest, "http": cls.http_port, "dsn": cls.dsn, "spool": cls.spool, "zone": ZONE,
        "peak": peak_cfg, "sink": cls.sink.url, "smtp": cls.smtp.port})
