@@ -16,7 +16,8 @@ Proves, in order:
     the alert fires below the normal threshold, carries peak: true, and
     tier 2 (PagerDuty, Events API v2 shape) is reached after its `after`;
     and (7) a peak day from peak.events_query once today's count reaches
-    its threshold;
+    its threshold; (8) with the history database down, notifications still
+    go out and every alert write lands once it is back;
  4. silences: a matching silence holds back notifications;
  5. the replica's collector killed -> collector_stale fires and the
     replica's firing replication_lag goes to no data instead of resolving;
@@ -428,7 +429,37 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
         self.cluster.psql("primary", "INSERT INTO weddings VALUES (current_date)")
         wait_for(peak_metric, 10, what="peak from the events query")
 
-    def test_8_api_errors(self):
+    def test_8_history_database_outage_loses_nothing(self):
+        def pending_writes():
+            for line in urllib.request.urlopen(self.base + "/metrics", timeout=5).read().decode().splitlines():
+                if line.startswith("pgvigil_alert_writes_pending "):
+                    return float(line.split()[1])
+            return None
+        self.history.stop("primary")
+        try:
+            writer = self.pause_with_writes()
+            try:
+                firing = self.wait_state("replication_lag", "firing", 30)
+                wait_for(lambda: self.hook_requests(firing["id"], "firing"), 10,
+                         what="the webhook while the database is down")
+                self.assertGreater(pending_writes(), 0)
+            finally:
+                self.resume(writer)
+            self.wait_state("replication_lag", "resolved", 30, alert_id=firing["id"])
+            wait_for(lambda: self.hook_requests(firing["id"], "resolved"), 10, what="the resolution")
+        finally:
+            self.history.start_node("primary")
+        wait_for(lambda: pending_writes() == 0, 30, what="alert writes caught up")
+        self.assertEqual(self.sql("SELECT state FROM alerts WHERE id = %d" % firing["id"]), [["resolved"]])
+        states = [r[0] for r in self.sql("SELECT to_state FROM alert_events WHERE alert_id = %d ORDER BY seq"
+                                         % firing["id"])]
+        self.assertEqual(states[:2], ["pending", "firing"])
+        self.assertEqual(states[-1], "resolved")
+        self.assertEqual(self.sql("SELECT kind, state FROM notification_outbox WHERE alert_id = %d AND receiver = "
+                                  "'hook' ORDER BY id" % firing["id"]),
+                         [["firing", "delivered"], ["resolved", "delivered"]])
+
+    def test_9_api_errors(self):
         status, body = request(self.base + "/api/v1/alerts?state=bogus")
         self.assertEqual(status, 400)
         self.assertEqual(body["error"]["code"], "bad_request")
