@@ -129,7 +129,8 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
 {
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", "rules", "regions", "peak",
-                                       "escalation", "receivers", "delivery", "flapping", NULL};
+                                       "escalation", "receivers", "delivery", "flapping", "auth", "http",
+                                       NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
@@ -138,7 +139,7 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
         config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
-        alert_config_parse(cfg, root, &c->alerting) != 0)
+        alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0)
         return -1;
     c->stale_intervals = (uint32_t)stale;
     if (c->publish_interval_ms < 10 || c->publish_interval_ms > 10000)
@@ -208,6 +209,7 @@ void agg_config_destroy(agg_config_t **self_p)
     free(c->curve_server_cert);
     free(c->curve_allow_dir);
     alert_config_free(&c->alerting);
+    auth_config_free(&c->auth);
     free(c);
     *self_p = NULL;
 }

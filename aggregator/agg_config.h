@@ -25,6 +25,7 @@
  *   log_level: info
  *   rules, regions, peak, escalation, receivers, delivery, flapping:
  *                                         # alerting, see alert_config.h
+ *   auth, http:                           # API tokens, rate limits, TLS, see auth.h
  */
 #ifndef PGVIGIL_AGG_CONFIG_H
 #define PGVIGIL_AGG_CONFIG_H
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "alert_config.h"
+#include "auth.h"
 
 typedef struct {
     uint64_t system_identifier;
@@ -65,6 +67,7 @@ typedef struct {
     int log_level;                    /* LOG_LEVEL_* from common/log.h */
 
     alert_config_t alerting;
+    auth_config_t auth;               /* auth and http sections, see auth.h */
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

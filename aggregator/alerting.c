@@ -21,6 +21,9 @@
 
 #define AL_RESOLVED_KEPT 200
 #define AL_TEXT 256
+/* After the aggregator starts, missing values are not "no data" yet: the
+ * primary's LSN ring and the slow sections need a few rounds to fill. */
+#define AL_START_GRACE_US 10000000LL
 
 typedef struct {
     alert_instance_t sm;
@@ -76,6 +79,7 @@ struct alerting {
     al_peak_t peaks[32];
     size_t npeaks;
     uint64_t last_id;
+    int64_t started_us;
 };
 
 static uint64_t al_next_id(alerting_t *self)
@@ -121,6 +125,7 @@ alerting_t *alerting_new(const agg_config_t *cfg, alerting_emit_fn *emit, void *
     self->silences = zlistx_new();
     self->resolved = json_array();
     self->calendar = calendar_new();
+    self->started_us = clock_wall_us();
     if (!self->nodes || !self->silences || !self->resolved || !self->calendar) {
         alerting_destroy(&self);
         return NULL;
@@ -490,8 +495,10 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_
     double factor = al_factor(self, r, peak);
     bool has = applies && an->metrics.known[r->metric];
     double value = an->metrics.value[r->metric];
-    if (!has && applies && an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric))
-        return false; /* (re)started: its section has not come round yet */
+    if (!has && applies && !n->stale && n->up &&
+        ((an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric)) ||
+         now_us - self->started_us < AL_START_GRACE_US))
+        return false; /* (re)started, here or there: the value has not come round yet */
     alert_transition_t t = alert_eval(&a->sm, &r->params, has, value, factor, now_us);
     if (has)
         a->value = value;

@@ -6,6 +6,7 @@
 #include "core.h"
 
 #include <czmq.h>
+#include <string.h>
 
 #include "alerting.h"
 #include "clock.h"
@@ -24,6 +25,7 @@ typedef struct {
     alerting_t *alerting;
     peak_events_t *peak_events; /* NULL: no events query */
     int64_t peak_events_at_us;
+    uint64_t last_audit_id;
     bool dirty;
     int64_t published_at_us;
     uint64_t version;
@@ -128,10 +130,24 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
     char *text = zstr_recv(rep);
     json_t *cmd = text ? json_loads(text, 0, NULL) : NULL, *body = NULL;
     int status = 400;
-    if (cmd)
+    const char *what = json_string_value(json_object_get(cmd, "cmd"));
+    if (what && strcmp(what, "audit") == 0) /* a refused request, recorded only */
+        status = (int)json_integer_value(json_object_get(json_object_get(cmd, "audit"), "result"));
+    else if (cmd)
         status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
     else
         body = json_pack("{s:{s:s,s:s}}", "error", "code", "bad_request", "message", "malformed command");
+    json_t *audit = json_object_get(cmd, "audit");
+    if (json_is_object(audit)) {
+        char at[40];
+        uint64_t id = (uint64_t)clock_wall_us();
+        st->last_audit_id = id = id > st->last_audit_id ? id : st->last_audit_id + 1;
+        json_t *rec = json_deep_copy(audit);
+        json_object_set_new(rec, "id", json_integer((json_int_t)id));
+        json_object_set_new(rec, "at", json_string(clock_format_rfc3339(clock_wall_us(), at, sizeof at)));
+        json_object_set_new(rec, "result", json_integer(status));
+        core_emit(st, json_pack("{s:s,s:o}", "op", "audit", "audit", rec));
+    }
     if (status < 400)
         core_publish(st);
     json_t *reply = json_pack("{s:i,s:o}", "status", status, "body", body ? body : json_object());

@@ -366,3 +366,23 @@ fail:
     *out = NULL;
     return rc;
 }
+
+history_result_t history_audit(history_t *self, int limit, json_t **out, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {lim};
+    history_result_t rc;
+    PGresult *r = history_query(self,
+                                "SELECT coalesce(json_agg(json_build_object('id', id, 'at', at, 'who', who, 'role', "
+                                "role, 'action', action, 'target', target, 'client', client, 'result', result) "
+                                "ORDER BY id DESC), '[]') FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT "
+                                "$1::int) a",
+                                1, params, &rc, err, errlen);
+    if (!r)
+        return rc;
+    json_t *rows = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    *out = json_pack("{s:o}", "audit", rows ? rows : json_array());
+    return HISTORY_OK;
+}

@@ -45,4 +45,8 @@ history_result_t history_lag(history_t *self, const char *node, const char *from
 history_result_t history_uptime(history_t *self, const char *node, const char *from, const char *to,
                                 json_t **out, char *err, size_t errlen);
 
+/* The newest audit records (admin API): {"audit":[{"id","at","who","role","action","target","client",
+ * "result"}...]}. */
+history_result_t history_audit(history_t *self, int limit, json_t **out, char *err, size_t errlen);
+
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "core.h"
 #include "history.h"
 #include "log.h"
 
@@ -28,6 +29,8 @@ static const char *http_reason(int status)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 201: return "Created";
+    case 204: return "No Content";
+    case 429: return "Too Many Requests";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -40,21 +43,29 @@ static const char *http_reason(int status)
     }
 }
 
-int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body,
-                     size_t len)
+int http_send_ex(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len,
+                 const char *extra)
 {
+    const http_t *self = mg_get_user_data(mg_get_context(conn));
+    const char *cors = self && self->cfg ? self->cfg->auth.cors_origin : NULL;
     /* Headers and body in one write: two small writes on a keep-alive
      * connection meet Nagle's algorithm and the peer's delayed ACK. */
-    char head[320];
+    char head[1024];
     int h = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-                     "X-Frame-Options: DENY\r\n\r\n",
-                     status, http_reason(status), ctype, len);
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                     "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+                     "%sReferrer-Policy: no-referrer\r\n%s%s%s%s\r\n",
+                     status, http_reason(status), ctype, len,
+                     extra && strstr(extra, "Cache-Control:") ? "" : "Cache-Control: no-store\r\n",
+                     extra && strstr(extra, "Content-Security-Policy:")
+                         ? ""
+                         : "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n",
+                     cors ? "Access-Control-Allow-Origin: " : "", cors ? cors : "", cors ? "\r\nVary: Origin\r\n" : "",
+                     extra ? extra : "");
     if (h < 0 || (size_t)h >= sizeof head)
         return 500;
     if (len <= 4096) {
-        char buf[320 + 4096];
+        char buf[1024 + 4096];
         memcpy(buf, head, (size_t)h);
         memcpy(buf + h, body, len);
         mg_write(conn, buf, (size_t)h + len);
@@ -63,6 +74,11 @@ int http_send(struct mg_connection *conn, int status, const char *ctype, const c
         mg_write(conn, body, len);
     }
     return status;
+}
+
+int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len)
+{
+    return http_send_ex(conn, status, ctype, body, len, NULL);
 }
 
 /* Serialize and send j (stolen). */
@@ -314,6 +330,22 @@ static int http_metrics(const http_req_t *r)
     return rc;
 }
 
+static int http_audit(const http_req_t *r)
+{
+    char limit_text[16] = "100";
+    http_param(r, "limit", limit_text, sizeof limit_text);
+    char *end, err[256];
+    long limit = strtol(limit_text, &end, 10);
+    if (*end || limit < 1 || limit > 1000)
+        return http_error(r->conn, 400, "bad_request", "limit must be a number from 1 to 1000");
+    if (!r->http->history)
+        return http_error(r->conn, 503, "unavailable", "the audit log needs storage to be configured");
+    json_t *out = NULL;
+    if (history_audit(r->http->history, (int)limit, &out, err, sizeof err) != HISTORY_OK)
+        return http_error(r->conn, 503, "unavailable", "%s", err);
+    return http_json(r->conn, 200, out);
+}
+
 static int http_route(const http_req_t *r)
 {
     const char *p = r->path;
@@ -345,6 +377,10 @@ static int http_route(const http_req_t *r)
         return http_alerts(r, p[14] ? p + 15 : NULL);
     if (strncmp(p, "/api/v1/silences", 16) == 0 && (p[16] == '\0' || p[16] == '/'))
         return http_silences(r, p[16] ? p + 17 : NULL);
+    if (strcmp(p, "/api/v1/audit") == 0)
+        return http_audit(r);
+    if (strcmp(p, "/api/v1/status") == 0 || strcmp(p, "/status") == 0)
+        return http_status(r, p[1] == 's');
     if (strcmp(p, "/api/v1/metrics") == 0) {
         json_t *names = json_array();
         for (const char *const *n = history_metric_names(); *n; n++)
@@ -354,17 +390,87 @@ static int http_route(const http_req_t *r)
     return http_error(r->conn, 404, "not_found", "no resource at %s", p);
 }
 
+/* Record a refused change (the core writes it to audit_log). */
+static void http_audit_refusal(const http_req_t *r, int status)
+{
+    json_t *body = NULL, *cmd = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:i}}", "cmd", "audit", "audit", "who", r->who,
+                                          "role", auth_role_name(r->role), "action", r->method, "target", r->path,
+                                          "client", r->client ? r->client : "", "result", status);
+    core_command(cmd, 1000, &body);
+    json_decref(cmd);
+    json_decref(body);
+}
+
+static int http_refuse(const http_req_t *r, bool mutation, int status, const char *extra, const char *code,
+                       const char *message)
+{
+    if (mutation)
+        http_audit_refusal(r, status);
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    int rc = http_send_ex(r->conn, status, "application/json", text ? text : "{}", text ? strlen(text) : 2, extra);
+    free(text);
+    return rc;
+}
+
+static bool http_public(const char *path)
+{
+    return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 || strcmp(path, "/status") == 0 ||
+           strcmp(path, "/api/v1/status") == 0;
+}
+
 static int http_handler(struct mg_connection *conn, void *cbdata)
 {
     http_t *self = cbdata;
+    const auth_config_t *auth = &self->cfg->auth;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    bool read_only = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
-    bool mutation_path = strncmp(ri->local_uri, "/api/v1/alerts/", 15) == 0 ||
-                         strncmp(ri->local_uri, "/api/v1/silences", 16) == 0;
+    const char *path = ri->local_uri, *method = ri->request_method;
+    if (strcmp(method, "OPTIONS") == 0 && auth->cors_origin)
+        return http_send_ex(conn, 204, "text/plain", "", 0,
+                            "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE\r\n"
+                            "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+                            "Access-Control-Max-Age: 600\r\n");
+    bool read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool mutation_path = strncmp(path, "/api/v1/alerts/", 15) == 0 || strncmp(path, "/api/v1/silences", 16) == 0;
     if (!read_only && !mutation_path)
-        return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", ri->request_method);
-    http_req_t r = {conn, self, snapshot_acquire(self->snapshots), ri->local_uri, ri->query_string,
-                    ri->request_method, ri->remote_addr};
+        return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", method);
+    http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN};
+    bool mutation = !read_only;
+    const auth_token_t *tok = NULL;
+    if (auth->enabled) {
+        const char *hdr = mg_get_header(conn, "Authorization");
+        tok = auth_check(auth, hdr);
+        r.role = tok ? tok->role : auth->anonymous;
+        r.who = tok ? tok->name : "anonymous";
+        if (hdr && !tok && !http_public(path))
+            return http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
+                               "the bearer token is not valid");
+    }
+    if (self->limiter && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0) {
+        char key[80], extra[64];
+        snprintf(key, sizeof key, "ip:%s", ri->remote_addr);
+        int wait = auth_limiter_take(self->limiter, key, clock_mono_us());
+        if (tok) {
+            snprintf(key, sizeof key, "token:%s", tok->name);
+            int w2 = auth_limiter_take(self->limiter, key, clock_mono_us());
+            wait = w2 > wait ? w2 : wait;
+        }
+        if (wait > 0) {
+            snprintf(extra, sizeof extra, "Retry-After: %d\r\n", wait);
+            return http_refuse(&r, mutation, 429, extra, "rate_limited", "too many requests; retry later");
+        }
+    }
+    auth_role_t need = http_public(path)                         ? AUTH_NONE
+                       : mutation                                 ? AUTH_OPERATOR
+                       : strncmp(path, "/api/v1/audit", 13) == 0 ? AUTH_ADMIN
+                                                                  : AUTH_VIEWER;
+    if (r.role < need)
+        return r.role == AUTH_NONE
+                   ? http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
+                                 "a bearer token is required")
+                   : http_refuse(&r, mutation, 403, NULL, "forbidden", "the token's role does not allow this");
+    r.snap = snapshot_acquire(self->snapshots);
     int rc = http_route(&r);
     snapshot_release(self->snapshots, r.snap);
     return rc;
@@ -387,18 +493,31 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->counters = counters;
     self->store = store;
     self->notify_stats = notify_stats;
+    self->cfg = cfg;
+    self->limiter = auth_limiter_new(cfg->auth.rate_per_second, cfg->auth.rate_burst);
     if (cfg->storage_dsn && !(self->history = history_new(cfg->storage_dsn))) {
         free(self);
         return NULL;
     }
-    const char *options[] = {"listening_ports", cfg->http_listen, "num_threads", "16",
+    char ports[512];
+    snprintf(ports, sizeof ports, "%s%s%s%s", cfg->http_listen, cfg->auth.tls_certificate ? "s" : "",
+             cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
+    if (cfg->auth.redirect_from)
+        strncat(ports, "r", sizeof ports - strlen(ports) - 1);
+    const char *options[] = {"listening_ports", ports, "num_threads", "16",
                              "request_timeout_ms", "10000", "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1", NULL};
+                             "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
+                             cfg->auth.tls_certificate ? "ssl_certificate" : NULL, cfg->auth.tls_certificate,
+                             NULL};
+    if (!cfg->auth.enabled)
+        log_warning("auth is not configured: anyone who reaches %s may read and change alerts", cfg->http_listen);
     struct mg_callbacks cb = {.log_message = http_log_message};
     self->ctx = mg_start(&cb, self, options);
     if (!self->ctx) {
-        snprintf(err, errlen, "could not listen on \"%s\" for HTTP", cfg->http_listen);
+        snprintf(err, errlen, "could not listen on \"%s\" for HTTP%s", ports,
+                 cfg->auth.tls_certificate ? "S (check http.tls_certificate: a PEM with certificate and key)" : "");
         history_destroy(&self->history);
+        auth_limiter_destroy(&self->limiter);
         free(self);
         return NULL;
     }
@@ -412,6 +531,7 @@ void http_destroy(http_t **self_p)
         return;
     mg_stop((*self_p)->ctx);
     history_destroy(&(*self_p)->history);
+    auth_limiter_destroy(&(*self_p)->limiter);
     free(*self_p);
     *self_p = NULL;
 }

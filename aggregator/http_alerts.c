@@ -91,8 +91,20 @@ static bool ha_strings(const http_req_t *r, const json_t *body, const char *cons
     return true;
 }
 
-static int ha_command(const http_req_t *r, json_t *cmd)
+static int ha_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
 {
+    char what[160];
+    snprintf(what, sizeof what, "%s %s: %s", r->method, r->path, action);
+    const char *by = json_string_value(json_object_get(cmd, "by"));
+    char who[160];
+    if (r->http->cfg->auth.enabled) /* the token names the actor; a "by" in the body only adds to it */
+        snprintf(who, sizeof who, by && strcmp(by, r->who) != 0 ? "%s (%s)" : "%s", r->who, by ? by : "");
+    else
+        snprintf(who, sizeof who, "%s", by ? by : r->client ? r->client : "anonymous");
+    json_object_set_new(cmd, "by", json_string(who));
+    json_object_set_new(cmd, "audit", json_pack("{s:s,s:s,s:s,s:s,s:s}", "who", who, "role", auth_role_name(r->role),
+                                                "action", what, "target", target, "client",
+                                                r->client ? r->client : ""));
     json_t *body = NULL;
     int status = core_command(cmd, HTTP_COMMAND_TIMEOUT_MS, &body);
     json_decref(cmd);
@@ -167,14 +179,14 @@ int http_alerts(const http_req_t *r, const char *rest)
         json_decref(body);
         return http_error(r->conn, 400, "bad_request", "expected \"action\": \"acknowledge\" or \"resolve\"");
     }
+    char verb[16];
+    snprintf(verb, sizeof verb, "%s", action);
     json_t *cmd = body;
-    json_object_set_new(cmd, "cmd", json_string(action));
-    json_object_del(cmd, "action"); /* action pointed into it: used above, not after */
+    json_object_set_new(cmd, "cmd", json_string(verb));
+    json_object_del(cmd, "action"); /* action pointed into it: not used after this */
     json_object_set_new(cmd, "id", json_integer((json_int_t)id));
     json_object_set_new(cmd, "id_text", json_string(rest));
-    if (!json_object_get(cmd, "by"))
-        json_object_set_new(cmd, "by", json_string(r->client ? r->client : "anonymous"));
-    return ha_command(r, cmd);
+    return ha_command(r, cmd, verb, rest);
 }
 
 int http_silences(const http_req_t *r, const char *rest)
@@ -194,9 +206,7 @@ int http_silences(const http_req_t *r, const char *rest)
             return 400;
         }
         json_object_set_new(body, "cmd", json_string("silence_add"));
-        if (!json_object_get(body, "by"))
-            json_object_set_new(body, "by", json_string(r->client ? r->client : "anonymous"));
-        return ha_command(r, body);
+        return ha_command(r, body, "silence", "new silence");
     }
     uint64_t id;
     if (!ha_id(rest, &id))
@@ -210,5 +220,6 @@ int http_silences(const http_req_t *r, const char *rest)
     }
     if (strcmp(r->method, "DELETE") != 0)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on a silence", r->method);
-    return ha_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest));
+    return ha_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),
+                      "delete silence", rest);
 }

@@ -18,6 +18,8 @@ struct http {
     store_t *store;               /* NULL: no history */
     history_t *history;           /* NULL: no history */
     notify_stats_t *notify_stats; /* NULL in tests */
+    const agg_config_t *cfg;
+    auth_limiter_t *limiter;      /* NULL: no rate limit */
 };
 
 typedef struct {
@@ -28,12 +30,18 @@ typedef struct {
     const char *query;  /* may be NULL */
     const char *method; /* GET, HEAD, POST, PATCH, DELETE, ... */
     const char *client; /* remote address */
+    const char *who;    /* token name, or "anonymous" */
+    auth_role_t role;   /* AUTH_ADMIN when auth is not configured */
 } http_req_t;
 
 /* Largest request body accepted. */
 #define HTTP_BODY_MAX 65536
 
 int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len);
+/* The same with extra header lines ("Retry-After: 3\r\n"); one holding
+ * Cache-Control replaces the default no-store. */
+int http_send_ex(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len,
+                 const char *extra);
 /* Serialize and send j (stolen). */
 int http_json(struct mg_connection *conn, int status, json_t *j);
 /* {"error":{"code","message"}} */
@@ -46,5 +54,7 @@ bool http_param(const http_req_t *r, const char *name, char *buf, size_t len);
  * is what follows the collection's slash, or NULL. */
 int http_alerts(const http_req_t *r, const char *rest);
 int http_silences(const http_req_t *r, const char *rest);
+/* /status (html) and /api/v1/status (http_status.c): public, cacheable. */
+int http_status(const http_req_t *r, bool html);
 
 #endif

@@ -5,6 +5,7 @@
  *
  *   pgvigil-aggregator -c FILE [--log-level LEVEL]
  *   pgvigil-aggregator keygen PATH
+ *   pgvigil-aggregator token          (a new API token and its SHA-256)
  *   pgvigil-aggregator --version
  *
  * Exit status: 0 clean stop, 1 runtime failure (a port cannot be bound),
@@ -20,6 +21,7 @@
 #include <czmq.h>
 
 #include "agg_config.h"
+#include "auth.h"
 #include "core.h"
 #include "http.h"
 #include "ingest.h"
@@ -117,6 +119,16 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     if (argc == 3 && strcmp(argv[1], "keygen") == 0)
         return keygen(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "token") == 0) {
+        char token[64], hex[65];
+        if (auth_new_token(token, hex) != 0) {
+            fprintf(stderr, "pgvigil-aggregator: no random bytes available\n");
+            return 1;
+        }
+        printf("token:  %s\nsha256: %s\n# auth.tokens entry: {name: NAME, role: viewer|operator|admin, sha256: %s}\n",
+               token, hex, hex);
+        return 0;
+    }
     int c;
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (c) {
@@ -130,7 +142,8 @@ int main(int argc, char **argv)
     }
     if (!path || optind != argc) {
         fprintf(stderr, "usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n"
-                        "       pgvigil-aggregator keygen PATH\n");
+                        "       pgvigil-aggregator keygen PATH\n"
+                        "       pgvigil-aggregator token\n");
         return 2;
     }
     log_init("pgvigil-aggregator", LOG_LEVEL_INFO);

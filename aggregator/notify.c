@@ -412,6 +412,20 @@ static int nt_write(nt_state_t *st, const json_t *op)
         free(doc);
         return rc;
     }
+    if (strcmp(what, "audit") == 0) {
+        const json_t *au = json_object_get(op, "audit");
+        char *detail = json_dumps(json_object_get(au, "detail"), JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(a, sizeof a, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(au, "id")));
+        snprintf(b, sizeof b, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(au, "result")));
+        const char *p[] = {a, jstr(au, "at"), jstr(au, "who"), jstr(au, "role"), jstr(au, "action"),
+                           jstr(au, "target"), jstr(au, "client"), b, json_object_get(au, "detail") ? detail : NULL};
+        int rc = nt_exec(st->db,
+                         "INSERT INTO audit_log (id, at, who, role, action, target, client, result, detail) VALUES "
+                         "($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
+                         9, p);
+        free(detail);
+        return rc;
+    }
     if (strcmp(what, "silence_delete") == 0) {
         const char *p[] = {id};
         return nt_exec(st->db, "UPDATE silences SET deleted_at = now() WHERE id = $1", 1, p);
