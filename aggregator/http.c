@@ -438,15 +438,13 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
     http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN};
     bool mutation = !read_only;
     const auth_token_t *tok = NULL;
+    const char *hdr = auth->enabled ? mg_get_header(conn, "Authorization") : NULL;
     if (auth->enabled) {
-        const char *hdr = mg_get_header(conn, "Authorization");
         tok = auth_check(auth, hdr);
         r.role = tok ? tok->role : auth->anonymous;
         r.who = tok ? tok->name : "anonymous";
-        if (hdr && !tok && !http_public(path))
-            return http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
-                               "the bearer token is not valid");
     }
+    /* Limits first, so that guessing tokens is throttled like anything else. */
     if (self->limiter && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0) {
         char key[80], extra[64];
         snprintf(key, sizeof key, "ip:%s", ri->remote_addr);
@@ -461,6 +459,9 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
             return http_refuse(&r, mutation, 429, extra, "rate_limited", "too many requests; retry later");
         }
     }
+    if (hdr && !tok && !http_public(path))
+        return http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
+                           "the bearer token is not valid");
     auth_role_t need = http_public(path)                         ? AUTH_NONE
                        : mutation                                 ? AUTH_OPERATOR
                        : strncmp(path, "/api/v1/audit", 13) == 0 ? AUTH_ADMIN
