@@ -379,6 +379,8 @@ static int http_route(const http_req_t *r)
         return http_silences(r, p[16] ? p + 17 : NULL);
     if (strcmp(p, "/api/v1/audit") == 0)
         return http_audit(r);
+    if (strcmp(p, "/api/v1/stream") == 0)
+        return http_stream(r);
     if (strcmp(p, "/api/v1/status") == 0 || strcmp(p, "/status") == 0)
         return http_status(r, p[1] == 's');
     if (strcmp(p, "/api/v1/metrics") == 0) {
@@ -505,7 +507,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
              cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
     if (cfg->auth.redirect_from)
         strncat(ports, "r", sizeof ports - strlen(ports) - 1);
-    const char *options[] = {"listening_ports", ports, "num_threads", "16",
+    const char *options[] = {"listening_ports", ports, "num_threads", "40",
                              "request_timeout_ms", "10000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
                              cfg->auth.tls_certificate ? "ssl_certificate" : NULL, cfg->auth.tls_certificate,
@@ -530,6 +532,7 @@ void http_destroy(http_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    atomic_store(&(*self_p)->stopping, true); /* event streams end within 200 ms */
     mg_stop((*self_p)->ctx);
     history_destroy(&(*self_p)->history);
     auth_limiter_destroy(&(*self_p)->limiter);

@@ -5,6 +5,7 @@
 #define PGVIGIL_HTTP_INTERNAL_H
 
 #include <civetweb.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -20,7 +21,12 @@ struct http {
     notify_stats_t *notify_stats; /* NULL in tests */
     const agg_config_t *cfg;
     auth_limiter_t *limiter;      /* NULL: no rate limit */
+    atomic_int streams;           /* open /api/v1/stream connections */
+    atomic_bool stopping;         /* set before mg_stop: streams end */
 };
+
+/* Event streams open at once; each holds a worker thread. */
+#define HTTP_STREAMS_MAX 16
 
 typedef struct {
     struct mg_connection *conn;
@@ -54,6 +60,8 @@ bool http_param(const http_req_t *r, const char *name, char *buf, size_t len);
  * is what follows the collection's slash, or NULL. */
 int http_alerts(const http_req_t *r, const char *rest);
 int http_silences(const http_req_t *r, const char *rest);
+/* /api/v1/stream (http_stream.c): Server-Sent Events of the fleet. */
+int http_stream(const http_req_t *r);
 /* /status (html) and /api/v1/status (http_status.c): public, cacheable. */
 int http_status(const http_req_t *r, bool html);
 

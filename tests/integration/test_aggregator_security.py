@@ -180,6 +180,42 @@ rules:
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn(json.loads(out.stdout)["status"], ("ok", "degraded", "critical"))
 
+    def test_4b_stream_pushes_changes(self):
+        import http.client
+        self.assertEqual(self.call("/api/v1/stream")[0], 401)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", "/api/v1/stream", headers={"Authorization": "Bearer " + self.tokens["viewer"]})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+
+        def next_event():
+            data = None
+            while True:
+                line = resp.fp.readline().decode()
+                if not line:
+                    raise EOFError("stream closed")
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                elif line == "\n" and data is not None:
+                    return data
+        first = next_event()
+        self.assertEqual(first["nodes"], 1)
+        self.assertEqual(first["clusters"][0]["nodes"][0]["node"], "primary")
+        alert = next(a for a in first["alerts"] if a["rule"] == "always_up")
+        status, _, body = self.call("/api/v1/alerts/%d" % alert["id"], "PATCH", {"action": "resolve"},
+                                    token="operator")
+        self.assertEqual(status, 200, body)
+        started = time.monotonic()
+        while time.monotonic() - started < 10:  # pushed, not polled: the next events tell
+            ev = next_event()
+            if all(a["id"] != alert["id"] for a in ev["alerts"]):
+                break
+        else:
+            self.fail("the resolution never came down the stream")
+        self.assertGreater(ev["version"], first["version"])
+        conn.close()
+
     def test_5_rate_limit(self):
         time.sleep(2)  # refill
         answers = [self.call("/api/v1/health", token="viewer") for _ in range(80)]
