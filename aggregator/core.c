@@ -26,6 +26,7 @@ typedef struct {
     peak_events_t *peak_events; /* NULL: no events query */
     int64_t peak_events_at_us;
     uint64_t last_audit_id;
+    bool quiesced; /* shutdown began: no staleness, no alert changes */
     bool dirty;
     int64_t published_at_us;
     uint64_t version;
@@ -102,6 +103,8 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
+    if (st->quiesced)
+        return 0; /* shutting down: silence from collectors is ours, not theirs */
     if (fleet_check_stale(st->fleet, clock_wall_us()))
         st->dirty = true;
     int64_t count, at;
@@ -199,11 +202,23 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
 static int core_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
-    (void)arg;
+    core_state_t *st = arg;
     char *cmd = zstr_recv(pipe);
     bool term = !cmd || streq(cmd, "$TERM");
+    if (cmd && streq(cmd, "QUIESCE")) {
+        st->quiesced = true;
+        zsock_signal(pipe, 0);
+    }
     zstr_free(&cmd);
     return term ? -1 : 0;
+}
+
+void core_quiesce(core_t *self)
+{
+    if (!self)
+        return;
+    zstr_send(self->actor, "QUIESCE");
+    zsock_wait(self->actor);
 }
 
 static void core_actor(zsock_t *pipe, void *arg)

@@ -33,6 +33,11 @@ typedef struct core core_t;
  * restored_silences (may be NULL) come from notify_load_state(). */
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
                  const json_t *restored_alerts, const json_t *restored_silences);
+/* Shutdown begins: stop judging staleness and alerts (collectors fall
+ * silent because ingest stops, not because they failed). Blocks until the
+ * core has taken it. */
+void core_quiesce(core_t *self);
+
 /* Send one command and wait up to timeout_ms for the reply (any thread).
  * Returns the HTTP status (503 if the core did not answer) and *body. */
 int core_command(const json_t *cmd, int timeout_ms, json_t **body);

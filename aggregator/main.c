@@ -99,6 +99,7 @@ static int run(const agg_config_t *cfg)
     log_info("shutting down");
     rc = 0;
 done:
+    core_quiesce(core);
     http_destroy(&http);
     ingest_destroy(&ingest);
     core_destroy(&core);

@@ -89,7 +89,10 @@ class AggregatorTest(unittest.TestCase):
         return [n for c in cls.clusters() for n in c["nodes"]]
 
     def replica(self):
-        return next(n for n in self.nodes() if n["node"] == "replica")
+        """The replica's summary; on a loaded machine a round can overrun its
+        interval and one sample lack its lag, so wait briefly for one that has it."""
+        return wait_for(lambda: next((n for n in self.nodes() if n["node"] == "replica" and n.get("lag")), None),
+                        3, what="the replica with its lag")
 
     def direct_lag(self):
         wal = self.cluster.wal_lsn()
