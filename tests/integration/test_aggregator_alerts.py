@@ -128,10 +128,11 @@ class AlertsTest(unittest.TestCase):
         return cls.dir.file("aggregator-%s.yaml" % (peak if peak == "events" else "peak" if peak else "normal"), """
 listen: {ingest: [%(ingest)s], http: "127.0.0.1:%(http)d"}
 storage: {dsn: "%(dsn)s", spool_dir: %(spool)s}
-stale_intervals: 4
+stale_intervals: 8   # 4 s: a loaded CI machine may hold a collector back for 2 s
 rules:
   - {name: replication_lag, metric: replication_lag_seconds, warning: 6, critical: 600, for: 1s,
      summary: "{node} replays {value} s behind"}
+  - {name: node_down, for: 2s}   # a round starved of CPU is not an outage
   - {name: replica_disconnected, enabled: false}
 regions: {eu-west: {timezone: %(zone)s}}
 %(peak)s
@@ -267,7 +268,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
             self.assertTrue(self.alerts("replication_lag")[0]["acknowledged"])
             # tier 2 is due 8 s after firing: acknowledged, it never comes
             time.sleep(max(0, 10 - (time.time() - req["at"])))
-            self.assertEqual(self.pager_requests(), [])
+            self.assertEqual(self.pager_requests("pgvigil-%d" % alert_id), [])
             self.assertEqual(self.alerts("replication_lag")[0]["tier"], 1)
         finally:
             self.resume(writer)
@@ -275,7 +276,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
         wait_for(lambda: self.hook_requests(alert_id, "resolved"), 10, what="resolution to the hook")
         wait_for(lambda: self.mails(alert_id, "resolved"), 10, what="resolution by mail")
         time.sleep(1)
-        self.assertEqual(self.pager_requests(), [])  # never notified, so no resolution either
+        self.assertEqual(self.pager_requests("pgvigil-%d" % alert_id), [])  # never notified: no resolution either
         self.assertEqual(len(self.hook_requests(alert_id, "firing")), 1)
         self.assertEqual(len(self.hook_requests(alert_id, "resolved")), 1)
         self.assertEqual(len(self.hook_requests(alert_id, "acknowledged")), 1)
@@ -392,7 +393,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
         try:
             firing = self.wait_state("replication_lag", "firing", 30)
             self.collectors["replica"].proc.kill()
-            stale = self.wait_state("collector_stale", "firing", 15, node="replica")
+            stale = self.wait_state("collector_stale", "firing", 20, node="replica")
             self.assertEqual(stale["node"], "replica")
             nodata = wait_for(lambda: next((a for a in self.alerts("replication_lag") if a["id"] == firing["id"]
                                             and a["state"] == "nodata"), None), 10, what="no data")
@@ -409,7 +410,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
     def test_6_primary_stopped_node_down(self):
         self.cluster.stop("primary", mode="immediate")
         try:
-            down = self.wait_state("node_down", "firing", 15, node="primary")
+            down = self.wait_state("node_down", "firing", 20, node="primary")
             self.assertEqual(down["severity"], "critical")
             wait_for(lambda: self.hook_requests(down["id"], "firing"), 10, what="node_down webhook")
         finally:

@@ -48,7 +48,7 @@ class HistoryTest(unittest.TestCase):
             http = free_port()
             spool = cls.dir.sub("spool%d" % i)
             cfg = cls.dir.file("agg%d.yaml" % i,
-                               "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\n"
+                               "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\nstale_intervals: 10\n"
                                "storage:\n  dsn: \"%s\"\n  retention_days: 7\n  spool_dir: %s\n"
                                "  memory_rows: 100\n  maintenance_interval: 2s\n"
                                % (ingest, http, dsn, spool))
