@@ -101,6 +101,18 @@ static void nt_enqueue(nt_state_t *st, uint64_t id, uint64_t alert_id, const cha
     atomic_fetch_add(&st->stats->queued, 1);
 }
 
+/* A delivery is over (delivered, refused, given up): once the outbox has
+ * been read, its id no longer needs remembering. Before that it must stay,
+ * or the read would queue it again. */
+static void nt_forget(nt_state_t *st, uint64_t id)
+{
+    if (!st->loaded)
+        return;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, id);
+    zhashx_delete(st->known, key);
+}
+
 static void nt_op(nt_state_t *st, json_t *op)
 {
     zlistx_add_end(st->ops, op);
@@ -241,6 +253,7 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
                             (int)d->attempts));
         atomic_fetch_add(&st->stats->delivered, 1);
         log_debug("notification %" PRIu64 " (%s) delivered to %s in %.1f ms", d->id, d->kind, r->cfg->name, ms);
+        nt_forget(st, d->id);
         zlistx_delete(r->queue, zlistx_first(r->queue) ? zlistx_cursor(r->queue) : NULL);
         return;
     }
@@ -251,6 +264,7 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
         nt_op(st, json_pack("{s:s,s:I,s:s,s:i}", "op", "failed", "id", (json_int_t)d->id, "error",
                             "refused by the receiver", "attempts", (int)d->attempts));
         atomic_fetch_add(&st->stats->failed, 1);
+        nt_forget(st, d->id);
         zlistx_delete(r->queue, zlistx_first(r->queue) ? zlistx_cursor(r->queue) : NULL);
         return;
     }
@@ -284,6 +298,7 @@ static void nt_schedule(nt_state_t *st)
                 nt_op(st, json_pack("{s:s,s:I,s:s,s:i}", "op", "failed", "id", (json_int_t)d->id, "error",
                                     "gave up after give_up_after", "attempts", (int)d->attempts));
                 atomic_fetch_add(&st->stats->failed, 1);
+                nt_forget(st, d->id);
                 zlistx_delete(r->queue, zlistx_cursor(r->queue));
                 continue;
             }
