@@ -14,7 +14,7 @@
 static const char *const col_config_keys[] = {
     "node", "region", "dsn", "aggregators", "databases", "interval", "slow_interval",
     "stats_interval", "hourly_interval", "connect_timeout", "statement_timeout", "lock_timeout",
-    "statements", "curve", "send_queue", "log_level", NULL};
+    "statements", "curve", "send_queue", "log_level", "maintenance", "backup", NULL};
 
 static char *col_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -72,6 +72,78 @@ static int col_config_statements(config_t *cfg, const config_node_t *root, col_c
         config_uint(cfg, st, "query_text_max", false, 16, 1000000,
                     &c->statements_query_text_max) != 0)
         return -1;
+    return 0;
+}
+
+static int col_config_maintenance(config_t *cfg, const config_node_t *root, col_config_t *c)
+{
+    static const char *const keys[] = {"enabled", "statement_timeout", "lock_timeout", NULL};
+    const config_node_t *m = NULL;
+    if (config_map(cfg, root, "maintenance", false, &m) != 0)
+        return -1;
+    if (!m)
+        return 0;
+    return config_expect_keys(cfg, m, keys) != 0 ||
+                   config_bool(cfg, m, "enabled", false, &c->maintenance_enabled) != 0 ||
+                   config_duration_ms(cfg, m, "statement_timeout", false, &c->maintenance_statement_timeout_ms) != 0 ||
+                   config_duration_ms(cfg, m, "lock_timeout", false, &c->maintenance_lock_timeout_ms) != 0
+               ? -1
+               : 0;
+}
+
+static int col_config_dup(config_t *cfg, const config_node_t *map, const char *key, bool required, char **out)
+{
+    const char *v = NULL;
+    if (config_str(cfg, map, key, required, &v) != 0)
+        return -1;
+    if (v && v[0] == '\0')
+        return config_fail(cfg, map, key, "expected a non-empty string");
+    if (v && !(*out = strdup(v)))
+        return config_fail(cfg, map, key, "out of memory");
+    return 0;
+}
+
+static int col_config_restore(config_t *cfg, const config_node_t *b, col_config_t *c)
+{
+    static const char *const keys[] = {"enabled", "interval", "rto", "query", "database", "user",
+                                       "scratch_dir", NULL};
+    const config_node_t *r = NULL;
+    if (config_map(cfg, b, "restore", false, &r) != 0)
+        return -1;
+    if (!r)
+        return 0;
+    if (config_expect_keys(cfg, r, keys) != 0 || config_bool(cfg, r, "enabled", false, &c->restore_enabled) != 0 ||
+        config_duration_ms(cfg, r, "interval", false, &c->restore_interval_ms) != 0 ||
+        config_duration_ms(cfg, r, "rto", false, &c->restore_rto_ms) != 0 ||
+        col_config_dup(cfg, r, "query", c->restore_enabled, &c->restore_query) != 0 ||
+        col_config_dup(cfg, r, "database", false, &c->restore_database) != 0 ||
+        col_config_dup(cfg, r, "user", false, &c->restore_user) != 0 ||
+        col_config_dup(cfg, r, "scratch_dir", false, &c->restore_scratch_dir) != 0)
+        return -1;
+    if (c->restore_interval_ms < 1000)
+        return config_fail(cfg, r, "interval", "expected at least 1s");
+    return 0;
+}
+
+static int col_config_backup(config_t *cfg, const config_node_t *root, col_config_t *c)
+{
+    static const char *const keys[] = {"directory", "interval", "timeout", "bindir", "restore", NULL};
+    const config_node_t *b = NULL;
+    if (config_map(cfg, root, "backup", false, &b) != 0)
+        return -1;
+    if (!b)
+        return 0;
+    if (config_expect_keys(cfg, b, keys) != 0 || col_config_dup(cfg, b, "directory", true, &c->backup_directory) != 0 ||
+        config_duration_ms(cfg, b, "interval", false, &c->backup_interval_ms) != 0 ||
+        config_duration_ms(cfg, b, "timeout", false, &c->backup_timeout_ms) != 0 ||
+        col_config_dup(cfg, b, "bindir", false, &c->backup_bindir) != 0 || col_config_restore(cfg, b, c) != 0)
+        return -1;
+    if (c->backup_directory[0] != '/')
+        return config_fail(cfg, b, "directory", "expected an absolute path, got \"%s\"", c->backup_directory);
+    if (c->backup_interval_ms < 1000)
+        return config_fail(cfg, b, "interval", "expected at least 1s");
+    if (c->backup_timeout_ms < 1000)
+        return config_fail(cfg, b, "timeout", "expected at least 1s");
     return 0;
 }
 
@@ -141,7 +213,8 @@ static int col_config_parse(config_t *cfg, bool need_aggregators, col_config_t *
         col_config_endpoints(cfg, root, c) != 0 ||
         col_config_list(cfg, root, "databases", false, &c->databases, &c->database_count) != 0 ||
         col_config_durations(cfg, root, c) != 0 || col_config_statements(cfg, root, c) != 0 ||
-        col_config_curve(cfg, root, c) != 0 ||
+        col_config_curve(cfg, root, c) != 0 || col_config_maintenance(cfg, root, c) != 0 ||
+        col_config_backup(cfg, root, c) != 0 ||
         config_uint(cfg, root, "send_queue", false, 1, 1000000, &c->send_queue) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0)
         return -1;
@@ -179,6 +252,12 @@ static col_config_t *col_config_from(config_t *cfg, const char *name, bool need_
     c->statements_max = 500;
     c->statements_query_text_max = 1000;
     c->send_queue = 3600;
+    c->maintenance_statement_timeout_ms = 3600000;
+    c->maintenance_lock_timeout_ms = 5000;
+    c->backup_interval_ms = 3600000;
+    c->backup_timeout_ms = 3600000;
+    c->restore_interval_ms = 86400000;
+    c->restore_rto_ms = 3600000;
     c->log_level = LOG_LEVEL_INFO;
     if (col_config_parse(cfg, need_aggregators, c) != 0) {
         snprintf(err, errlen, "%s", config_error(cfg));
@@ -221,6 +300,12 @@ void col_config_destroy(col_config_t **self_p)
     col_free_list(c->databases, c->database_count);
     free(c->curve_server_public_key);
     free(c->curve_client_cert);
+    free(c->backup_directory);
+    free(c->backup_bindir);
+    free(c->restore_query);
+    free(c->restore_database);
+    free(c->restore_user);
+    free(c->restore_scratch_dir);
     free(c);
     *self_p = NULL;
 }

@@ -33,6 +33,24 @@ typedef struct {
     char *curve_client_cert;     /* path of this collector's secret cert */
     uint64_t send_queue;         /* default 3600 */
     int log_level;               /* LOG_LEVEL_* */
+
+    /* maintenance: operations the aggregator asks for (off unless enabled) */
+    bool maintenance_enabled;
+    uint64_t maintenance_statement_timeout_ms; /* default 1 h; 0: none */
+    uint64_t maintenance_lock_timeout_ms;      /* default 5 s */
+
+    /* backup: pg_verifybackup on the newest backup under backup_directory */
+    char *backup_directory;      /* NULL: no backup checks */
+    uint64_t backup_interval_ms; /* default 1 h */
+    uint64_t backup_timeout_ms;  /* default 1 h */
+    char *backup_bindir;         /* where pg_verifybackup, pg_ctl, postgres live; NULL: next to the server's version */
+    bool restore_enabled;        /* restore test, default off */
+    uint64_t restore_interval_ms; /* default 24 h */
+    uint64_t restore_rto_ms;     /* default 1 h */
+    char *restore_query;         /* completeness query, e.g. "select count(*) from weddings" */
+    char *restore_database;      /* database the query runs in; default postgres */
+    char *restore_user;          /* OS user that runs the scratch server when the collector is root */
+    char *restore_scratch_dir;   /* default /tmp */
 } col_config_t;
 
 /* Load and validate. need_aggregators: false for --once --print. On error
