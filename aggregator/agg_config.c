@@ -93,6 +93,41 @@ static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_conf
     return 0;
 }
 
+static int agg_config_diagnostics(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"statements_top", "seq_scan_min_rows", "regression", NULL};
+    static const char *const rkeys[] = {"factor", "min_increase", "min_calls", "recent", "half_life",
+                                        "min_baseline", NULL};
+    diag_options_t *o = &c->diag;
+    const config_node_t *d = NULL, *r = NULL;
+    uint64_t top = o->statements_top, min_increase_ms = (uint64_t)o->regression_min_increase_ms;
+    if (config_map(cfg, root, "diagnostics", false, &d) != 0)
+        return -1;
+    if (!d)
+        return 0;
+    if (config_expect_keys(cfg, d, keys) != 0 || config_uint(cfg, d, "statements_top", false, 1, 10000, &top) != 0 ||
+        config_uint(cfg, d, "seq_scan_min_rows", false, 1, UINT64_MAX / 2, &o->seq_scan_min_rows) != 0 ||
+        config_map(cfg, d, "regression", false, &r) != 0)
+        return -1;
+    o->statements_top = (uint32_t)top;
+    if (!r)
+        return 0;
+    if (config_expect_keys(cfg, r, rkeys) != 0 ||
+        config_double(cfg, r, "factor", false, 1.01, 1000, &o->regression_factor) != 0 ||
+        config_duration_ms(cfg, r, "min_increase", false, &min_increase_ms) != 0 ||
+        config_uint(cfg, r, "min_calls", false, 1, 1000000000, &o->regression_min_calls) != 0 ||
+        config_duration_ms(cfg, r, "recent", false, &o->regression_recent_ms) != 0 ||
+        config_duration_ms(cfg, r, "half_life", false, &o->regression_half_life_ms) != 0 ||
+        config_duration_ms(cfg, r, "min_baseline", false, &o->regression_min_baseline_ms) != 0)
+        return -1;
+    o->regression_min_increase_ms = (double)min_increase_ms;
+    if (o->regression_recent_ms < 1000)
+        return config_fail(cfg, r, "recent", "expected at least 1s");
+    if (o->regression_half_life_ms < 1000)
+        return config_fail(cfg, r, "half_life", "expected at least 1s");
+    return 0;
+}
+
 static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_config_t *c)
 {
     static const char *const keys[] = {"system_identifier", "name", NULL};
@@ -130,13 +165,13 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", "rules", "regions", "peak",
                                        "escalation", "receivers", "delivery", "flapping", "auth", "http",
-                                       NULL};
+                                       "diagnostics", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
     if (config_expect_keys(cfg, root, keys) != 0 || agg_config_listen(cfg, root, c) != 0 ||
         agg_config_storage(cfg, root, c) != 0 || agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
-        config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
+        agg_config_diagnostics(cfg, root, c) != 0 || config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
         alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0)
@@ -171,6 +206,7 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->spool_dir = strdup("/var/lib/pgvigil");
     c->memory_rows = 200000;
     c->maintenance_interval_ms = 3600000;
+    diag_options_default(&c->diag);
     if (agg_config_parse(cfg, c) != 0) {
         snprintf(err, errlen, "%s", config_error(cfg));
         agg_config_destroy(&c);

@@ -36,6 +36,7 @@
 
 #include "alert_config.h"
 #include "auth.h"
+#include "diag.h"
 
 typedef struct {
     uint64_t system_identifier;
@@ -68,6 +69,7 @@ typedef struct {
 
     alert_config_t alerting;
     auth_config_t auth;               /* auth and http sections, see auth.h */
+    diag_options_t diag;              /* diagnostics section, see diag.h */
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

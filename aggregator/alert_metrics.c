@@ -26,6 +26,11 @@ static const alert_metric_info_t alert_metric_table[AM_COUNT] = {
     [AM_ARCHIVER_FAILING] = {"archiver_failing", "bool", true, AM_SLOW},
     [AM_RPO_SECONDS] = {"rpo_seconds", "s", false, AM_SLOW},
     [AM_PROBE_LATENCY_MS] = {"probe_latency_ms", "ms", false, AM_FAST},
+    [AM_QUERY_REGRESSIONS] = {"query_regressions", "statements", false, AM_STATS},
+    [AM_BACKUP_FAILED] = {"backup_verification_failed", "bool", true, AM_STATS},
+    [AM_BACKUP_AGE_SECONDS] = {"backup_age_seconds", "s", false, AM_STATS},
+    [AM_RESTORE_FAILED] = {"restore_test_failed", "bool", true, AM_STATS},
+    [AM_RESTORE_RTO_RATIO] = {"restore_rto_ratio", "ratio", false, AM_STATS},
 };
 
 int alert_metric_find(const char *name)
@@ -132,6 +137,19 @@ void alert_metrics_sample(alert_metric_state_t *st, const fleet_node_t *n, int64
             st->known[AM_RPO_SECONDS] = false;
         }
     }
+    if (s->statements)
+        am_set(st, AM_QUERY_REGRESSIONS, n->query_regressions);
+    if (s->backup) {
+        const Pgvigil__Backup *b = s->backup;
+        am_set(st, AM_BACKUP_FAILED, b->ok ? 0 : 1);
+        if (b->ok && b->has_backup_at_us)
+            st->backup_at_us = b->backup_at_us;
+        if (b->restore) {
+            am_set(st, AM_RESTORE_FAILED, b->restore->ok ? 0 : 1);
+            if (b->restore->ok && b->restore->rto_ms)
+                am_set(st, AM_RESTORE_RTO_RATIO, (double)b->restore->duration_ms / b->restore->rto_ms);
+        }
+    }
     if (n->role == PGVIGIL__ROLE__ROLE_REPLICA && s->replica_replication) {
         am_set(st, AM_REPLICA_DISCONNECTED, n->disconnected ? 1 : 0);
         am_set(st, AM_REPLAY_PAUSED, n->replay_paused ? 1 : 0);
@@ -169,6 +187,8 @@ void alert_metrics_refresh(alert_metric_state_t *st, const fleet_node_t *n, int6
     if (a && a->archive_mode && strcmp(a->archive_mode, "off") != 0 && a->last_archived_at_us > 0 &&
         n->role == PGVIGIL__ROLE__ROLE_PRIMARY)
         am_set(st, AM_RPO_SECONDS, (double)(now_us - a->last_archived_at_us) / 1e6);
+    if (st->backup_at_us > 0)
+        am_set(st, AM_BACKUP_AGE_SECONDS, (double)(now_us - st->backup_at_us) / 1e6);
 }
 
 /* Defaults an operator would start from; every one can be overridden or
@@ -208,6 +228,16 @@ static const alert_builtin_t alert_builtins[] = {
      "WAL archiving on {node} fails"},
     {"rpo_exceeded", AM_RPO_SECONDS, ALERT_OP_GT, NAN, 900, NAN, 0, ALERT_ROLE_PRIMARY, 1,
      "the last WAL segment of {node} was archived {value} s ago"},
+    {"query_regression", AM_QUERY_REGRESSIONS, ALERT_OP_GT, 0.5, NAN, NAN, 0,
+     ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, NAN, "{value} statements on {node} run much slower than their baseline"},
+    {"backup_verification_failed", AM_BACKUP_FAILED, ALERT_OP_GT, NAN, 0.5, NAN, 0,
+     ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, NAN, "the newest base backup of {node} fails pg_verifybackup"},
+    {"backup_overdue", AM_BACKUP_AGE_SECONDS, ALERT_OP_GT, 26 * 3600, 50 * 3600, NAN, 0,
+     ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, 1, "the newest verified base backup of {node} is {value} s old"},
+    {"restore_test_failed", AM_RESTORE_FAILED, ALERT_OP_GT, NAN, 0.5, NAN, 0,
+     ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, NAN, "the restore test of {node}'s newest backup failed"},
+    {"restore_rto_exceeded", AM_RESTORE_RTO_RATIO, ALERT_OP_GT, 0.8, 1, NAN, 0,
+     ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, 1, "restoring {node}'s newest backup takes {value} of the RTO"},
     {"probe_latency", AM_PROBE_LATENCY_MS, ALERT_OP_GT, 100, 1000, NAN, 30000,
      ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA, NAN, "a trivial query on {node} takes {value} ms"},
 };

@@ -39,6 +39,11 @@ typedef enum {
     AM_ARCHIVER_FAILING,
     AM_RPO_SECONDS,
     AM_PROBE_LATENCY_MS,
+    AM_QUERY_REGRESSIONS,
+    AM_BACKUP_FAILED,
+    AM_BACKUP_AGE_SECONDS,
+    AM_RESTORE_FAILED,
+    AM_RESTORE_RTO_RATIO,
     AM_COUNT
 } alert_metric_id_t;
 
@@ -60,6 +65,7 @@ typedef struct {
     /* counter state for deltas */
     uint64_t deadlocks_total, blks_hit, blks_read;
     bool have_counters;
+    int64_t backup_at_us; /* the newest verified backup's start, 0: none known */
 } alert_metric_state_t;
 
 /* Update st from the node's latest sample (after fleet_apply). */

@@ -9,16 +9,21 @@
 #include <string.h>
 
 #include "alerting.h"
+#include "fleet_internal.h"
 #include "clock.h"
 #include "fleet.h"
 #include "ingest.h"
 #include "log.h"
+#include "maint.h"
 #include "notify.h"
 #include "peak_events.h"
 
 typedef struct {
     const agg_config_t *cfg;
     snapshot_holder_t *snapshots;
+    diag_t *diag;
+    maint_t *maint;
+    zsock_t *collector_cmds; /* PUSH to ingest: [node][packed Command] */
     fleet_t *fleet;
     store_t *store;
     zsock_t *pull, *commands, *notify;
@@ -63,6 +68,8 @@ static void core_publish(core_state_t *st)
     snap->alerts = json_incref(json_object_get(av, "alerts"));
     snap->silences = json_incref(json_object_get(av, "silences"));
     json_decref(av);
+    snap->diag = diag_all(st->diag);
+    snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
     json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
@@ -71,6 +78,25 @@ static void core_publish(core_state_t *st)
     snapshot_publish(st->snapshots, snap);
     st->dirty = false;
     st->published_at_us = clock_mono_us();
+}
+
+static void core_emit(void *arg, json_t *msg)
+{
+    core_state_t *st = arg;
+    if (!msg)
+        return;
+    if (!st->notify || zmq_send(zsock_resolve(st->notify), &msg, sizeof msg, 0) != (int)sizeof msg)
+        json_decref(msg);
+}
+
+/* A verification not stored yet goes to backup_verifications. */
+static void core_backup(core_state_t *st, const Pgvigil__Sample *s)
+{
+    fleet_node_t *n = s->backup ? zhashx_lookup(st->fleet->nodes, s->node) : NULL;
+    if (!n || !s->backup->has_verified_at_us || s->backup->verified_at_us == n->backup_verified_us)
+        return;
+    n->backup_verified_us = s->backup->verified_at_us;
+    core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(s->node, s->backup)));
 }
 
 static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
@@ -83,10 +109,20 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         ingest_handoff_t h;
         if (zmq_recv(z, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
             break;
+        if (h.result) {
+            if (maint_result(st->maint, h.node, h.result, clock_wall_us()))
+                st->dirty = true;
+            pgvigil__command_result__free_unpacked(h.result, NULL);
+            continue;
+        }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
         if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
             st->dirty = true;
+            /* h.sample is now the node's latest, valid until the next one. */
+            if (diag_apply(st->diag, h.sample, h.received_at_us))
+                fleet_set_query_regressions(st->fleet, node, diag_regressions(st->diag, node));
+            core_backup(st, h.sample);
             alerting_sampled(st->alerting, st->fleet, node, clock_wall_us());
         }
         atomic_fetch_add(&st->applied, 1);
@@ -114,16 +150,44 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     }
     if (alerting_fleet(st->alerting, st->fleet, clock_wall_us()))
         st->dirty = true;
+    if (maint_tick(st->maint, clock_wall_us()))
+        st->dirty = true;
     return 0;
 }
 
-static void core_emit(void *arg, json_t *msg)
+
+static void core_send_command(void *arg, const char *node, const Pgvigil__Command *cmd)
 {
     core_state_t *st = arg;
-    if (!msg)
+    size_t len = pgvigil__command__get_packed_size(cmd);
+    zframe_t *body = zframe_new(NULL, len);
+    if (!body)
         return;
-    if (!st->notify || zmq_send(zsock_resolve(st->notify), &msg, sizeof msg, 0) != (int)sizeof msg)
-        json_decref(msg);
+    pgvigil__command__pack(cmd, zframe_data(body));
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, node);
+    zmsg_append(m, &body);
+    zmsg_send(&m, st->collector_cmds);
+}
+
+/* What the core knows of a node, for a maintenance request. */
+static int core_maintenance(core_state_t *st, const json_t *cmd, json_t **body)
+{
+    const char *name = json_string_value(json_object_get(cmd, "node"));
+    const fleet_node_t *n = name ? zhashx_lookup(st->fleet->nodes, name) : NULL;
+    maint_node_t mn = {0};
+    if (n) {
+        mn.known = true;
+        mn.up = n->up && !n->stale;
+        mn.primary = n->role == PGVIGIL__ROLE__ROLE_PRIMARY;
+        mn.diag = diag_node_doc(st->diag, name);
+        json_t *peak = alerting_peak_regions(st->alerting, clock_wall_us());
+        size_t i;
+        json_t *r;
+        json_array_foreach(peak, i, r) mn.peak = mn.peak || strcmp(json_string_value(r), n->region) == 0;
+        json_decref(peak);
+    }
+    return maint_request(st->maint, cmd, &mn, clock_wall_us(), body);
 }
 
 static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
@@ -136,6 +200,8 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
     const char *what = json_string_value(json_object_get(cmd, "cmd"));
     if (what && strcmp(what, "audit") == 0) /* a refused request, recorded only */
         status = (int)json_integer_value(json_object_get(json_object_get(cmd, "audit"), "result"));
+    else if (what && strcmp(what, "maintenance") == 0)
+        status = core_maintenance(st, cmd, &body);
     else if (cmd)
         status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
     else
@@ -252,12 +318,17 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->snapshots = snapshots;
     st->store = store;
     st->fleet = fleet_new(cfg);
+    st->diag = diag_new(&cfg->diag);
+    st->maint = maint_new(core_emit, core_send_command, st);
+    st->collector_cmds = zsock_new_push("@" INGEST_COMMANDS_ENDPOINT);
+    if (st->collector_cmds)
+        zsock_set_sndtimeo(st->collector_cmds, 0); /* no ingest: the take timeout fails it */
     /* Bound here, before ingest connects. */
     st->pull = zsock_new_pull("@" CORE_SAMPLES_ENDPOINT);
     st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
-    if (!st->fleet || !st->pull || !st->commands || !st->notify || !st->alerting)
+    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify || !st->alerting)
         goto fail;
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
@@ -275,6 +346,9 @@ fail:
         alerting_destroy(&st->alerting);
         peak_events_destroy(&st->peak_events);
         fleet_destroy(&st->fleet);
+        diag_destroy(&st->diag);
+        maint_destroy(&st->maint);
+        zsock_destroy(&st->collector_cmds);
         free(st);
     }
     free(self);
@@ -290,14 +364,21 @@ void core_destroy(core_t **self_p)
     /* Free samples still queued (pointers own their memory); ingest has
      * stopped by now, so nothing arrives after this. */
     ingest_handoff_t h;
-    while (zmq_recv(zsock_resolve(self->state->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
-        pgvigil__sample__free_unpacked(h.sample, NULL);
+    while (zmq_recv(zsock_resolve(self->state->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h) {
+        if (h.sample)
+            pgvigil__sample__free_unpacked(h.sample, NULL);
+        if (h.result)
+            pgvigil__command_result__free_unpacked(h.result, NULL);
+    }
     zsock_destroy(&self->state->pull);
     zsock_destroy(&self->state->commands);
     zsock_destroy(&self->state->notify);
     alerting_destroy(&self->state->alerting);
     peak_events_destroy(&self->state->peak_events);
     fleet_destroy(&self->state->fleet);
+    diag_destroy(&self->state->diag);
+    maint_destroy(&self->state->maint);
+    zsock_destroy(&self->state->collector_cmds);
     free(self->state);
     free(self);
     *self_p = NULL;

@@ -24,6 +24,8 @@ typedef struct fleet_node {
     lag_result_t lag;
     double primary_replay_lag_s; /* NAN when unknown */
     char wal_status[32];
+    unsigned query_regressions; /* from diag, before alerting sees the sample */
+    int64_t backup_verified_us; /* the last verification stored */
 } fleet_node_t;
 
 typedef struct {

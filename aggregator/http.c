@@ -215,7 +215,11 @@ static int http_node(const http_req_t *r, const char *rest)
         return http_error(r->conn, 404, "not_found", "no node named \"%s\"", name);
     if (!slash)
         return http_json(r->conn, 200, json_pack("{s:O}", "node", n));
-    return http_node_history(r, name, slash + 1);
+    const char *sub = slash + 1;
+    if (strcmp(sub, "tables") == 0 || strcmp(sub, "indexes") == 0 || strcmp(sub, "statements") == 0 ||
+        strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0)
+        return http_node_diag(r, name, sub);
+    return http_node_history(r, name, sub);
 }
 
 static int http_events(const http_req_t *r)
@@ -377,6 +381,10 @@ static int http_route(const http_req_t *r)
         return http_alerts(r, p[14] ? p + 15 : NULL);
     if (strncmp(p, "/api/v1/silences", 16) == 0 && (p[16] == '\0' || p[16] == '/'))
         return http_silences(r, p[16] ? p + 17 : NULL);
+    if (strcmp(p, "/api/v1/recommendations") == 0)
+        return http_recommendations(r);
+    if (strncmp(p, "/api/v1/maintenance", 19) == 0 && (p[19] == '\0' || p[19] == '/'))
+        return http_maintenance(r, p[19] ? p + 20 : "");
     if (strcmp(p, "/api/v1/audit") == 0)
         return http_audit(r);
     if (strcmp(p, "/api/v1/stream") == 0)
@@ -434,7 +442,8 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
                             "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
                             "Access-Control-Max-Age: 600\r\n");
     bool read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool mutation_path = strncmp(path, "/api/v1/alerts/", 15) == 0 || strncmp(path, "/api/v1/silences", 16) == 0;
+    bool mutation_path = strncmp(path, "/api/v1/alerts/", 15) == 0 || strncmp(path, "/api/v1/silences", 16) == 0 ||
+                         strcmp(path, "/api/v1/maintenance") == 0;
     if (!read_only && !mutation_path)
         return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", method);
     http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN};

@@ -38,7 +38,7 @@ static bool ha_id(const char *text, uint64_t *id)
 }
 
 /* The request body as a JSON object, or an error already sent (NULL). */
-static json_t *ha_body(const http_req_t *r)
+json_t *http_read_json(const http_req_t *r)
 {
     const struct mg_request_info *ri = mg_get_request_info(r->conn);
     if (ri->content_length > HTTP_BODY_MAX) {
@@ -91,7 +91,7 @@ static bool ha_strings(const http_req_t *r, const json_t *body, const char *cons
     return true;
 }
 
-static int ha_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
+int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
 {
     char what[160];
     snprintf(what, sizeof what, "%s %s: %s", r->method, r->path, action);
@@ -166,7 +166,7 @@ int http_alerts(const http_req_t *r, const char *rest)
     }
     if (strcmp(r->method, "PATCH") != 0)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on an alert", r->method);
-    json_t *body = ha_body(r);
+    json_t *body = http_read_json(r);
     if (!body)
         return 400;
     static const char *const keys[] = {"action", "comment", "by", "expires_in", NULL};
@@ -186,7 +186,7 @@ int http_alerts(const http_req_t *r, const char *rest)
     json_object_del(cmd, "action"); /* action pointed into it: not used after this */
     json_object_set_new(cmd, "id", json_integer((json_int_t)id));
     json_object_set_new(cmd, "id_text", json_string(rest));
-    return ha_command(r, cmd, verb, rest);
+    return http_core_command(r, cmd, verb, rest);
 }
 
 int http_silences(const http_req_t *r, const char *rest)
@@ -197,7 +197,7 @@ int http_silences(const http_req_t *r, const char *rest)
             return http_json(r->conn, 200, json_pack("{s:O}", "silences", r->snap->silences));
         if (strcmp(r->method, "POST") != 0)
             return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on /api/v1/silences", r->method);
-        json_t *body = ha_body(r);
+        json_t *body = http_read_json(r);
         if (!body)
             return 400;
         static const char *const keys[] = {"matchers", "starts_at", "ends_at", "comment", "by", NULL};
@@ -206,7 +206,7 @@ int http_silences(const http_req_t *r, const char *rest)
             return 400;
         }
         json_object_set_new(body, "cmd", json_string("silence_add"));
-        return ha_command(r, body, "silence", "new silence");
+        return http_core_command(r, body, "silence", "new silence");
     }
     uint64_t id;
     if (!ha_id(rest, &id))
@@ -220,6 +220,6 @@ int http_silences(const http_req_t *r, const char *rest)
     }
     if (strcmp(r->method, "DELETE") != 0)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on a silence", r->method);
-    return ha_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),
+    return http_core_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),
                       "delete silence", rest);
 }

@@ -60,6 +60,18 @@ bool http_param(const http_req_t *r, const char *name, char *buf, size_t len);
  * is what follows the collection's slash, or NULL. */
 int http_alerts(const http_req_t *r, const char *rest);
 int http_silences(const http_req_t *r, const char *rest);
+/* The request body as a JSON object (at most HTTP_BODY_MAX bytes), or NULL
+ * with the error already sent. */
+json_t *http_read_json(const http_req_t *r);
+/* Send cmd (stolen) to the core with an audit record of this request and
+ * answer with the core's status and body. */
+int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target);
+/* /api/v1/nodes/{node}/{tables,indexes,statements,recommendations},
+ * /api/v1/recommendations and /api/v1/maintenance[/{id}] (http_diag.c). */
+int http_node_diag(const http_req_t *r, const char *node, const char *sub);
+int http_recommendations(const http_req_t *r);
+int http_maintenance(const http_req_t *r, const char *rest);
+
 /* /api/v1/stream (http_stream.c): Server-Sent Events of the fleet. */
 int http_stream(const http_req_t *r);
 /* /status (html) and /api/v1/status (http_status.c): public, cacheable. */

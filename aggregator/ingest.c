@@ -131,6 +131,66 @@ Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uin
     return s;
 }
 
+/* A maintenance result: to the core, like a sample. */
+static ingest_reject_t ingest_result(const envelope_t *env, const uint8_t *body, size_t len, void *push)
+{
+    Pgvigil__CommandResult *r = pgvigil__command_result__unpack(NULL, len, body);
+    if (!r)
+        return INGEST_BAD_BODY;
+    if (!r->has_id || !r->state) {
+        pgvigil__command_result__free_unpacked(r, NULL);
+        return INGEST_INVALID;
+    }
+    ingest_handoff_t h = {.result = r, .received_at_us = clock_wall_us()};
+    snprintf(h.node, sizeof h.node, "%s", env->node);
+    if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
+        pgvigil__command_result__free_unpacked(r, NULL);
+    return INGEST_OK;
+}
+
+/* A command from the core, [node][packed Command], to that node's
+ * collector; if it is not connected, a failed result goes back at once. */
+static void ingest_command(void *cmds, void *router, void *push)
+{
+    char node[ENVELOPE_NODE_MAX + 1];
+    zmsg_t *m = zmsg_recv(cmds);
+    zframe_t *name = m ? zmsg_first(m) : NULL, *body = m ? zmsg_next(m) : NULL;
+    if (!name || !body || zframe_size(name) >= sizeof node) {
+        zmsg_destroy(&m);
+        return;
+    }
+    memcpy(node, zframe_data(name), zframe_size(name));
+    node[zframe_size(name)] = '\0';
+    envelope_t env = {ENVELOPE_VERSION, ENVELOPE_COMMAND, ""};
+    snprintf(env.node, sizeof env.node, "%s", node);
+    uint8_t eb[ENVELOPE_MAX_BYTES];
+    size_t elen = envelope_encode(&env, eb, sizeof eb);
+    bool sent = elen && zmq_send(router, node, strlen(node), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
+    if (sent) {
+        zmq_send(router, eb, elen, ZMQ_SNDMORE);
+        zmq_send(router, zframe_data(body), zframe_size(body), 0);
+    } else {
+        Pgvigil__Command *c = pgvigil__command__unpack(NULL, zframe_size(body), zframe_data(body));
+        Pgvigil__CommandResult *r = malloc(sizeof *r);
+        if (c && r) {
+            pgvigil__command_result__init(r);
+            r->has_id = 1;
+            r->id = c->id;
+            r->state = strdup("failed");
+            r->error = strdup("the node's collector is not connected to this aggregator");
+            ingest_handoff_t h = {.result = r, .received_at_us = clock_wall_us()};
+            snprintf(h.node, sizeof h.node, "%s", node);
+            if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
+                pgvigil__command_result__free_unpacked(r, NULL);
+        } else {
+            free(r);
+        }
+        if (c)
+            pgvigil__command__free_unpacked(c, NULL);
+    }
+    zmsg_destroy(&m);
+}
+
 /* One message: [routing id][envelope][body], read without allocating. */
 static void ingest_receive(void *router, void *push, ingest_counters_t *c)
 {
@@ -158,17 +218,23 @@ static void ingest_receive(void *router, void *push, ingest_counters_t *c)
     if (n == 3) {
         envelope_t env;
         atomic_fetch_add(&c->bytes, zmq_msg_size(&part[2]));
-        s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), zmq_msg_data(&part[2]),
-                          zmq_msg_size(&part[2]), &env, &why);
+        if (envelope_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), &env) == 0 &&
+            env.type == ENVELOPE_COMMAND_RESULT)
+            why = ingest_result(&env, zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), push);
+        else
+            s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), zmq_msg_data(&part[2]),
+                              zmq_msg_size(&part[2]), &env, &why);
     }
     for (int i = 0; i < n && i < 3; i++)
         zmq_msg_close(&part[i]);
+    if (!s && why == INGEST_OK) /* a command result, handed over already */
+        return;
     if (!s) {
         atomic_fetch_add(&c->rejected[why], 1);
         return;
     }
     atomic_fetch_add(&c->accepted, 1);
-    ingest_handoff_t h = {s, clock_wall_us()};
+    ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
     if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
         pgvigil__sample__free_unpacked(s, NULL); /* shutting down */
 }
@@ -235,6 +301,9 @@ static void ingest_actor(zsock_t *pipe, void *arg)
         if (zsock_connect(push, "%s", a->core_endpoint) != 0)
             zsock_destroy(&push);
     }
+    zsock_t *cmds = push ? zsock_new_pull(">" INGEST_COMMANDS_ENDPOINT) : NULL;
+    if (router) /* a command for a collector that is not connected fails at once */
+        zsock_set_router_mandatory(router, 1);
     zsock_t *mon = NULL;
     if (push) {
         zmq_socket_monitor(zsock_resolve(router), INGEST_MONITOR_ENDPOINT,
@@ -243,7 +312,7 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     }
     ingest_counters_t *c = a->counters;
     zsock_signal(pipe, push ? 0 : 1);
-    zpoller_t *poller = push ? zpoller_new(pipe, router, mon, NULL) : NULL;
+    zpoller_t *poller = push ? zpoller_new(pipe, router, cmds, mon, NULL) : NULL;
     while (poller) {
         void *which = zpoller_wait(poller, -1);
         if (which == router) {
@@ -252,6 +321,8 @@ static void ingest_actor(zsock_t *pipe, void *arg)
                 ingest_receive(r, p, c);
         } else if (which == mon) {
             ingest_monitor_event(mon, c);
+        } else if (which == cmds) {
+            ingest_command(zsock_resolve(cmds), zsock_resolve(router), zsock_resolve(push));
         } else {
             break; /* $TERM from the pipe, or interrupted */
         }
@@ -260,6 +331,7 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     if (router)
         zmq_socket_monitor(zsock_resolve(router), NULL, 0);
     zsock_destroy(&mon);
+    zsock_destroy(&cmds);
     zsock_destroy(&push);
     zsock_destroy(&router);
     zactor_destroy(&auth);

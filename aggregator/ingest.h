@@ -25,10 +25,18 @@
 
 #define INGEST_HANDOFF_HWM 20000
 
+/* Exactly one of sample and result is set; the core frees it. */
 typedef struct {
     Pgvigil__Sample *sample;
     int64_t received_at_us; /* aggregator wall clock */
+    Pgvigil__CommandResult *result; /* a maintenance result from collector `node` */
+    char node[ENVELOPE_NODE_MAX + 1];
 } ingest_handoff_t;
+
+/* The core binds a PUSH here; ingest forwards each [node][packed Command]
+ * to that node's collector over the ROUTER, and answers a command for a
+ * collector that is not connected with a failed result of its own. */
+#define INGEST_COMMANDS_ENDPOINT "inproc://pgvigil-collector-commands"
 
 typedef enum {
     INGEST_OK = 0,

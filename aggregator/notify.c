@@ -441,6 +441,48 @@ static int nt_write(nt_state_t *st, const json_t *op)
         free(detail);
         return rc;
     }
+    if (strcmp(what, "maintenance") == 0) {
+        const json_t *m = json_object_get(op, "operation");
+        char *doc = json_dumps(m, JSON_COMPACT);
+        char dur[24];
+        snprintf(a, sizeof a, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(m, "id")));
+        snprintf(dur, sizeof dur, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(m, "duration_ms")));
+        const char *p[] = {a, jstr(m, "node"), jstr(m, "operation"), jstr(m, "database"), jstr(m, "schema"),
+                           jstr(m, "table"), jstr(m, "index"), jstr(m, "state"), jstr(m, "requested_by"),
+                           jstr(m, "role"), json_is_true(json_object_get(m, "force")) ? "t" : "f",
+                           json_is_true(json_object_get(m, "peak")) ? "t" : "f", jstr(m, "requested_at"),
+                           jstr(m, "started_at"), jstr(m, "finished_at"),
+                           json_is_integer(json_object_get(m, "duration_ms")) ? dur : NULL, jstr(m, "statement"),
+                           jstr(m, "error"), doc};
+        int rc = nt_exec(st->db,
+                         "INSERT INTO maintenance_operations (id, node, operation, database, schema_name, table_name, "
+                         "index_name, state, requested_by, role, force, peak, requested_at, started_at, finished_at, "
+                         "duration_ms, statement, error, doc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
+                         "$15,$16,$17,$18,$19) ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, started_at = "
+                         "EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, "
+                         "statement = EXCLUDED.statement, error = EXCLUDED.error, doc = EXCLUDED.doc, updated_at = now()",
+                         19, p);
+        free(doc);
+        return rc;
+    }
+    if (strcmp(what, "backup") == 0) {
+        const json_t *bk = json_object_get(op, "backup");
+        char v[4][24];
+        const char *keys[] = {"duration_ms", "size_bytes", "restore_ms", "restore_rto_ms"};
+        for (int i = 0; i < 4; i++)
+            snprintf(v[i], sizeof v[i], "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(bk, keys[i])));
+        const json_t *rok = json_object_get(bk, "restore_ok");
+        const char *p[] = {jstr(bk, "node"), jstr(bk, "verified_at"), jstr(bk, "path"),
+                           json_is_true(json_object_get(bk, "ok")) ? "t" : "f", jstr(bk, "error"), v[0],
+                           jstr(bk, "backup_at"), v[1], json_is_boolean(rok) ? (json_is_true(rok) ? "t" : "f") : NULL,
+                           json_is_boolean(rok) ? v[2] : NULL, json_is_boolean(rok) ? v[3] : NULL,
+                           jstr(bk, "restore_result"), jstr(bk, "restore_error")};
+        return nt_exec(st->db,
+                       "INSERT INTO backup_verifications (node, verified_at, path, ok, error, duration_ms, backup_at, "
+                       "size_bytes, restore_ok, restore_ms, restore_rto_ms, restore_result, restore_error) VALUES "
+                       "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING",
+                       13, p);
+    }
     if (strcmp(what, "silence_delete") == 0) {
         const char *p[] = {id};
         return nt_exec(st->db, "UPDATE silences SET deleted_at = now() WHERE id = $1", 1, p);

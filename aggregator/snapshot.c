@@ -29,6 +29,8 @@ static void snapshot_free(snapshot_t *s)
     json_decref(s->alerts);
     json_decref(s->silences);
     json_decref(s->peak_regions);
+    json_decref(s->diag);
+    json_decref(s->maintenance);
     free(s->clusters_json);
     free(s->metrics_text);
     free(s);

@@ -42,6 +42,8 @@ typedef struct snapshot {
     json_t *alerts;               /* array: open alerts, then recently resolved (alerting.h) */
     json_t *silences;             /* array: pending, active and recently expired */
     json_t *peak_regions;         /* array of region names in peak now */
+    json_t *diag;                 /* object: node -> diagnostics document (diag.h) */
+    json_t *maintenance;          /* array: operations, active and the most recent 500, newest first (maint.h) */
     unsigned alerts_warning, alerts_critical; /* firing */
     char *clusters_json;          /* json_dumps({"clusters": clusters}) done once */
     char *metrics_text;           /* Prometheus text of the fleet gauges and the

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "pbjson.h"
+#include "maintenance.h"
 #include "publish.h"
 #include "section.h"
 
@@ -37,6 +38,7 @@ typedef struct {
     const col_config_t *cfg;
     zloop_t *loop;
     publish_t *pub;       /* NULL in --once mode */
+    maintenance_t *maint; /* NULL in --once mode */
     bool once, stop;
     json_t *once_json;
     bool once_up;
@@ -435,6 +437,13 @@ static void collector_fini(collector_t *self)
     statements_state_destroy(&self->ctx.statements);
 }
 
+static void collector_on_command(void *arg, zsock_t *from, const Pgvigil__Command *cmd)
+{
+    collector_t *self = arg;
+    if (self->maint)
+        maintenance_command(self->maint, from, cmd);
+}
+
 int collector_run(const col_config_t *cfg)
 {
     collector_t self;
@@ -445,7 +454,8 @@ int collector_run(const col_config_t *cfg)
         collector_fini(&self);
         return 1;
     }
-    publish_attach(self.pub, self.loop);
+    self.maint = maintenance_new(self.loop, cfg, publish_reply);
+    publish_attach(self.pub, self.loop, collector_on_command, &self);
     zloop_timer(self.loop, cfg->interval_ms, 0, collector_on_tick, &self);
     log_info("collecting from node \"%s\" every %.1f s for %zu aggregator(s)", cfg->node,
              (double)cfg->interval_ms / 1000, cfg->aggregator_count);
@@ -453,6 +463,7 @@ int collector_run(const col_config_t *cfg)
     zloop_start(self.loop);
     log_info("shutting down after %llu samples (%llu dropped)",
              (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub));
+    maintenance_destroy(&self.maint);
     collector_fini(&self);
     publish_destroy(&self.pub);
     return 0;

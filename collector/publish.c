@@ -13,6 +13,8 @@
 
 struct publish {
     zsock_t **socks;
+    publish_command_fn *on_command;
+    void *on_command_arg;
     const col_config_t *cfg;
     size_t n;
     uint8_t envelope[ENVELOPE_MAX_BYTES];
@@ -140,24 +142,53 @@ uint64_t publish_dropped(const publish_t *self) { return self->dropped; }
 static int publish_on_command(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    (void)arg;
+    publish_t *self = arg;
     zmsg_t *msg = zmsg_recv(reader);
     if (!msg)
         return 0;
-    zframe_t *f = zmsg_first(msg);
+    zframe_t *f = zmsg_first(msg), *body = zmsg_next(msg);
     envelope_t env;
-    if (f && envelope_decode(zframe_data(f), zframe_size(f), &env) == 0)
-        log_debug("ignoring a message of type %d from the aggregator", env.type);
+    Pgvigil__Command *cmd = NULL;
+    if (f && body && envelope_decode(zframe_data(f), zframe_size(f), &env) == 0 && env.type == ENVELOPE_COMMAND &&
+        strcmp(env.node, self->cfg->node) == 0)
+        cmd = pgvigil__command__unpack(NULL, zframe_size(body), zframe_data(body));
+    if (cmd && self->on_command)
+        self->on_command(self->on_command_arg, reader, cmd);
     else
-        log_debug("ignoring a malformed message from the aggregator");
+        log_warning("ignoring a malformed or unexpected message from an aggregator");
+    if (cmd)
+        pgvigil__command__free_unpacked(cmd, NULL);
     zmsg_destroy(&msg);
     return 0;
 }
 
-int publish_attach(publish_t *self, zloop_t *loop)
+int publish_attach(publish_t *self, zloop_t *loop, publish_command_fn *on_command, void *arg)
 {
+    self->on_command = on_command;
+    self->on_command_arg = arg;
     for (size_t i = 0; i < self->n; i++)
         if (zloop_reader(loop, self->socks[i], publish_on_command, self) != 0)
             return -1;
     return 0;
+}
+
+void publish_reply(zsock_t *sock, const Pgvigil__CommandResult *r)
+{
+    envelope_t env = {.version = ENVELOPE_VERSION, .type = ENVELOPE_COMMAND_RESULT};
+    char *node = zsock_identity(sock);
+    snprintf(env.node, sizeof env.node, "%s", node ? node : "");
+    zstr_free(&node);
+    uint8_t eb[ENVELOPE_MAX_BYTES];
+    size_t elen = envelope_encode(&env, eb, sizeof eb);
+    size_t len = pgvigil__command_result__get_packed_size(r);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf || !elen) {
+        free(buf);
+        return;
+    }
+    pgvigil__command_result__pack(r, buf);
+    void *z = zsock_resolve(sock);
+    if (zmq_send(z, eb, elen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 || zmq_send(z, buf, len, ZMQ_DONTWAIT) < 0)
+        log_warning("could not send a maintenance result to the aggregator: %s", zmq_strerror(zmq_errno()));
+    free(buf);
 }

@@ -27,7 +27,12 @@ void publish_destroy(publish_t **self_p);
 int publish_sample(publish_t *self, const Pgvigil__Sample *s);
 uint64_t publish_dropped(const publish_t *self);
 
-/* Register a reader for messages from aggregators (commands) on loop. */
-int publish_attach(publish_t *self, zloop_t *loop);
+/* Register a reader for messages from aggregators on loop: each valid
+ * Command goes to on_command with the socket it came on (answer there with
+ * publish_reply); anything else is logged and dropped. */
+typedef void(publish_command_fn)(void *arg, zsock_t *from, const Pgvigil__Command *cmd);
+int publish_attach(publish_t *self, zloop_t *loop, publish_command_fn *on_command, void *arg);
+/* Send a command's result back to the aggregator behind sock. */
+void publish_reply(zsock_t *sock, const Pgvigil__CommandResult *r);
 
 #endif

@@ -12,29 +12,54 @@
 #define RELATIONS_MAX_TABLES "1000"
 #define RELATIONS_MAX_INDEXES "3000"
 
+/* Autovacuum triggers, from the server's settings overridden by the table's
+ * reloptions, and a heap bloat estimate from catalog statistics: the pages
+ * reltuples rows of the analysed average width would fill at the table's
+ * fillfactor, against the pages it has. Both are what autovacuum and the
+ * planner themselves believe, computed on the server in one pass. */
+#define RO(name) "max(CASE WHEN option_name = '" name "' THEN option_value END)"
+#define SETTING(name) "current_setting('" name "')::float8"
+#define TABLES_SELECT                                                                              \
+    "SELECT current_database(), t.schemaname, t.relname, t.n_live_tup, t.n_dead_tup,"              \
+    " t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch,"              \
+    " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","             \
+    " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","         \
+    " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"                    \
+    " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"                                  \
+    " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"              \
+    " age(c.relfrozenxid), "
+#define TABLES_TAIL(ins)                                                                            \
+    " coalesce(ro.vt, " SETTING("autovacuum_vacuum_threshold") ") + coalesce(ro.vsf, "              \
+    SETTING("autovacuum_vacuum_scale_factor") ") * greatest(c.reltuples, 0),"                        \
+    " coalesce(ro.at, " SETTING("autovacuum_analyze_threshold") ") + coalesce(ro.asf, "             \
+    SETTING("autovacuum_analyze_scale_factor") ") * greatest(c.reltuples, 0), " ins ","                \
+    " current_setting('autovacuum')::bool AND coalesce(ro.enabled, true),"                          \
+    " CASE WHEN ps.w IS NULL OR c.reltuples <= 0 THEN NULL ELSE greatest(c.relpages::float8 -"      \
+    " ceil(c.reltuples * (28 + ps.w) / ((current_setting('block_size')::float8 - 24) *"             \
+    " coalesce(ro.ff, 100) / 100)), 0)::bigint * current_setting('block_size')::bigint END,"        \
+    " c.reltuples"                                                                                  \
+    " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"                                \
+    " LEFT JOIN LATERAL (SELECT " RO("autovacuum_vacuum_threshold") "::float8 AS vt, "              \
+    RO("autovacuum_vacuum_scale_factor") "::float8 AS vsf, " RO("autovacuum_analyze_threshold")     \
+    "::float8 AS at, " RO("autovacuum_analyze_scale_factor") "::float8 AS asf, "                    \
+    RO("autovacuum_vacuum_insert_threshold") "::float8 AS it, "                                     \
+    RO("autovacuum_vacuum_insert_scale_factor") "::float8 AS isf, "                                 \
+    RO("autovacuum_enabled") "::bool AS enabled, " RO("fillfactor") "::float8 AS ff"               \
+    " FROM pg_options_to_table(c.reloptions)) ro ON true"                                           \
+    " LEFT JOIN (SELECT schemaname, tablename, sum((1 - null_frac) * avg_width) AS w"              \
+    " FROM pg_stats GROUP BY schemaname, tablename) ps"                                             \
+    " ON ps.schemaname = t.schemaname AND ps.tablename = t.relname"                                 \
+    " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES
+
 const char *tables_sql(const section_ctx_t *ctx)
 {
+    /* An insert threshold of -1 turns insert-triggered vacuums off. */
     if (ctx->server_version >= 130000)
-        return "SELECT current_database(), t.schemaname, t.relname, t.n_live_tup, t.n_dead_tup,"
-               " t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch,"
-               " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","
-               " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","
-               " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"
-               " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"
-               " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"
-               " age(c.relfrozenxid), t.n_ins_since_vacuum"
-               " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"
-               " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES;
-    return "SELECT current_database(), t.schemaname, t.relname, t.n_live_tup, t.n_dead_tup,"
-           " t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read, t.idx_scan, t.idx_tup_fetch,"
-           " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","
-           " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","
-           " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"
-           " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"
-           " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"
-           " age(c.relfrozenxid), NULL::bigint"
-           " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"
-           " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES;
+        return TABLES_SELECT "t.n_ins_since_vacuum," TABLES_TAIL(
+            "CASE WHEN coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") < 0 THEN NULL"
+            " ELSE coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") + coalesce(ro.isf, "
+            SETTING("autovacuum_vacuum_insert_scale_factor") ") * greatest(c.reltuples, 0) END");
+    return TABLES_SELECT "NULL::bigint," TABLES_TAIL("NULL::float8");
 }
 
 static Pgvigil__TableStats *table_decode(const PGresult *r, int i)
@@ -70,6 +95,12 @@ static Pgvigil__TableStats *table_decode(const PGresult *r, int i)
     SECTION_SET(u64, t, toast_bytes, r, i, 25);
     SECTION_SET(u64, t, relfrozenxid_age, r, i, 26);
     SECTION_SET(u64, t, n_ins_since_vacuum, r, i, 27);
+    SECTION_SET(double, t, vacuum_threshold, r, i, 28);
+    SECTION_SET(double, t, analyze_threshold, r, i, 29);
+    SECTION_SET(double, t, insert_threshold, r, i, 30);
+    SECTION_SET(bool, t, autovacuum_enabled, r, i, 31);
+    SECTION_SET(u64, t, bloat_bytes, r, i, 32);
+    SECTION_SET(double, t, reltuples, r, i, 33);
     return t;
 }
 
@@ -79,7 +110,7 @@ int tables_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, cha
     (void)ctx;
     Pgvigil__Tables *p;
     int rows = PQntuples(r);
-    if (section_expect(r, 28, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__tables__init))
+    if (section_expect(r, 34, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__tables__init))
         return -1;
     s->tables = p;
     if (!(p->tables = section_new_array((size_t)rows)))
@@ -97,7 +128,9 @@ const char *indexes_sql(const section_ctx_t *ctx)
     (void)ctx;
     return "SELECT current_database(), s.schemaname, s.relname, s.indexrelname, s.idx_scan,"
            " s.idx_tup_read, s.idx_tup_fetch, pg_relation_size(s.indexrelid), i.indisunique,"
-           " i.indisprimary, i.indisvalid, i.indkey::text, pg_get_indexdef(s.indexrelid)"
+           " i.indisprimary, i.indisvalid, i.indkey::text, pg_get_indexdef(s.indexrelid),"
+           " i.indkey::text || ' ' || i.indclass::text || coalesce(' ' || pg_get_expr(i.indexprs, i.indrelid), '')"
+           " || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '')"
            " FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid"
            " ORDER BY pg_relation_size(s.indexrelid) DESC LIMIT " RELATIONS_MAX_INDEXES;
 }
@@ -108,7 +141,7 @@ int indexes_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, ch
     (void)ctx;
     Pgvigil__Indexes *p;
     int rows = PQntuples(r);
-    if (section_expect(r, 13, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__indexes__init))
+    if (section_expect(r, 14, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__indexes__init))
         return -1;
     s->indexes = p;
     if (!(p->indexes = section_new_array((size_t)rows)))
@@ -132,6 +165,7 @@ int indexes_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, ch
         SECTION_SET(bool, x, is_valid, r, i, 10);
         x->columns = section_str(r, i, 11, 256);
         x->definition = section_str(r, i, 12, 2048);
+        x->signature = section_str(r, i, 13, 2048);
     }
     return 0;
 }
