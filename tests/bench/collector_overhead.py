@@ -36,6 +36,23 @@ def server_ms(cluster, role):
     return float(v)
 
 
+STATS_SECTIONS = (("tables", "pg_stat_user_tables"), ("indexes", "pg_stat_user_indexes"),
+                  ("statements", "FROM pg_stat_statements("))
+
+
+def stats_sections_ms(cluster, role):
+    """Mean server time per execution of each stats-cadence section's query."""
+    rows = cluster.psql("primary", "SELECT query, calls, mean_exec_time, max_exec_time FROM pg_stat_statements s"
+                                   " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '%s'" % role)
+    out = {}
+    for query, calls, mean, most in rows:
+        for name, marker in STATS_SECTIONS:
+            if marker in query:
+                c, m, x = out.get(name, (0, 0.0, 0.0))
+                out[name] = (c + int(calls), max(m, float(mean)), max(x, float(most)))
+    return out
+
+
 def make_tables(cluster, n):
     cluster.psql("primary", "DO $$ BEGIN FOR i IN 1..%d LOOP"
                             " EXECUTE format('CREATE TABLE bench_t%%s (id int primary key, a int, b int, c text)', i);"
@@ -55,7 +72,8 @@ def main():
     cluster.write_load(rows=10000)
     recv = Receiver(d, name="receiver")
     cfg = collector_config(d, "collector.yaml", "bench", cluster.dsn("primary"), [recv.endpoint],
-                           extra="interval: 1s\nslow_interval: 15s\nstats_interval: 60s\n")
+                           extra="interval: 1s\nslow_interval: 15s\nstats_interval: %s\n"
+                                 % ("10s" if tables else "60s"))
     port = free_port()
     exporter = Process(d, "exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:%d" % port],
                        env={"DATA_SOURCE_NAME": "postgresql://exporter@127.0.0.1:%d/postgres?sslmode=disable"
@@ -78,6 +96,7 @@ def main():
     col_anon, exp_anon = status_kb(col.proc.pid, "RssAnon"), status_kb(exporter.proc.pid, "RssAnon")
     col_file, exp_file = status_kb(col.proc.pid, "RssFile"), status_kb(exporter.proc.pid, "RssFile")
     col_srv, exp_srv = server_ms(cluster, "pgvigil"), server_ms(cluster, "exporter")
+    sections = stats_sections_ms(cluster, "pgvigil")
     col.stop()
     exporter.stop()
     samples = recv.samples()
@@ -110,6 +129,15 @@ def main():
         (">= 2x less memory (peak RSS)", exp_rss >= 2 * col_rss, "%.1fx" % (exp_rss / max(col_rss, 1))),
         (">= 2x less memory (RssAnon)", exp_anon >= 2 * col_anon, "%.1fx" % (exp_anon / max(col_anon, 1))),
     ]
+    print("stats-cadence sections (server time per execution, pg_stat_statements):")
+    stats_round = 0.0
+    for name, _ in STATS_SECTIONS:
+        calls, mean, most = sections.get(name, (0, 0.0, 0.0))
+        stats_round += mean
+        print("  %-12s %4d runs  mean %8.2f ms  max %8.2f ms" % (name, calls, mean, most))
+    print("  %-12s %25.2f ms per stats round" % ("together", stats_round))
+    if tables:
+        checks.append(("stats sections < 200 ms a round", stats_round < 200, "%.1f ms" % stats_round))
     print("targets:")
     for name, met, value in checks:
         print("  %-4s %-32s %s" % ("met" if met else "MISS", name, value))
