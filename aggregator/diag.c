@@ -264,7 +264,7 @@ json_t *diag_indexes_json(const Pgvigil__Indexes *x)
         json_object_set_new(o, "duplicates", dups);
         json_object_set_new(o, "duplicate_of",
                             keeper && ix->is_valid ? json_string(keeper->index ? keeper->index : "") : json_null());
-        json_object_set_new(o, "definition", json_string(ix->definition ? ix->definition : ""));
+        json_object_set_new(o, "definition", ix->definition ? json_string(ix->definition) : json_null());
         json_array_append_new(out, o);
     }
     return out;
@@ -710,6 +710,31 @@ static void diag_statements(diag_t *self, diag_node_t *n, const Pgvigil__Stateme
                               "statements", list, "regressions", regressions);
 }
 
+/* Values computed only on the collector's hourly cadence (bloat, index
+ * definitions) carry over from the previous list to the new one. */
+static void diag_carry(const json_t *before, json_t *now, const char *name_key, const char *const *keys)
+{
+    zhashx_t *old = zhashx_new();
+    size_t i;
+    json_t *x;
+    char key[400];
+    if (!old)
+        return;
+    json_array_foreach(before, i, x)
+    {
+        snprintf(key, sizeof key, "%s/%s/%s", js(x, "database"), js(x, "schema"), js(x, name_key));
+        zhashx_update(old, key, x);
+    }
+    json_array_foreach(now, i, x)
+    {
+        snprintf(key, sizeof key, "%s/%s/%s", js(x, "database"), js(x, "schema"), js(x, name_key));
+        const json_t *prev = zhashx_lookup(old, key);
+        for (size_t k = 0; prev && keys[k]; k++)
+            json_object_set(x, keys[k], json_object_get(prev, keys[k]));
+    }
+    zhashx_destroy(&old);
+}
+
 json_t *diag_backup_json(const char *node, const Pgvigil__Backup *b)
 {
     json_t *o = json_object();
@@ -757,13 +782,22 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
         json_t *list = json_array();
         for (size_t i = 0; i < s->tables->n_tables; i++)
             json_array_append_new(list, diag_table_json(s->tables->tables[i]));
+        if (s->tables->has_estimates && !s->tables->estimates && n->tables) {
+            static const char *const keys[] = {"bloat_bytes", "bloat_ratio", NULL};
+            diag_carry(json_object_get(n->tables, "tables"), list, "table", keys);
+        }
         json_decref(n->tables);
         n->tables = json_pack("{s:s,s:o}", "collected_at", at, "tables", list);
         changed = true;
     }
     if (s->indexes) {
+        json_t *list = diag_indexes_json(s->indexes);
+        if (s->indexes->has_definitions && !s->indexes->definitions && n->indexes) {
+            static const char *const keys[] = {"definition", NULL};
+            diag_carry(json_object_get(n->indexes, "indexes"), list, "index", keys);
+        }
         json_decref(n->indexes);
-        n->indexes = json_pack("{s:s,s:o}", "collected_at", at, "indexes", diag_indexes_json(s->indexes));
+        n->indexes = json_pack("{s:s,s:o}", "collected_at", at, "indexes", list);
         changed = true;
     }
     if (s->statements) {

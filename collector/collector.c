@@ -252,6 +252,8 @@ static uint64_t collector_cadence_ms(const col_config_t *cfg, section_cadence_t 
         return cfg->slow_interval_ms;
     case SECTION_STATS:
         return cfg->stats_interval_ms;
+    case SECTION_HOURLY:
+        return cfg->hourly_interval_ms;
     default:
         return 0; /* identity and fast: every round */
     }
@@ -273,6 +275,12 @@ static void collector_start_round(collector_t *self, int64_t now)
         if (self->due[c])
             self->last_run_us[c] = now;
     }
+    /* The hourly parts ride on a stats round: wait for one. */
+    if (self->due[SECTION_HOURLY] && !self->due[SECTION_STATS] && !self->once) {
+        self->due[SECTION_HOURLY] = false;
+        self->last_run_us[SECTION_HOURLY] = 0;
+    }
+    self->ctx.hourly_due = self->due[SECTION_HOURLY];
     self->round_active = true;
     self->identity_ok = false;
     self->section_i = 0;

@@ -24,6 +24,7 @@ typedef enum {
     SECTION_FAST,
     SECTION_SLOW,
     SECTION_STATS,
+    SECTION_HOURLY, /* no section of its own: costly parts of stats sections */
     SECTION_CADENCE_COUNT
 } section_cadence_t;
 
@@ -38,6 +39,7 @@ typedef struct {
     int64_t round_started_us;   /* collector wall clock */
     statements_state_t *statements; /* previous pg_stat_statements snapshot */
     int64_t query_rtt_us;       /* round trip of the query being decoded */
+    bool hourly_due;            /* bloat estimates and index definitions this round */
 } section_ctx_t;
 
 typedef struct {

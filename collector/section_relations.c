@@ -13,10 +13,12 @@
 #define RELATIONS_MAX_INDEXES "3000"
 
 /* Autovacuum triggers, from the server's settings overridden by the table's
- * reloptions, and a heap bloat estimate from catalog statistics: the pages
- * reltuples rows of the analysed average width would fill at the table's
- * fillfactor, against the pages it has. Both are what autovacuum and the
- * planner themselves believe, computed on the server in one pass. */
+ * reloptions, and (on the hourly cadence) a heap bloat estimate from catalog
+ * statistics: the pages reltuples rows of the analysed average width would
+ * fill at the table's fillfactor, against the pages it has. Sizes are taken
+ * once per table in a subquery (the size functions are volatile and would
+ * otherwise run again for ORDER BY); TOAST is the table size less the heap's
+ * own forks. */
 #define RO(name) "max(CASE WHEN option_name = '" name "' THEN option_value END)"
 #define SETTING(name) "current_setting('" name "')::float8"
 #define TABLES_SELECT                                                                              \
@@ -25,41 +27,52 @@
     " t.n_tup_ins, t.n_tup_upd, t.n_tup_del, t.n_tup_hot_upd, " US("t.last_vacuum") ","             \
     " " US("t.last_autovacuum") ", " US("t.last_analyze") ", " US("t.last_autoanalyze") ","         \
     " t.vacuum_count, t.autovacuum_count, t.analyze_count, t.autoanalyze_count,"                    \
-    " pg_total_relation_size(t.relid), pg_relation_size(t.relid),"                                  \
-    " pg_indexes_size(t.relid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),"              \
-    " age(c.relfrozenxid), "
-#define TABLES_TAIL(ins)                                                                            \
-    " coalesce(ro.vt, " SETTING("autovacuum_vacuum_threshold") ") + coalesce(ro.vsf, "              \
-    SETTING("autovacuum_vacuum_scale_factor") ") * greatest(c.reltuples, 0),"                        \
+    " t.ts + t.ix, t.hb, t.ix, greatest(t.ts - t.hb - t.fsm - t.vm, 0), age(t.relfrozenxid), "
+#define TABLES_FROM(ins)                                                                           \
+    " FROM (SELECT s.*, c.reltuples, c.relpages, c.relfrozenxid, c.reloptions,"                     \
+    " pg_table_size(s.relid) AS ts, pg_relation_size(s.relid) AS hb,"                               \
+    " pg_relation_size(s.relid, 'fsm') AS fsm, pg_relation_size(s.relid, 'vm') AS vm,"              \
+    " pg_indexes_size(s.relid) AS ix, " ins " AS ins"                                                \
+    " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid OFFSET 0) t"
+#define TABLES_TAIL(ins_threshold, bloat, bloat_join)                                              \
+    " t.ins, coalesce(ro.vt, " SETTING("autovacuum_vacuum_threshold") ") + coalesce(ro.vsf, "       \
+    SETTING("autovacuum_vacuum_scale_factor") ") * greatest(t.reltuples, 0),"                        \
     " coalesce(ro.at, " SETTING("autovacuum_analyze_threshold") ") + coalesce(ro.asf, "             \
-    SETTING("autovacuum_analyze_scale_factor") ") * greatest(c.reltuples, 0), " ins ","                \
-    " current_setting('autovacuum')::bool AND coalesce(ro.enabled, true),"                          \
-    " CASE WHEN ps.w IS NULL OR c.reltuples <= 0 THEN NULL ELSE greatest(c.relpages::float8 -"      \
-    " ceil(c.reltuples * (28 + ps.w) / ((current_setting('block_size')::float8 - 24) *"             \
-    " coalesce(ro.ff, 100) / 100)), 0)::bigint * current_setting('block_size')::bigint END,"        \
-    " c.reltuples"                                                                                  \
-    " FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid"                                \
-    " LEFT JOIN LATERAL (SELECT " RO("autovacuum_vacuum_threshold") "::float8 AS vt, "              \
+    SETTING("autovacuum_analyze_scale_factor") ") * greatest(t.reltuples, 0), " ins_threshold ","   \
+    " current_setting('autovacuum')::bool AND coalesce(ro.enabled, true), " bloat ", t.reltuples"   \
+    " FROM t LEFT JOIN LATERAL (SELECT " RO("autovacuum_vacuum_threshold") "::float8 AS vt, "        \
     RO("autovacuum_vacuum_scale_factor") "::float8 AS vsf, " RO("autovacuum_analyze_threshold")     \
     "::float8 AS at, " RO("autovacuum_analyze_scale_factor") "::float8 AS asf, "                    \
     RO("autovacuum_vacuum_insert_threshold") "::float8 AS it, "                                     \
     RO("autovacuum_vacuum_insert_scale_factor") "::float8 AS isf, "                                 \
     RO("autovacuum_enabled") "::bool AS enabled, " RO("fillfactor") "::float8 AS ff"               \
-    " FROM pg_options_to_table(c.reloptions)) ro ON true"                                           \
+    " FROM pg_options_to_table(t.reloptions)) ro ON true" bloat_join                                \
+    " ORDER BY t.ts + t.ix DESC LIMIT " RELATIONS_MAX_TABLES
+#define TABLES_INS_THRESHOLD                                                                       \
+    "CASE WHEN coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") < 0 THEN NULL"    \
+    " ELSE coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") + coalesce(ro.isf, "  \
+    SETTING("autovacuum_vacuum_insert_scale_factor") ") * greatest(t.reltuples, 0) END"
+#define TABLES_BLOAT                                                                               \
+    "CASE WHEN ps.w IS NULL OR t.reltuples <= 0 THEN NULL ELSE greatest(t.relpages::float8 -"       \
+    " ceil(t.reltuples * (28 + ps.w) / ((current_setting('block_size')::float8 - 24) *"             \
+    " coalesce(ro.ff, 100) / 100)), 0)::bigint * current_setting('block_size')::bigint END"
+#define TABLES_BLOAT_JOIN                                                                          \
     " LEFT JOIN (SELECT schemaname, tablename, sum((1 - null_frac) * avg_width) AS w"              \
     " FROM pg_stats GROUP BY schemaname, tablename) ps"                                             \
-    " ON ps.schemaname = t.schemaname AND ps.tablename = t.relname"                                 \
-    " ORDER BY pg_total_relation_size(t.relid) DESC LIMIT " RELATIONS_MAX_TABLES
+    " ON ps.schemaname = t.schemaname AND ps.tablename = t.relname"
+/* WITH t AS (...) keeps the sizes computed once. */
+#define TABLES_SQL(ins, ins_threshold, bloat, bloat_join)                                          \
+    "WITH t AS (SELECT *" TABLES_FROM(ins) ") " TABLES_SELECT TABLES_TAIL(ins_threshold, bloat, bloat_join)
 
 const char *tables_sql(const section_ctx_t *ctx)
 {
     /* An insert threshold of -1 turns insert-triggered vacuums off. */
     if (ctx->server_version >= 130000)
-        return TABLES_SELECT "t.n_ins_since_vacuum," TABLES_TAIL(
-            "CASE WHEN coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") < 0 THEN NULL"
-            " ELSE coalesce(ro.it, " SETTING("autovacuum_vacuum_insert_threshold") ") + coalesce(ro.isf, "
-            SETTING("autovacuum_vacuum_insert_scale_factor") ") * greatest(c.reltuples, 0) END");
-    return TABLES_SELECT "NULL::bigint," TABLES_TAIL("NULL::float8");
+        return ctx->hourly_due
+                   ? TABLES_SQL("s.n_ins_since_vacuum", TABLES_INS_THRESHOLD, TABLES_BLOAT, TABLES_BLOAT_JOIN)
+                   : TABLES_SQL("s.n_ins_since_vacuum", TABLES_INS_THRESHOLD, "NULL::bigint", "");
+    return ctx->hourly_due ? TABLES_SQL("NULL::bigint", "NULL::float8", TABLES_BLOAT, TABLES_BLOAT_JOIN)
+                           : TABLES_SQL("NULL::bigint", "NULL::float8", "NULL::bigint", "");
 }
 
 static Pgvigil__TableStats *table_decode(const PGresult *r, int i)
@@ -107,12 +120,13 @@ static Pgvigil__TableStats *table_decode(const PGresult *r, int i)
 int tables_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, char *err,
                   size_t errlen)
 {
-    (void)ctx;
     Pgvigil__Tables *p;
     int rows = PQntuples(r);
     if (section_expect(r, 34, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__tables__init))
         return -1;
     s->tables = p;
+    p->has_estimates = 1;
+    p->estimates = ctx->hourly_due;
     if (!(p->tables = section_new_array((size_t)rows)))
         return -1;
     for (int i = 0; i < rows; i++) {
@@ -123,27 +137,33 @@ int tables_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, cha
     return 0;
 }
 
+/* Definitions (pg_get_indexdef deparses, which is costly over thousands
+ * of indexes) on the hourly cadence only; the aggregator keeps them. */
+#define INDEXES_SQL(def)                                                                           \
+    "SELECT current_database(), x.schemaname, x.relname, x.indexrelname, x.idx_scan,"              \
+    " x.idx_tup_read, x.idx_tup_fetch, x.size, x.indisunique, x.indisprimary, x.indisvalid,"        \
+    " x.indkey::text, " def ", x.signature FROM (SELECT s.*, i.indisunique, i.indisprimary,"        \
+    " i.indisvalid, i.indkey, pg_relation_size(s.indexrelid) AS size,"                              \
+    " i.indkey::text || ' ' || i.indclass::text || coalesce(' ' || pg_get_expr(i.indexprs, i.indrelid), '')" \
+    " || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '') AS signature"                \
+    " FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid OFFSET 0) x"       \
+    " ORDER BY x.size DESC LIMIT " RELATIONS_MAX_INDEXES
+
 const char *indexes_sql(const section_ctx_t *ctx)
 {
-    (void)ctx;
-    return "SELECT current_database(), s.schemaname, s.relname, s.indexrelname, s.idx_scan,"
-           " s.idx_tup_read, s.idx_tup_fetch, pg_relation_size(s.indexrelid), i.indisunique,"
-           " i.indisprimary, i.indisvalid, i.indkey::text, pg_get_indexdef(s.indexrelid),"
-           " i.indkey::text || ' ' || i.indclass::text || coalesce(' ' || pg_get_expr(i.indexprs, i.indrelid), '')"
-           " || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '')"
-           " FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid"
-           " ORDER BY pg_relation_size(s.indexrelid) DESC LIMIT " RELATIONS_MAX_INDEXES;
+    return ctx->hourly_due ? INDEXES_SQL("pg_get_indexdef(x.indexrelid)") : INDEXES_SQL("NULL::text");
 }
 
 int indexes_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, char *err,
                    size_t errlen)
 {
-    (void)ctx;
     Pgvigil__Indexes *p;
     int rows = PQntuples(r);
     if (section_expect(r, 14, 0, err, errlen) != 0 || !SECTION_NEW(p, pgvigil__indexes__init))
         return -1;
     s->indexes = p;
+    p->has_definitions = 1;
+    p->definitions = ctx->hourly_due;
     if (!(p->indexes = section_new_array((size_t)rows)))
         return -1;
     for (int i = 0; i < rows; i++) {

@@ -183,6 +183,8 @@ diagnostics:
             return {x["index"]: x for x in body.get("indexes", [])} if status == 200 else {}
         x = wait_for(lambda: (lambda i: i if "guests_note" in i else None)(indexes()), 30, what="indexes")
         self.assertTrue(x["guests_note"]["unused"])
+        # Definitions come on the hourly cadence and are kept in between.
+        self.assertEqual(x["guests_note"]["definition"], "CREATE INDEX guests_note ON public.guests USING btree (note)")
         self.assertFalse(x["guests_pkey"]["unused"])  # primary keys never count as unused
         self.assertEqual(x["guests_table_no_again"]["duplicate_of"], "guests_table_no")
         self.assertIsNone(x["guests_table_no"]["duplicate_of"])  # equal use: the name sorting first stays
