@@ -26,6 +26,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "pbjson.h"
+#include "backup.h"
 #include "maintenance.h"
 #include "publish.h"
 #include "section.h"
@@ -39,6 +40,7 @@ typedef struct {
     zloop_t *loop;
     publish_t *pub;       /* NULL in --once mode */
     maintenance_t *maint; /* NULL in --once mode */
+    backup_t *backup;     /* NULL in --once mode or without backup.directory */
     bool once, stop;
     json_t *once_json;
     bool once_up;
@@ -158,6 +160,7 @@ static void collector_connect_poll(collector_t *self)
         self->last_error[0] = '\0';
         self->state = CONN_READY;
         self->ctx.server_version = PQserverVersion(self->conn);
+        backup_set_server_version(self->backup, self->ctx.server_version);
         collector_start_round(self, clock_wall_us());
         return;
     default:
@@ -295,6 +298,8 @@ static void collector_finish_round(collector_t *self)
     if (self->state == CONN_BUSY)
         self->state = CONN_READY;
     s->up = self->identity_ok;
+    if (self->due[SECTION_STATS])
+        backup_fill(self->backup, s);
     if (!s->up && !self->last_error[0])
         snprintf(self->last_error, sizeof self->last_error, "the server did not answer");
     collector_emit(self, s);
@@ -463,6 +468,7 @@ int collector_run(const col_config_t *cfg)
         return 1;
     }
     self.maint = maintenance_new(self.loop, cfg, publish_reply);
+    self.backup = backup_new(self.loop, cfg);
     publish_attach(self.pub, self.loop, collector_on_command, &self);
     zloop_timer(self.loop, cfg->interval_ms, 0, collector_on_tick, &self);
     log_info("collecting from node \"%s\" every %.1f s for %zu aggregator(s)", cfg->node,
@@ -472,6 +478,7 @@ int collector_run(const col_config_t *cfg)
     log_info("shutting down after %llu samples (%llu dropped)",
              (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub));
     maintenance_destroy(&self.maint);
+    backup_destroy(&self.backup);
     collector_fini(&self);
     publish_destroy(&self.pub);
     return 0;

@@ -16,6 +16,7 @@
 
 #include <czmq.h>
 
+#include "backup.h"
 #include "col_config.h"
 #include "collector.h"
 #include "log.h"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     if (argc == 3 && strcmp(argv[1], "keygen") == 0)
         return keygen(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "restore-test") == 0) /* run by the collector itself */
+        return backup_restore_main(argc - 1, argv + 1);
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {

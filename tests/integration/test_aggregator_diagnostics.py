@@ -50,7 +50,15 @@ class DiagnosticsTest(unittest.TestCase):
         c.psql("primary", "INSERT INTO lookups SELECT g, g, md5(g::text) FROM generate_series(1, 300000) g")
         c.psql("primary", "CREATE INDEX lookups_code ON lookups (code)")
         c.psql("primary", "VACUUM ANALYZE lookups")
+        c.psql("primary", "CREATE TABLE weddings (id int PRIMARY KEY, day date)")
+        c.psql("primary", "INSERT INTO weddings SELECT g, current_date + g FROM generate_series(1, 42) g")
         c.psql("primary", "SELECT pg_stat_statements_reset()")
+        cls.backups = cls.dir.sub("backups", postgres_owned=True)
+        cls.scratch = cls.dir.sub("scratch", postgres_owned=True)
+        subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_basebackup"), "-h", "127.0.0.1",
+                        "-p", str(c.port("primary")), "-U", "postgres", "-D", os.path.join(cls.backups, "b1"),
+                        "-X", "stream", "-c", "fast", "--no-sync", "--manifest-checksums=SHA256"],
+                       check=True, capture_output=True, timeout=180)
         cls.tokens = {}
         entries = []
         for role in ("operator", "admin"):
@@ -84,7 +92,10 @@ diagnostics:
         col = collector_config(cls.dir, "primary.yaml", "primary",
                                cls.cluster.dsn("primary", user="postgres"), [ingest],
                                extra="interval: 500ms\nstats_interval: 1s\nslow_interval: 1s\n"
-                                     "maintenance: {enabled: true, lock_timeout: 2s}\n")
+                                     "maintenance: {enabled: true, lock_timeout: 2s}\n"
+                                     "backup: {directory: %s, interval: 2s, restore: {enabled: true, interval: 1h,"
+                                     " rto: 2m, query: \"select count(*) from weddings\", user: postgres,"
+                                     " scratch_dir: %s}}\n" % (cls.backups, cls.scratch))
         cls.collector = start_collector(cls.dir, col, "collector-primary")
         wait_for(lambda: cls.table("guests"), 30, what="table statistics")
 
@@ -289,6 +300,43 @@ diagnostics:
             del seq
         finally:
             slow.join(60)
+
+    def test_6_backup_verifies_restores_and_a_damaged_copy_alerts(self):
+        def backup():
+            status, body = self.call("/api/v1/nodes/primary/backup")
+            b = body.get("backup") if status == 200 else None
+            return b if b and b.get("restore_ok") is not None else None
+        b = wait_for(backup, 120, what="a verified and restored backup")
+        self.assertTrue(b["ok"], b)
+        self.assertTrue(b["path"].endswith("/b1"))
+        self.assertIsNotNone(b["backup_at"])
+        self.assertGreater(b["size_bytes"], 1000000)
+        self.assertTrue(b["restore_ok"], b)
+        self.assertEqual(b["restore_result"], "42")
+        self.assertGreater(b["restore_ms"], 0)
+        self.assertEqual(b["restore_rto_ms"], 120000)
+        print("\nrestore test: copy + start until consistent + query in %d ms (RTO %d ms); verification %d ms"
+              % (b["restore_ms"], b["restore_rto_ms"], b["duration_ms"]))
+        self.assertEqual(os.listdir(self.scratch), [])  # the restore removed what it made
+        wait_for(lambda: self.cluster.scalar("primary", "SELECT count(*) FROM backup_verifications WHERE ok"
+                                                        " AND restore_ok AND restore_result = '42'",
+                                             dbname="pgvigil") != "0", 20, what="a stored verification")
+        # One altered byte in the copy: same size, another checksum.
+        path = os.path.join(self.backups, "b1", "PG_VERSION")
+        with open(path, "r+") as f:
+            text = f.read()
+            f.seek(0)
+            f.write(text.replace("1", "2", 1))
+        b = wait_for(lambda: (lambda b: b if b and not b["ok"] else None)(self.call("/api/v1/nodes/primary/backup")[1]
+                                                                          .get("backup")), 30,
+                     what="the verification to fail")
+        self.assertIn("PG_VERSION", b["error"])
+        alert = wait_for(lambda: [a for a in self.call("/api/v1/alerts")[1]["alerts"]
+                                  if a["rule"] == "backup_verification_failed" and a["state"] == "firing"], 20,
+                         what="the backup_verification_failed alert")
+        self.assertEqual(alert[0]["severity"], "critical")
+        self.assertGreater(int(self.cluster.scalar("primary", "SELECT count(*) FROM backup_verifications"
+                                                              " WHERE NOT ok", dbname="pgvigil")), 0)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,41 @@ static void test_errors_name_the_key(void **state)
     expect_error(text, "log_level");
     snprintf(text, sizeof text, "node: db-1\n%ssend_queue: -1\n", base);
     expect_error(text, "send_queue");
+    snprintf(text, sizeof text, "node: db-1\n%smaintenance: {enabled: sometimes}\n", base);
+    expect_error(text, "maintenance.enabled");
+    snprintf(text, sizeof text, "node: db-1\n%sbackup: {interval: 1h}\n", base);
+    expect_error(text, "backup.directory");
+    snprintf(text, sizeof text, "node: db-1\n%sbackup: {directory: backups}\n", base);
+    expect_error(text, "backup.directory");
+    snprintf(text, sizeof text, "node: db-1\n%sbackup: {directory: /b, restore: {enabled: true}}\n", base);
+    expect_error(text, "backup.restore.query");
+    snprintf(text, sizeof text, "node: db-1\n%sbackup: {directory: /b, restore: {rto: soon}}\n", base);
+    expect_error(text, "backup.restore.rto");
+}
+
+static void test_maintenance_and_backup(void **state)
+{
+    (void)state;
+    col_config_t *c = load_ok("node: db-1\nregion: eu\ndsn: host=x\naggregators: [tcp://a:7400]\n", true);
+    assert_false(c->maintenance_enabled); /* off unless asked for */
+    assert_null(c->backup_directory);
+    col_config_destroy(&c);
+    c = load_ok("node: db-1\nregion: eu\ndsn: host=x\naggregators: [tcp://a:7400]\n"
+                "maintenance: {enabled: true, lock_timeout: 2s}\n"
+                "backup: {directory: /var/backups/pg, interval: 30m,"
+                " restore: {enabled: true, query: select 1, rto: 10m, user: postgres}}\n",
+                true);
+    assert_true(c->maintenance_enabled);
+    assert_true(c->maintenance_lock_timeout_ms == 2000);
+    assert_true(c->maintenance_statement_timeout_ms == 3600000);
+    assert_string_equal(c->backup_directory, "/var/backups/pg");
+    assert_true(c->backup_interval_ms == 1800000);
+    assert_true(c->restore_enabled);
+    assert_true(c->restore_rto_ms == 600000);
+    assert_string_equal(c->restore_query, "select 1");
+    assert_string_equal(c->restore_user, "postgres");
+    assert_true(c->restore_interval_ms == 86400000);
+    col_config_destroy(&c);
 }
 
 int main(void)
@@ -130,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_once_needs_no_aggregators),
         cmocka_unit_test(test_errors_name_the_key),
+        cmocka_unit_test(test_maintenance_and_backup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
