@@ -42,6 +42,7 @@ typedef struct {
     double rate_per_second;   /* 0: no limit */
     double rate_burst;
     char *tls_certificate, *redirect_from, *cors_origin;
+    char *web_dir;            /* the dashboard's files; NULL: the built-in default */
 } auth_config_t;
 
 struct config;

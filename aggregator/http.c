@@ -391,6 +391,10 @@ static int http_route(const http_req_t *r)
         return http_stream(r);
     if (strcmp(p, "/api/v1/status") == 0 || strcmp(p, "/status") == 0)
         return http_status(r, p[1] == 's');
+    if (strcmp(p, "/api/v1/whoami") == 0)
+        return http_whoami(r);
+    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0 || strncmp(p, "/ui/", 4) == 0)
+        return http_web(r);
     if (strcmp(p, "/api/v1/metrics") == 0) {
         json_t *names = json_array();
         for (const char *const *n = history_metric_names(); *n; n++)
@@ -427,7 +431,8 @@ static int http_refuse(const http_req_t *r, bool mutation, int status, const cha
 static bool http_public(const char *path)
 {
     return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 || strcmp(path, "/status") == 0 ||
-           strcmp(path, "/api/v1/status") == 0;
+           strcmp(path, "/api/v1/status") == 0 || strcmp(path, "/api/v1/whoami") == 0 || strcmp(path, "/") == 0 ||
+           strcmp(path, "/index.html") == 0 || strncmp(path, "/ui/", 4) == 0;
 }
 
 static int http_handler(struct mg_connection *conn, void *cbdata)

@@ -71,6 +71,9 @@ int http_core_command(const http_req_t *r, json_t *cmd, const char *action, cons
 int http_node_diag(const http_req_t *r, const char *node, const char *sub);
 int http_recommendations(const http_req_t *r);
 int http_maintenance(const http_req_t *r, const char *rest);
+/* The dashboard's files (/, /ui/...) and /api/v1/whoami (http_web.c). */
+int http_web(const http_req_t *r);
+int http_whoami(const http_req_t *r);
 
 /* /api/v1/stream (http_stream.c): Server-Sent Events of the fleet. */
 int http_stream(const http_req_t *r);
