@@ -71,6 +71,10 @@ int http_core_command(const http_req_t *r, json_t *cmd, const char *action, cons
 int http_node_diag(const http_req_t *r, const char *node, const char *sub);
 int http_recommendations(const http_req_t *r);
 int http_maintenance(const http_req_t *r, const char *rest);
+/* gzip (http_web.c): does the client take it, and one whole buffer
+ * compressed (malloc'ed into *out; 0 on success). */
+bool http_accepts_gzip(struct mg_connection *conn);
+int http_gzip(const void *in, size_t len, unsigned char **out, size_t *out_len);
 /* The dashboard's files (/, /ui/...) and /api/v1/whoami (http_web.c). */
 int http_web(const http_req_t *r);
 int http_whoami(const http_req_t *r);

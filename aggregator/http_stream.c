@@ -9,6 +9,8 @@
  *   data: {"version","status","nodes","up","down","stale","peak_regions",
  *          "clusters":[...],"alerts":[open alerts]}
  * and a comment line every 15 s to keep proxies from closing an idle stream.
+ * Events are at least HTTP_STREAM_GAP_US apart, and gzip-compressed (one
+ * deflate stream, flushed after each event) when the client accepts it.
  * A stream holds one civetweb worker, so at most HTTP_STREAMS_MAX run at once
  * (503 beyond); each ends when the client goes away or the server stops.
  */
@@ -17,8 +19,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "clock.h"
+
 #include "http_internal.h"
+
+/* At most one event a second: a large fleet changes with every sample. */
+#define HTTP_STREAM_GAP_US 1000000
 
 static char *hs_event(const snapshot_t *s)
 {
@@ -39,6 +47,27 @@ static char *hs_event(const snapshot_t *s)
     return text;
 }
 
+/* Write text, through the gzip stream when there is one (each event is
+ * flushed whole, so the browser can show it at once). */
+static int hs_write(struct mg_connection *conn, z_stream *z, const char *text, size_t len)
+{
+    if (!z)
+        return mg_write(conn, text, len);
+    unsigned char out[16384];
+    z->next_in = (Bytef *)text;
+    z->avail_in = (uInt)len;
+    do {
+        z->next_out = out;
+        z->avail_out = sizeof out;
+        if (deflate(z, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+            return -1;
+        size_t n = sizeof out - z->avail_out;
+        if (n && mg_write(conn, out, n) <= 0)
+            return -1;
+    } while (z->avail_out == 0);
+    return (int)len;
+}
+
 int http_stream(const http_req_t *r)
 {
     http_t *h = r->http;
@@ -46,31 +75,45 @@ int http_stream(const http_req_t *r)
         atomic_fetch_sub(&h->streams, 1);
         return http_error(r->conn, 503, "unavailable", "too many open streams; retry later");
     }
+    z_stream zs = {0}, *z = NULL;
+    if (http_accepts_gzip(r->conn) && deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK)
+        z = &zs;
     mg_printf(r->conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
                        "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nX-Accel-Buffering: no\r\n"
-                       "%s%s%sConnection: close\r\n\r\nretry: 2000\n\n",
+                       "%s%s%s%sConnection: close\r\n\r\n",
+              z ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "",
               h->cfg->auth.cors_origin ? "Access-Control-Allow-Origin: " : "",
               h->cfg->auth.cors_origin ? h->cfg->auth.cors_origin : "", h->cfg->auth.cors_origin ? "\r\n" : "");
+    int rc = hs_write(r->conn, z, "retry: 2000\n\n", 13);
     uint64_t sent = 0;
-    int64_t ping_at = clock_mono_us() + 15000000;
-    while (!atomic_load(&h->stopping)) {
-        const snapshot_t *s = snapshot_acquire(h->snapshots);
-        char *text = s->version != sent ? hs_event(s) : NULL;
-        uint64_t version = s->version;
-        snapshot_release(h->snapshots, s);
-        int rc = 1;
+    int64_t ping_at = clock_mono_us() + 15000000, next_at = 0;
+    while (rc > 0 && !atomic_load(&h->stopping)) {
+        int64_t now = clock_mono_us();
+        const snapshot_t *s = now >= next_at ? snapshot_acquire(h->snapshots) : NULL;
+        char *text = s && s->version != sent ? hs_event(s) : NULL;
+        uint64_t version = s ? s->version : 0;
+        if (s)
+            snapshot_release(h->snapshots, s);
         if (text) {
-            rc = mg_printf(r->conn, "id: %llu\nevent: fleet\ndata: %s\n\n", (unsigned long long)version, text);
+            char head[64];
+            int n = snprintf(head, sizeof head, "id: %llu\nevent: fleet\ndata: ", (unsigned long long)version);
+            rc = hs_write(r->conn, z, head, (size_t)n);
+            if (rc > 0)
+                rc = hs_write(r->conn, z, text, strlen(text));
+            if (rc > 0)
+                rc = hs_write(r->conn, z, "\n\n", 2);
             free(text);
             sent = version;
-        } else if (clock_mono_us() >= ping_at) {
-            rc = mg_printf(r->conn, ": ping\n\n");
-            ping_at = clock_mono_us() + 15000000;
+            next_at = now + HTTP_STREAM_GAP_US;
+            ping_at = now + 15000000;
+        } else if (now >= ping_at) {
+            rc = hs_write(r->conn, z, ": ping\n\n", 8);
+            ping_at = now + 15000000;
         }
-        if (rc <= 0)
-            break; /* the client went away */
         usleep(200000);
     }
+    if (z)
+        deflateEnd(z);
     atomic_fetch_sub(&h->streams, 1);
     return 200;
 }

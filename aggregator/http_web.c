@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "http_internal.h"
 
@@ -51,6 +52,38 @@ static const char *hw_type(const char *path)
     return "application/octet-stream";
 }
 
+bool http_accepts_gzip(struct mg_connection *conn)
+{
+    const char *ae = mg_get_header(conn, "Accept-Encoding");
+    return ae && strstr(ae, "gzip");
+}
+
+int http_gzip(const void *in, size_t len, unsigned char **out, size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t cap = deflateBound(&z, (uLong)len);
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return -1;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
 static bool hw_safe(const char *rel)
 {
     if (!*rel || rel[0] == '/' || strstr(rel, ".."))
@@ -80,8 +113,19 @@ static int hw_file(const http_req_t *r, const char *dir, const char *rel)
     /* index.html revalidates (a new version shows at once); the rest
      * may be cached for an hour. */
     bool html = strstr(rel, ".html") != NULL;
-    int rc = http_send_ex(r->conn, 200, hw_type(rel), buf, n,
-                          html ? "Cache-Control: no-cache\r\n" : "Cache-Control: public, max-age=3600\r\n");
+    const char *cache = html ? "Cache-Control: no-cache\r\nVary: Accept-Encoding\r\n"
+                             : "Cache-Control: public, max-age=3600\r\nVary: Accept-Encoding\r\n";
+    unsigned char *gz = NULL;
+    size_t gz_len = 0;
+    int rc;
+    if (http_accepts_gzip(r->conn) && http_gzip(buf, n, &gz, &gz_len) == 0) {
+        char extra[160];
+        snprintf(extra, sizeof extra, "%sContent-Encoding: gzip\r\n", cache);
+        rc = http_send_ex(r->conn, 200, hw_type(rel), (const char *)gz, gz_len, extra);
+    } else {
+        rc = http_send_ex(r->conn, 200, hw_type(rel), buf, n, cache);
+    }
+    free(gz);
     free(buf);
     return rc;
 }

@@ -90,6 +90,8 @@ def main():
           "  primary     127.0.0.1:%d  (psql -h 127.0.0.1 -p %d -U postgres)\n"
           "  replica     127.0.0.1:%d\n"
           "  history     127.0.0.1:%d  database pgvigil\n"
+          "  dashboard   %s/  (no auth section in the demo: open to anyone on this machine)\n"
+          "  status page %s/status\n"
           "  API         %s/api/v1/clusters\n"
           "              %s/api/v1/health?type=quick\n"
           "              %s/api/v1/nodes/replica/lag?from=-15m\n"
@@ -98,7 +100,7 @@ def main():
           "  logs        %s\n"
           "demo: press Ctrl-C to stop" % (cluster.port("primary"), cluster.port("primary"),
                                           cluster.port("replica"), history.port("primary"),
-                                          base, base, base, base, base, d.path), flush=True)
+                                          base, base, base, base, base, base, base, d.path), flush=True)
     started = time.monotonic()
     ok = False
     while not seconds or time.monotonic() - started < seconds:

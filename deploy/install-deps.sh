@@ -10,12 +10,14 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev
     libpq-dev libzmq3-dev libczmq-dev libsodium-dev
     libhiredis-dev libcivetweb-dev libcurl4-openssl-dev libssl-dev
-    libjansson-dev libyaml-dev libcmocka-dev libicu-dev tzdata
+    libjansson-dev libyaml-dev libcmocka-dev libicu-dev zlib1g-dev tzdata
     # fuzzing (libFuzzer comes with clang's runtime)
     clang libclang-rt-14-dev
     # servers and tools the demo and the tests start
     postgresql postgresql-contrib redis-server
     curl python3 python3-zmq procps iproute2 util-linux wrk
+    # the dashboard's browser tests
+    chromium
 )
 # shellcheck disable=SC2206
 PACKAGES+=(${PGVIGIL_DEPS_EXTRA:-})
@@ -26,7 +28,29 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js may come from Debian (nodejs + npm) or bundled with npm elsewhere:
+# ask for Debian's only when there is none.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Front-end packages of the dashboard and the browser-test driver, from npm
+# (package-lock.json pins them); again only when the lock file changed.
+npm_deps() {
+    local dir
+    for dir in "$root/aggregator/web" "$root/tests/browser"; do
+        if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+           [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+            echo "install-deps: npm ci in ${dir#"$root"/}" >&2
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        fi
+    done
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+    npm_deps
+    exit 0
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,3 +63,4 @@ export DEBIAN_FRONTEND=noninteractive
 # never uses it, so keep it from starting where policy-rc.d allows.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_deps

@@ -1,0 +1,171 @@
+"""The dashboard in headless Chromium (Debian's chromium, driven by
+playwright-core from tests/browser/dashboard.mjs) against a live aggregator
+fed by a real primary + replica and their collectors.
+
+Proves: the fleet view shows both nodes; pausing replay makes the lag chart
+rise and the alert appear without a reload; an operator acknowledges it from
+the page and its state changes (on a viewer's page too); a viewer sees no
+acknowledge button; the status page shows degraded; the page fits a phone
+screen and makes no external requests. Then, with 500 simulated nodes
+(pgvigil-ingest-load) on top, it measures the first load's bytes on the wire
+and the time until the fleet is on screen, and prints them. Screenshots go
+to <build>/screenshots/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import unittest
+import urllib.request
+
+from pgvigil_harness import (BUILD_DIR, SOURCE_DIR, PgCluster, Process, TestDir, binary, collector_config,
+                             free_port, start_collector, wait_for)
+
+BROWSER_DIR = os.path.join(SOURCE_DIR, "tests", "browser")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class DashboardTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = TestDir()
+        cls.cluster = PgCluster(cls.dir, replicas=1, pg_stat_statements=False).start()
+        cls.tokens = {}
+        entries = []
+        for role in ("viewer", "operator"):
+            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
+                                 check=True).stdout
+            cls.tokens[role] = out.split("token:")[1].split()[0]
+            entries.append("    - {name: %s-bot, role: %s, sha256: %s}"
+                           % (role, role, out.split("sha256:")[1].split()[0]))
+        cls.ingest = "tcp://127.0.0.1:%d" % free_port()
+        port = free_port()
+        cls.base = "http://127.0.0.1:%d" % port
+        cfg = cls.dir.file("aggregator.yaml", """
+listen: {ingest: [%s], http: "127.0.0.1:%d"}
+stale_intervals: 8
+auth:
+  anonymous: none
+  tokens:
+%s
+http: {web_dir: %s, rate_limit: {per_second: 1000, burst: 1000}}
+rules:
+  - {name: replay_paused, for: 1s}
+  - {name: replica_disconnected, enabled: false}
+""" % (cls.ingest, port, "\n".join(entries), os.path.join(SOURCE_DIR, "aggregator", "web")))
+        cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
+        wait_for(lambda: cls.get("/healthz") is not None, 20, what="aggregator")
+        cls.collectors = []
+        for node in ("primary", "replica"):
+            c = collector_config(cls.dir, node + ".yaml", node, cls.cluster.dsn(node), [cls.ingest],
+                                 extra="interval: 500ms\n")
+            cls.collectors.append(start_collector(cls.dir, c, "collector-" + node))
+        wait_for(lambda: (cls.get("/api/v1/health", "viewer") or {}).get("nodes_up") == 2
+                 or len((cls.get("/api/v1/nodes", "viewer") or {}).get("nodes", [])) == 2, 30, what="both nodes")
+        cls.shots = os.path.join(BUILD_DIR, "screenshots")
+        cls.writing = threading.Event()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.writing.clear()
+        for c in cls.collectors:
+            c.stop()
+        rc = cls.agg.stop()
+        log = cls.agg.log_text()
+        cls.cluster.stop_all()
+        cls.dir.remove()
+        assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)
+
+    @classmethod
+    def get(cls, path, token=None):
+        req = urllib.request.Request(cls.base + path, headers={"Authorization": "Bearer " + cls.tokens[token]}
+                                     if token else {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.loads(r.read().decode())
+        except (OSError, ValueError):
+            return None
+
+    def write_loop(self):
+        while self.writing.is_set():
+            self.cluster.write_load(rows=200)
+            time.sleep(0.3)
+
+    def act(self, name):
+        if name == "pause_replay":
+            self.cluster.pause_replay("replica")
+            self.writing.set()
+            threading.Thread(target=self.write_loop, daemon=True).start()
+        elif name == "resume_replay":
+            self.writing.clear()
+            self.cluster.resume_replay("replica")
+        else:
+            raise ValueError(name)
+
+    def browse(self, phase, timeout=240):
+        env = dict(os.environ, PGVIGIL_URL=self.base, PGVIGIL_TOKENS=json.dumps(self.tokens),
+                   PGVIGIL_SHOTS=self.shots, PGVIGIL_CHROMIUM=CHROMIUM, PGVIGIL_PHASE=phase,
+                   NODE_PATH=os.path.join(BROWSER_DIR, "node_modules"))
+        proc = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "dashboard.mjs")], cwd=BROWSER_DIR, env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        passed, figures, out = [], {}, []
+        deadline = time.monotonic() + timeout
+        try:
+            for line in proc.stdout:
+                out.append(line)
+                if line.startswith("ACTION "):
+                    try:
+                        self.act(line.split()[1])
+                        proc.stdin.write("OK\n")
+                    except Exception as e:  # the script reports it and fails
+                        proc.stdin.write("ERROR %s\n" % e)
+                    proc.stdin.flush()
+                elif line.startswith("PASS "):
+                    passed.append(line[5:].strip())
+                elif line.startswith("FIGURE "):
+                    _, name, value = line.split()
+                    figures[name] = float(value)
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    break
+            rc = proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(rc, 0, "the browser script failed:\n" + "".join(out[-40:]))
+        return passed, figures
+
+    def test_1_live_dashboard(self):
+        passed, figures = self.browse("live")
+        for step in ("fleet view shows both nodes", "lag chart rises without a reload",
+                     "alert appears without a reload", "viewer sees no acknowledge button",
+                     "operator acknowledges and the state changes", "status page shows degraded",
+                     "usable on a phone-sized screen", "no external network requests"):
+            self.assertIn(step, passed)
+        for name in ("fleet-viewer", "replica-paused", "replica-acknowledged", "status", "fleet-phone"):
+            self.assertTrue(os.path.getsize(os.path.join(self.shots, name + ".png")) > 1000, name)
+
+    def test_2_first_load_with_500_nodes(self):
+        load = Process(self.dir, "ingest-load", [binary("pgvigil-ingest-load"), "--endpoint", self.ingest,
+                                                 "--nodes", "500", "--rate", "500", "--seconds", "60"])
+        try:
+            wait_for(lambda: (self.get("/api/v1/health", "viewer") or {}).get("nodes", 0) >= 502
+                     or len((self.get("/api/v1/nodes", "viewer") or {}).get("nodes", [])) >= 502, 30,
+                     what="500 simulated nodes")
+            time.sleep(2)
+            passed, f = self.browse("load")
+        finally:
+            load.stop()
+        print("\ndashboard first load with %d nodes: %.0f kB on the wire, fleet on screen after %.0f ms "
+              "(page load to ready %.0f ms wall), main-thread latency %.1f ms"
+              % (f["fleet_nodes"], f["first_load_bytes"] / 1024, f["interactive_ms"], f["wall_ms"],
+                 f["main_thread_latency_ms"]))
+        self.assertGreaterEqual(f["fleet_nodes"], 502)
+        self.assertLess(f["first_load_bytes"], 300 * 1024)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
