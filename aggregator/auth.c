@@ -54,10 +54,10 @@ int auth_config_parse(config_t *cfg, const config_node_t *root, auth_config_t *c
     static const char *const keys[] = {"tokens", "anonymous", NULL};
     static const char *const tkeys[] = {"name", "role", "sha256", NULL};
     static const char *const hkeys[] = {"rate_limit", "tls_certificate", "redirect_from", "cors_origin",
-                                        "web_dir", NULL};
+                                        "web_dir", "public_name", NULL};
     static const char *const rkeys[] = {"per_second", "burst", NULL};
     const config_node_t *auth = NULL, *tokens = NULL, *http = NULL, *rl = NULL;
-    const char *cert = NULL, *redirect = NULL, *cors = NULL, *web = NULL;
+    const char *cert = NULL, *redirect = NULL, *cors = NULL, *web = NULL, *pub = NULL;
     int anon = AUTH_NONE;
     c->rate_per_second = -1; /* unset: 50/s (burst 100) with auth, none without */
     c->rate_burst = 100;
@@ -67,7 +67,8 @@ int auth_config_parse(config_t *cfg, const config_node_t *root, auth_config_t *c
                  config_str(cfg, http, "tls_certificate", false, &cert) != 0 ||
                  config_str(cfg, http, "redirect_from", false, &redirect) != 0 ||
                  config_str(cfg, http, "cors_origin", false, &cors) != 0 ||
-                 config_str(cfg, http, "web_dir", false, &web) != 0))
+                 config_str(cfg, http, "web_dir", false, &web) != 0 ||
+                 config_str(cfg, http, "public_name", false, &pub) != 0))
         return -1;
     if (rl && (config_expect_keys(cfg, rl, rkeys) != 0 ||
                config_double(cfg, rl, "per_second", false, 0, 1e6, &c->rate_per_second) != 0 ||
@@ -79,6 +80,7 @@ int auth_config_parse(config_t *cfg, const config_node_t *root, auth_config_t *c
     c->redirect_from = redirect ? strdup(redirect) : NULL;
     c->cors_origin = cors ? strdup(cors) : NULL;
     c->web_dir = web ? strdup(web) : NULL;
+    c->public_name = pub ? strdup(pub) : NULL;
     if (!auth) {
         if (c->rate_per_second < 0)
             c->rate_per_second = 0;
@@ -123,6 +125,7 @@ void auth_config_free(auth_config_t *c)
     free(c->redirect_from);
     free(c->cors_origin);
     free(c->web_dir);
+    free(c->public_name);
     memset(c, 0, sizeof *c);
 }
 

@@ -43,6 +43,7 @@ typedef struct {
     double rate_burst;
     char *tls_certificate, *redirect_from, *cors_origin;
     char *web_dir;            /* the dashboard's files; NULL: the built-in default */
+    char *public_name;        /* host name in HTTPS redirects; NULL: the listen address's host */
 } auth_config_t;
 
 struct config;

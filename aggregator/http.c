@@ -521,7 +521,17 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
              cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
     if (cfg->auth.redirect_from)
         strncat(ports, "r", sizeof ports - strlen(ports) - 1);
-    const char *options[] = {"listening_ports", ports, "num_threads", "40",
+    /* civetweb names this host in its redirects to HTTPS. */
+    char host[256];
+    snprintf(host, sizeof host, "%s", cfg->auth.public_name ? cfg->auth.public_name : cfg->http_listen);
+    if (!cfg->auth.public_name) {
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
+            snprintf(host, sizeof host, "localhost");
+    }
+    const char *options[] = {"listening_ports", ports, "num_threads", "40", "authentication_domain", host,
                              "request_timeout_ms", "10000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
                              cfg->auth.tls_certificate ? "ssl_certificate" : NULL, cfg->auth.tls_certificate,

@@ -15,7 +15,7 @@ PACKAGES=(
     clang libclang-rt-14-dev
     # servers and tools the demo and the tests start
     postgresql postgresql-contrib redis-server
-    curl python3 python3-zmq procps iproute2 util-linux wrk
+    curl openssl python3 python3-zmq procps iproute2 util-linux wrk
     # the dashboard's browser tests
     chromium
 )

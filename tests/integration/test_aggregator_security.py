@@ -1,6 +1,5 @@
 """API security against a live aggregator fed by a real primary's collector,
-history in a real database. (HTTPS is not tested: Debian 12's civetweb
-cannot load OpenSSL 3, civetweb issue #1334; see the README.)
+history in a real database; and HTTPS with a test certificate (TlsTest).
 
 Proves: tokens made by `pgvigil-aggregator token` and configured as SHA-256
 hashes; no token -> 401 with WWW-Authenticate, a bad token -> 401, a viewer
@@ -226,6 +225,50 @@ rules:
         self.assertEqual(answers[0][0], 200)
         time.sleep(2)
         self.assertEqual(self.call("/api/v1/health", token="viewer")[0], 200)
+
+
+class TlsTest(unittest.TestCase):
+    """HTTPS with a certificate made here, checked by curl against it; the
+    plain port redirects to HTTPS."""
+
+    def test_https_with_a_test_certificate(self):
+        d = TestDir()
+        try:
+            key, crt = d.sub("tls") + "/key.pem", d.sub("tls") + "/cert.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+            pem = d.file("server.pem", open(crt).read() + open(key).read())
+            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
+                                 check=True).stdout
+            token, digest = out.split("token:")[1].split()[0], out.split("sha256:")[1].split()[0]
+            port, plain = free_port(), free_port()
+            cfg = d.file("aggregator.yaml", """
+listen: {ingest: ["tcp://127.0.0.1:%d"], http: "127.0.0.1:%d"}
+auth: {tokens: [{name: tls-viewer, role: viewer, sha256: %s}]}
+http: {tls_certificate: %s, redirect_from: "127.0.0.1:%d"}
+""" % (free_port(), port, digest, pem, plain))
+            agg = Process(d, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
+
+            def curl(*args):
+                return subprocess.run(["curl", "-sS", "--max-time", "5"] + list(args), capture_output=True,
+                                      text=True, timeout=30)
+            base = "https://127.0.0.1:%d" % port
+            wait_for(lambda: curl("--cacert", crt, base + "/healthz").returncode == 0, 20, what="HTTPS")
+            r = curl("--cacert", crt, "-H", "Authorization: Bearer " + token, base + "/api/v1/whoami")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["role"], "viewer")
+            r = curl("--cacert", crt, "-o", "/dev/null", "-w", "%{http_code}", base + "/api/v1/alerts")
+            self.assertEqual(r.stdout, "401")
+            # The certificate is really checked: without it curl refuses.
+            self.assertNotEqual(curl(base + "/healthz").returncode, 0)
+            r = curl("-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:%d/healthz" % plain)
+            code, location = r.stdout.split(" ", 1)
+            self.assertTrue(code.startswith("30"), r.stdout)
+            self.assertTrue(location.startswith("https://127.0.0.1:%d/" % port), r.stdout)
+            self.assertEqual(agg.stop(), 0, agg.log_text())
+        finally:
+            d.remove()
 
 
 if __name__ == "__main__":
