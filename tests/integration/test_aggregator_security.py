@@ -215,6 +215,16 @@ rules:
         self.assertGreater(ev["version"], first["version"])
         conn.close()
 
+    def test_4c_heavy_maintenance_needs_admin(self):
+        body = {"node": "primary", "operation": "VACUUM FULL", "table": "pg_class"}
+        status, _, answer = self.call("/api/v1/maintenance", "POST", body, token="operator")
+        self.assertEqual(status, 403, answer)
+        self.assertEqual(answer["error"]["code"], "forbidden")
+        self.assertEqual(self.call("/api/v1/maintenance", "POST", body, token="viewer")[0], 403)
+        self.assertEqual(self.call("/api/v1/maintenance", "POST", body)[0], 401)
+        wait_for(lambda: [a for a in self.audit() if a["action"].endswith("maintenance") and a["result"] == 403
+                          and a["who"].startswith("operator-bot")], 10, what="the refusal in the audit log")
+
     def test_5_rate_limit(self):
         time.sleep(2)  # refill
         answers = [self.call("/api/v1/health", token="viewer") for _ in range(80)]
