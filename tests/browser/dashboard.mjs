@@ -143,6 +143,20 @@ try {
       setTimeout(() => res(performance.now() - t), 0);
     }));
     const bytesAtReady = wire;
+    const timing = await page.evaluate(() => {
+      const out = {};
+      const nav = performance.getEntriesByType("navigation")[0];
+      out.html_ms = nav.responseEnd;
+      out.dom_content_loaded_ms = nav.domContentLoadedEventEnd;
+      for (const e of performance.getEntriesByType("resource")) {
+        const name = e.name.replace(/^.*\/\/[^/]+/, "");
+        if (name.startsWith("/api/v1/stream")) out.stream_first_byte_ms = e.responseStart;
+        if (name.startsWith("/api/v1/whoami")) out.whoami_ms = e.responseEnd;
+      }
+      return out;
+    });
+    for (const [k, v] of Object.entries(timing))
+      process.stdout.write("FIGURE " + k + " " + (v || 0).toFixed(0) + "\n");
     await page.screenshot({ path: shots + "/fleet-500.png" });
     process.stdout.write("FIGURE fleet_nodes " + nodes + "\n");
     process.stdout.write("FIGURE first_load_bytes " + bytesAtReady + "\n");
