@@ -77,8 +77,8 @@ def main():
     cluster.write_load(rows=10000)
     recv = Receiver(d, name="receiver")
     cfg = collector_config(d, "collector.yaml", "bench", cluster.dsn("primary"), [recv.endpoint],
-                           extra="interval: 1s\nslow_interval: 15s\nstats_interval: %s\n"
-                                 % ("10s" if tables else "60s"))
+                           extra="interval: 1s\nslow_interval: 15s\nstats_interval: %s\nhourly_interval: %s\n"
+                                 % (("10s", "30s") if tables else ("60s", "1h")))
     port = free_port()
     exporter = Process(d, "exporter", ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:%d" % port],
                        env={"DATA_SOURCE_NAME": "postgresql://exporter@127.0.0.1:%d/postgres?sslmode=disable"
