@@ -10,6 +10,7 @@
  */
 #include "history.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -263,6 +264,50 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
              history_metrics[m].expr);
     const char *params[4] = {node, f, t, bucket};
     PGresult *r = history_query(self, sql, 4, params, &rc, err, errlen);
+    if (!r)
+        goto fail;
+    json_object_set_new(*out, "points", history_rows(r));
+    PQclear(r);
+    return HISTORY_OK;
+fail:
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
+
+history_result_t history_statement(history_t *self, const char *node, const char *queryid, const char *from,
+                                   const char *to, json_t **out, char *err, size_t errlen)
+{
+    char f[64], t[64], bucket[16];
+    int bucket_s = 0;
+    char *end;
+    errno = 0;
+    long long id = strtoll(queryid, &end, 10);
+    if (errno || *end || end == queryid) {
+        snprintf(err, errlen, "a query id is a (signed 64-bit) number, got \"%s\"", queryid);
+        return HISTORY_BAD_REQUEST;
+    }
+    *out = json_pack("{s:s,s:I}", "node", node, "queryid", (json_int_t)id);
+    if (!*out) {
+        snprintf(err, errlen, "the node name is not valid UTF-8");
+        return HISTORY_BAD_REQUEST;
+    }
+    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (rc != HISTORY_OK)
+        goto fail;
+    snprintf(bucket, sizeof bucket, "%d", bucket_s);
+    const char *params[5] = {node, f, t, queryid, bucket};
+    PGresult *r = history_query(
+        self,
+        "SELECT extract(epoch FROM b), sum(calls), sum(total),"
+        " CASE WHEN sum(calls) > 0 THEN sum(total) / sum(calls) END, sum(nrows)"
+        " FROM (SELECT CASE WHEN $5::int = 0 THEN collected_at"
+        " ELSE date_bin(make_interval(secs => $5::int), collected_at, 'epoch') END AS b,"
+        " (s->>'calls')::float8 AS calls, (s->>'total_time_ms')::float8 AS total, (s->>'rows')::float8 AS nrows"
+        " FROM node_samples, jsonb_array_elements(metrics->'statements'->'statements') s"
+        " WHERE node = $1 AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz"
+        " AND metrics ? 'statements' AND s->>'queryid' = $4) x GROUP BY 1 ORDER BY 1 LIMIT 10000",
+        5, params, &rc, err, errlen);
     if (!r)
         goto fail;
     json_object_set_new(*out, "points", history_rows(r));

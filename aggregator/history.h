@@ -36,6 +36,12 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
 
 /* {"node","from","to","resolution_s",
  *  "points":[[unix_s, bytes, seconds, receive_bytes, replay_paused]...]} (maxima per bucket) */
+/* One statement's per-interval deltas from the stored samples:
+ * {"node","queryid","from","to","resolution_s","points":[[t, calls,
+ * total_time_ms, mean_time_ms, rows], ...]} (all databases and users of
+ * that query id added up). */
+history_result_t history_statement(history_t *self, const char *node, const char *queryid, const char *from,
+                                   const char *to, json_t **out, char *err, size_t errlen);
 history_result_t history_lag(history_t *self, const char *node, const char *from, const char *to,
                              json_t **out, char *err, size_t errlen);
 

@@ -201,6 +201,28 @@ static int http_node_history(const http_req_t *r, const char *name, const char *
     return http_json(r->conn, 200, out);
 }
 
+/* /api/v1/nodes/{node}/statements/{queryid}/history?from=&to= */
+static int http_statement_history(const http_req_t *r, const char *name, const char *rest)
+{
+    char id[32], from[64] = "", to[64] = "", err[256] = "";
+    const char *slash = strchr(rest, '/');
+    if (!slash || strcmp(slash, "/history") != 0 || (size_t)(slash - rest) >= sizeof id)
+        return http_error(r->conn, 404, "not_found", "expected /api/v1/nodes/%s/statements/{queryid}/history", name);
+    memcpy(id, rest, (size_t)(slash - rest));
+    id[slash - rest] = '\0';
+    if (!r->http->history)
+        return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
+    bool has_from = http_param(r, "from", from, sizeof from), has_to = http_param(r, "to", to, sizeof to);
+    json_t *out = NULL;
+    history_result_t rc = history_statement(r->http->history, name, id, has_from ? from : NULL, has_to ? to : NULL,
+                                            &out, err, sizeof err);
+    if (rc == HISTORY_BAD_REQUEST)
+        return http_error(r->conn, 400, "bad_request", "%s", err);
+    if (rc != HISTORY_OK)
+        return http_error(r->conn, 503, "unavailable", "%s", err);
+    return http_json(r->conn, 200, out);
+}
+
 static int http_node(const http_req_t *r, const char *rest)
 {
     char name[128];
@@ -216,6 +238,8 @@ static int http_node(const http_req_t *r, const char *rest)
     if (!slash)
         return http_json(r->conn, 200, json_pack("{s:O}", "node", n));
     const char *sub = slash + 1;
+    if (strncmp(sub, "statements/", 11) == 0)
+        return http_statement_history(r, name, sub + 11);
     if (strcmp(sub, "tables") == 0 || strcmp(sub, "indexes") == 0 || strcmp(sub, "statements") == 0 ||
         strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0)
         return http_node_diag(r, name, sub);

@@ -294,10 +294,17 @@ diagnostics:
             alert = wait_for(lambda: [a for a in self.call("/api/v1/alerts")[1]["alerts"]
                                       if a["rule"] == "query_regression"], 10, what="the query_regression alert")
             self.assertEqual(alert[0]["node"], "primary")
-            seq = [r for r in self.recommendations("add_index") if r["table"] == "lookups"]
             wait_for(lambda: [r for r in self.recommendations("add_index") if r["table"] == "lookups"], 10,
                      what="an add_index recommendation for lookups")
-            del seq
+            # Its intervals are in the history: fast before the DROP INDEX, slow after.
+            def history():
+                status, body = self.call("/api/v1/nodes/primary/statements/%d/history?from=-5m" % reg["queryid"])
+                pts = [p for p in body.get("points", []) if p[1]] if status == 200 else []
+                return pts if len(pts) >= 3 and pts[-1][3] > 3 * min(p[3] for p in pts) else None
+            pts = wait_for(history, 20, what="the statement's history")
+            self.assertGreater(sum(p[1] for p in pts), 20)  # calls
+            status, body = self.call("/api/v1/nodes/primary/statements/x1/history")
+            self.assertEqual(status, 400, body)
         finally:
             slow.join(60)
 
