@@ -265,6 +265,9 @@
     return h + "</div>";
   }
 
+  // Recommendations an operator may start from the page (the light ones).
+  const RUNNABLE = { vacuum: "VACUUM", analyze: "ANALYZE", reindex_invalid: "REINDEX" };
+
   const RANGES = [["15m", "-15m"], ["1h", "-1h"], ["6h", "-6h"], ["24h", "-24h"], ["7d", "-7d"]];
 
   function nodeShell(name) {
@@ -368,8 +371,17 @@
       : '<p class="muted">None.</p>';
     const recs = (rc && rc.recommendations) || [];
     $("#node-recs").innerHTML = recs.length
-      ? recs.slice(0, 20).map((r) => '<div><strong class="sev-' + esc(r.severity) + '">' + esc(r.kind) +
-          "</strong> " + esc(r.title) + "<pre>" + esc(r.sql) + "</pre></div>").join("")
+      ? recs.slice(0, 20).map((r) => {
+          const op = RUNNABLE[r.kind];
+          const run = op && canOperate()
+            ? ' <button data-maint="' + esc(JSON.stringify(Object.assign({ node: name, operation: op },
+                r.index ? { index: r.index, concurrently: true } : { table: r.table }, { schema: r.schema,
+                database: r.database }))) + '" aria-label="Run ' + esc(op) + " on " + esc(r.index || r.table) +
+              '">Run ' + esc(op) + "</button>"
+            : "";
+          return '<div><strong class="sev-' + esc(r.severity) + '">' + esc(r.kind) + "</strong> " + esc(r.title) +
+            run + "<pre>" + esc(r.sql) + "</pre></div>";
+        }).join("")
       : '<p class="muted">Nothing to recommend.</p>';
     const ops = (mt && mt.operations) || [];
     $("#node-maint").innerHTML = ops.length
@@ -459,12 +471,27 @@
     const b = e.target.closest("button");
     if (!b) return;
     if (b.dataset.act) act(b);
+    if (b.dataset.maint) maintain(b);
     if (b.dataset.range) {
       for (const x of document.querySelectorAll("[data-range]")) x.setAttribute("aria-pressed", String(x === b));
       const route = (location.hash || "").slice(1).split("/").filter(Boolean).map(decodeURIComponent);
       if (route[0] === "node") nodeCharts(route[1], b.dataset.range);
     }
   });
+
+  async function maintain(button) {
+    const req = JSON.parse(button.dataset.maint);
+    button.disabled = true;
+    try {
+      const r = await api("/api/v1/maintenance", { method: "POST", body: JSON.stringify(req) });
+      notice("");
+      button.textContent = req.operation + " " + r.operation.state;
+      setTimeout(() => nodeDetails(req.node), 3000);
+    } catch (e) {
+      notice("Could not start " + req.operation + ": " + e.message);
+      button.disabled = false;
+    }
+  }
 
   async function whoami() {
     try { state.me = await api("/api/v1/whoami"); } catch (e) { state.me = { name: "anonymous", role: "none", auth: true }; }

@@ -55,6 +55,9 @@ try {
     await v.page.waitForSelector('[data-node="replica"]');
     expect(await v.page.textContent('[data-node="replica"]').then((t) => t.includes("replica")), "the replica's role");
     process.stdout.write("PASS fleet view shows both nodes\n");
+    await v.page.waitForSelector("#peak:not([hidden])");
+    expect((await v.page.textContent("#peak")).includes("eu-west"), "the peak banner to name eu-west");
+    process.stdout.write("PASS peak banner\n");
     await v.page.screenshot({ path: shots + "/fleet-viewer.png", fullPage: true });
 
     // An operator watches the replica's page while its replay is paused.

@@ -52,6 +52,8 @@ auth:
   tokens:
 %s
 http: {web_dir: %s, rate_limit: {per_second: 1000, burst: 1000}}
+regions: {eu-west: {timezone: UTC}}
+peak: {days: [monday, tuesday, wednesday, thursday, friday, saturday, sunday], hours: "00:00-00:00"}
 rules:
   - {name: replay_paused, for: 1s}
   - {name: replica_disconnected, enabled: false}
