@@ -117,7 +117,12 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
+        const fleet_node_t *fn = zhashx_lookup(st->fleet->nodes, node);
+        uint64_t restarts = fn ? fn->restarts : 0;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
+            fn = zhashx_lookup(st->fleet->nodes, node);
+            if (fn && fn->restarts > restarts && maint_collector_restarted(st->maint, node, clock_wall_us()))
+                log_warning("the collector of %s restarted: its maintenance operations failed", node);
             st->dirty = true;
             /* h.sample is now the node's latest, valid until the next one. */
             if (diag_apply(st->diag, h.sample, h.received_at_us))

@@ -305,6 +305,31 @@ bool maint_result(maint_t *self, const char *node, const Pgvigil__CommandResult 
     return true;
 }
 
+static void maint_fail(maint_t *self, size_t i, int64_t now_us, const char *why)
+{
+    json_t *o = maint_edit(self, i);
+    char at[40];
+    json_object_set_new(o, "state", json_string("failed"));
+    json_object_set_new(o, "finished_at", json_string(clock_format_rfc3339(now_us, at, sizeof at)));
+    json_object_set_new(o, "error", json_string(why));
+    maint_store(self, o);
+}
+
+bool maint_collector_restarted(maint_t *self, const char *node, int64_t now_us)
+{
+    bool changed = false;
+    size_t i;
+    json_t *op;
+    json_array_foreach(self->ops, i, op)
+    {
+        if (maint_active(op) && strcmp(ms(op, "node"), node) == 0) {
+            maint_fail(self, i, now_us, "the node's collector restarted before the operation finished");
+            changed = true;
+        }
+    }
+    return changed;
+}
+
 bool maint_tick(maint_t *self, int64_t now_us)
 {
     bool changed = false;
@@ -315,13 +340,8 @@ bool maint_tick(maint_t *self, int64_t now_us)
         if (strcmp(ms(op, "state"), "queued") != 0 ||
             now_us - (int64_t)json_integer_value(json_object_get(op, "id")) < MAINT_TAKE_TIMEOUT_US)
             continue;
-        json_t *o = maint_edit(self, i);
-        char at[40];
-        json_object_set_new(o, "state", json_string("failed"));
-        json_object_set_new(o, "finished_at", json_string(clock_format_rfc3339(now_us, at, sizeof at)));
-        json_object_set_new(o, "error", json_string("the node's collector did not take the operation "
-                                                    "(not connected to this aggregator?)"));
-        maint_store(self, o);
+        maint_fail(self, i, now_us,
+                   "the node's collector did not take the operation (not connected to this aggregator?)");
         changed = true;
     }
     return changed;

@@ -56,6 +56,10 @@ typedef struct {
 int maint_request(maint_t *self, const json_t *cmd, const maint_node_t *node, int64_t now_us, json_t **body);
 /* A result from node's collector; true if an operation changed. */
 bool maint_result(maint_t *self, const char *node, const Pgvigil__CommandResult *r, int64_t now_us);
+/* node's collector restarted: what it had queued or running is lost with
+ * the process (its connection closed, the server cancelled the statement);
+ * true if any operation changed. */
+bool maint_collector_restarted(maint_t *self, const char *node, int64_t now_us);
 /* Fail operations no collector took in time; true if any changed. */
 bool maint_tick(maint_t *self, int64_t now_us);
 /* Operations, newest first (new reference). */
