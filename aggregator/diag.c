@@ -624,7 +624,10 @@ static diag_node_t *diag_node(diag_t *self, const char *name)
 static json_t *diag_statement_json(const Pgvigil__StatementDelta *d, const diag_stmt_verdict_t *v)
 {
     json_t *o = json_object();
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, d->queryid);
     json_object_set_new(o, "queryid", json_integer(d->queryid));
+    json_object_set_new(o, "queryid_text", json_string(id)); /* exact in JavaScript too */
     json_object_set_new(o, "database", json_string(d->database ? d->database : ""));
     json_object_set_new(o, "user", json_string(d->user ? d->user : ""));
     json_object_set_new(o, "query", d->query ? json_string(d->query) : json_null());

@@ -283,7 +283,8 @@
         "</button>").join("") + "</div>";
     if (n.role === "replica") h += '<div id="chart-lag" class="chart" aria-label="replication lag chart"></div>';
     h += '<div id="chart-conn" class="chart" aria-label="connections chart"></div>';
-    h += '<h2>Top statements</h2><div id="node-statements" class="scroll"></div>';
+    h += '<h2>Top statements</h2><div id="chart-stmt" class="chart" aria-label="statement history chart" hidden>' +
+      '</div><div id="node-statements" class="scroll"></div>';
     h += '<h2>Tables needing VACUUM or ANALYZE</h2><div id="node-tables" class="scroll"></div>';
     h += '<h2>Recommendations</h2><div id="node-recs"></div>';
     h += '<h2>Maintenance</h2><div id="node-maint" class="scroll"></div>';
@@ -308,10 +309,11 @@
     }
   }
 
-  function makeChart(el, title, label, data) {
+  function makeChart(el, title, label, data, range) {
     const width = Math.max(280, el.clientWidth || 600);
     return new uPlot({
       title: title, width: width, height: 200,
+      scales: range ? { x: { time: true, range: () => range } } : {},
       series: [{}, { label: label, stroke: "#0969da", width: 1.5, spanGaps: true }],
       axes: [{}, { size: 60 }],
     }, data, el);
@@ -356,7 +358,9 @@
     $("#node-statements").innerHTML = stmts.length
       ? "<table><thead><tr><th>Query</th><th>Calls</th><th>Total ms</th><th>Mean ms</th><th class=\"hide-small\">Baseline ms</th></tr></thead><tbody>" +
         stmts.slice(0, 10).map((s) => "<tr><td><code>" + esc((s.query || String(s.queryid)).slice(0, 160)) +
-          "</code>" + (s.regression ? ' <span class="sev-warning">regressed</span>' : "") + "</td><td>" + s.calls +
+          "</code>" + (s.regression ? ' <span class="sev-warning">regressed</span>' : "") +
+          ' <button data-stmt="' + esc(s.queryid_text) + '" aria-label="history of query ' + esc(s.queryid_text) +
+          '">history</button></td><td>' + s.calls +
           "</td><td>" + s.total_time_ms.toFixed(1) + "</td><td>" + s.mean_time_ms.toFixed(2) +
           '</td><td class="hide-small">' + (s.baseline_mean_ms === null || s.baseline_mean_ms === undefined ? "–"
             : s.baseline_mean_ms.toFixed(2)) + "</td></tr>").join("") + "</tbody></table>"
@@ -418,10 +422,17 @@
         el.innerHTML = nodeShell(route[1]);
         if ($("#node-summary")) {
           nodeCharts(route[1], "-15m");
+          state.detailsAt = 0;
+        }
+      }
+      if ($("#node-summary")) {
+        nodeLive(route[1]);
+        // Details change on the collector's stats cadence: refresh them now and then.
+        if (performance.now() - (state.detailsAt || 0) > 15000) {
+          state.detailsAt = performance.now();
           nodeDetails(route[1]);
         }
       }
-      if ($("#node-summary")) nodeLive(route[1]);
     } else if (route[0] === "cluster" && route[1]) {
       el.innerHTML = clusterView(route[1]);
     } else if (route[0] === "alerts") {
@@ -472,12 +483,33 @@
     if (!b) return;
     if (b.dataset.act) act(b);
     if (b.dataset.maint) maintain(b);
+    if (b.dataset.stmt) statementChart(b.dataset.stmt);
     if (b.dataset.range) {
       for (const x of document.querySelectorAll("[data-range]")) x.setAttribute("aria-pressed", String(x === b));
       const route = (location.hash || "").slice(1).split("/").filter(Boolean).map(decodeURIComponent);
       if (route[0] === "node") nodeCharts(route[1], b.dataset.range);
     }
   });
+
+  async function statementChart(queryid) {
+    const route = (location.hash || "").slice(1).split("/").filter(Boolean).map(decodeURIComponent);
+    const el = $("#chart-stmt");
+    if (route[0] !== "node" || !el) return;
+    let pts = [], hist = {};
+    try {
+      hist = await api("/api/v1/nodes/" + encodeURIComponent(route[1]) + "/statements/" +
+        encodeURIComponent(queryid) + "/history?from=" + (state.range || "-1h"));
+      pts = hist.points || [];
+    } catch (e) {
+      notice("No history for query " + queryid + ": " + e.message);
+      return;
+    }
+    if (state.charts.stmt) state.charts.stmt.destroy();
+    el.hidden = false;
+    el.innerHTML = "";
+    state.charts.stmt = makeChart(el, "Query " + queryid + ": mean time per interval", "mean ms",
+      [pts.map((p) => p[0]), pts.map((p) => p[3])], [hist.from, hist.to]);
+  }
 
   async function maintain(button) {
     const req = JSON.parse(button.dataset.maint);
