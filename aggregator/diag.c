@@ -547,6 +547,10 @@ typedef struct {
     bool has_conn, has_ckpt;
     unsigned regressions;
     int64_t rec_at_us;
+    json_t *wraparound;             /* from the last wraparound section */
+    uint64_t temp_files, temp_bytes; /* pg_stat_database totals at temp_at_us */
+    int64_t temp_at_us;
+    json_t *temp;                   /* the last interval's temp file rates */
 } diag_node_t;
 
 struct diag {
@@ -572,6 +576,8 @@ static void diag_node_free(void **item)
         json_decref(n->indexes);
         json_decref(n->statements);
         json_decref(n->backup);
+        json_decref(n->wraparound);
+        json_decref(n->temp);
         json_decref(n->doc);
         zhashx_destroy(&n->stmts);
         free(n);
@@ -762,10 +768,77 @@ json_t *diag_backup_json(const char *node, const Pgvigil__Backup *b)
     return o;
 }
 
+static json_t *diag_wraparound(const Pgvigil__Wraparound *w)
+{
+    json_t *dbs = json_array();
+    const Pgvigil__DatabaseAge *oldest = NULL;
+    for (size_t i = 0; i < w->n_databases; i++) {
+        const Pgvigil__DatabaseAge *d = w->databases[i];
+        if (!oldest || d->datfrozenxid_age > oldest->datfrozenxid_age)
+            oldest = d;
+        json_array_append_new(dbs, json_pack("{s:s,s:I,s:I}", "database", d->datname ? d->datname : "",
+                                             "datfrozenxid_age", (json_int_t)d->datfrozenxid_age, "datminmxid_age",
+                                             (json_int_t)d->datminmxid_age));
+    }
+    uint64_t age = oldest ? oldest->datfrozenxid_age : 0;
+    return json_pack("{s:s?,s:I,s:o,s:f,s:f,s:o}", "oldest_database", oldest ? oldest->datname : NULL,
+                     "datfrozenxid_age", (json_int_t)age, "autovacuum_freeze_max_age",
+                     w->has_autovacuum_freeze_max_age ? json_integer((json_int_t)w->autovacuum_freeze_max_age)
+                                                      : json_null(),
+                     "wraparound_ratio", (double)age / 2147483648.0, "freeze_max_age_ratio",
+                     w->autovacuum_freeze_max_age ? (double)age / (double)w->autovacuum_freeze_max_age : 0.0,
+                     "databases", dbs);
+}
+
+/* Temp files written since the previous databases section, per second. */
+static void diag_temp(diag_node_t *n, const Pgvigil__Databases *d, int64_t at_us)
+{
+    uint64_t files = 0, bytes = 0;
+    for (size_t i = 0; i < d->n_databases; i++) {
+        files += d->databases[i]->temp_files;
+        bytes += d->databases[i]->temp_bytes;
+    }
+    if (n->temp_at_us && at_us > n->temp_at_us && files >= n->temp_files && bytes >= n->temp_bytes) {
+        double secs = (double)(at_us - n->temp_at_us) / 1e6;
+        json_decref(n->temp);
+        n->temp = json_pack("{s:f,s:f,s:f,s:I,s:I}", "window_seconds", secs, "files_per_second",
+                            (double)(files - n->temp_files) / secs, "bytes_per_second",
+                            (double)(bytes - n->temp_bytes) / secs, "total_files", (json_int_t)files, "total_bytes",
+                            (json_int_t)bytes);
+    }
+    n->temp_files = files;
+    n->temp_bytes = bytes;
+    n->temp_at_us = at_us;
+}
+
+/* Wraparound, temp files, checkpoints and connections, as last reported. */
+static json_t *diag_pressure(const diag_node_t *n)
+{
+    json_t *p = json_object();
+    json_object_set(p, "wraparound", n->wraparound ? n->wraparound : json_null());
+    json_object_set(p, "temp_files", n->temp ? n->temp : json_null());
+    if (n->has_ckpt) {
+        double all = (double)(n->ckpt.checkpoints_timed + n->ckpt.checkpoints_requested);
+        json_object_set_new(p, "checkpoints",
+                            json_pack("{s:I,s:I,s:f}", "timed", (json_int_t)n->ckpt.checkpoints_timed, "requested",
+                                      (json_int_t)n->ckpt.checkpoints_requested, "requested_ratio",
+                                      all > 0 ? (double)n->ckpt.checkpoints_requested / all : 0.0));
+    }
+    if (n->has_conn) {
+        double usable = (double)n->conn.max_connections - (double)n->conn.superuser_reserved;
+        json_object_set_new(p, "connections",
+                            json_pack("{s:i,s:i,s:i,s:i,s:i,s:f}", "total", (int)n->conn.total, "active",
+                                      (int)n->conn.active, "idle_in_transaction", (int)n->conn.idle_in_transaction,
+                                      "waiting", (int)n->conn.waiting, "max_connections", (int)n->conn.max_connections,
+                                      "saturation", usable > 0 ? (double)n->conn.total / usable : 0.0));
+    }
+    return p;
+}
+
 bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
 {
-    if (!s->node ||
-        !(s->tables || s->indexes || s->statements || s->connections || s->checkpointer || s->backup))
+    if (!s->node || !(s->tables || s->indexes || s->statements || s->connections || s->checkpointer || s->backup ||
+                      s->wraparound || s->databases))
         return false;
     diag_node_t *n = diag_node(self, s->node);
     if (!n)
@@ -807,6 +880,15 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
         diag_statements(self, n, s->statements, at_us);
         changed = true;
     }
+    if (s->wraparound) {
+        json_decref(n->wraparound);
+        n->wraparound = diag_wraparound(s->wraparound);
+        changed = true;
+    }
+    if (s->databases) {
+        diag_temp(n, s->databases, at_us);
+        changed = true;
+    }
     if (s->backup) {
         json_decref(n->backup);
         n->backup = diag_backup_json(s->node, s->backup);
@@ -820,9 +902,10 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
     json_t *recs = diag_recommend(s->node, n->tables, n->indexes, n->statements, n->has_conn ? &n->conn : NULL,
                                   n->has_ckpt ? &n->ckpt : NULL, &self->opt);
     json_decref(n->doc);
-    n->doc = json_pack("{s:s,s:s,s:O?,s:O?,s:O?,s:O?,s:o}", "node", s->node, "updated_at",
+    n->doc = json_pack("{s:s,s:s,s:O?,s:O?,s:O?,s:O?,s:o,s:o}", "node", s->node, "updated_at",
                        clock_format_rfc3339(at_us, at, sizeof at), "tables", n->tables, "indexes", n->indexes,
-                       "statements", n->statements, "backup", n->backup, "recommendations", recs);
+                       "statements", n->statements, "backup", n->backup, "pressure", diag_pressure(n),
+                       "recommendations", recs);
     return true;
 }
 

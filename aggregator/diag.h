@@ -36,6 +36,12 @@
  *        "statements": [... deltas + "baseline_mean_ms","recent_mean_ms",
  *        "regression"], "regressions": [...]} | null,
  *    "backup": <diag_backup_json> | null,
+ *    "pressure": {"wraparound": {"oldest_database","datfrozenxid_age",
+ *        "autovacuum_freeze_max_age","wraparound_ratio","freeze_max_age_ratio",
+ *        "databases":[...]}, "temp_files": {"window_seconds","files_per_second",
+ *        "bytes_per_second","total_files","total_bytes"}, "checkpoints":
+ *        {"timed","requested","requested_ratio"}, "connections": {"total",
+ *        "active","idle_in_transaction","waiting","max_connections","saturation"}},
  *    "recommendations": [{"node","kind","severity","priority","title",
  *        "database","schema","table","index","evidence":{...},"sql"}]}
  */

@@ -241,7 +241,7 @@ static int http_node(const http_req_t *r, const char *rest)
     if (strncmp(sub, "statements/", 11) == 0)
         return http_statement_history(r, name, sub + 11);
     if (strcmp(sub, "tables") == 0 || strcmp(sub, "indexes") == 0 || strcmp(sub, "statements") == 0 ||
-        strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0)
+        strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0 || strcmp(sub, "diagnostics") == 0)
         return http_node_diag(r, name, sub);
     return http_node_history(r, name, sub);
 }

@@ -6,6 +6,7 @@
  *   GET  /api/v1/nodes/{node}/statements    ?regressions=true
  *   GET  /api/v1/nodes/{node}/recommendations
  *   GET  /api/v1/nodes/{node}/backup         the last verification and restore test
+ *   GET  /api/v1/nodes/{node}/diagnostics    the whole document (diag.h), with "pressure"
  *   GET  /api/v1/recommendations            ?node= ?kind= ?severity=
  *   POST /api/v1/maintenance                (operator; heavy operations admin)
  *   GET  /api/v1/maintenance                ?state=active|running|queued|history|all ?node=
@@ -79,6 +80,9 @@ int http_node_diag(const http_req_t *r, const char *node, const char *sub)
         return http_json(r->conn, 200,
                          json_pack("{s:s,s:o}", "node", node, "recommendations",
                                    hd_filter(json_object_get(doc, "recommendations"), hd_keep_rec, r)));
+    if (strcmp(sub, "diagnostics") == 0)
+        return doc ? http_json(r->conn, 200, json_pack("{s:O}", "diagnostics", doc))
+                   : http_error(r->conn, 404, "not_found", "no diagnostics from \"%s\" yet", node);
     const json_t *part = json_object_get(doc, sub);
     if (strcmp(sub, "backup") == 0)
         return http_json(r->conn, 200, json_pack("{s:s,s:O?}", "node", node, "backup", part));

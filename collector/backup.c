@@ -238,8 +238,15 @@ static int backup_spawn(backup_t *self, job_kind_t kind, char *const argv[], int
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /* A process group of its own: a timeout stops pg_verifybackup's
+     * pg_waldump (or the restore's steps) with it. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (rc != 0) {
@@ -432,14 +439,16 @@ static int backup_on_tick(zloop_t *loop, int timer_id, void *arg)
         int status;
         pid_t r = waitpid(self->pid, &status, WNOHANG);
         if (r == 0 && now > self->deadline_us && self->killed) {
-            kill(self->pid, SIGKILL);
+            kill(-self->pid, SIGKILL);
             return 0;
         }
         if (r == 0 && now > self->deadline_us) {
             self->killed = true;
             log_warning("%s of %s ran past its timeout: stopping it",
                         self->kind == JOB_VERIFY ? "verification" : "restore test", self->path);
-            kill(self->pid, SIGTERM);
+            /* The restore child cleans up on SIGTERM; the rest of its
+             * group (a step it runs) gets it too. */
+            kill(-self->pid, SIGTERM);
             self->deadline_us = now + 10 * 1000000LL; /* then SIGKILL below */
             snprintf(self->out + self->out_len, sizeof self->out - self->out_len, "\ntimed out");
             self->out_len = strlen(self->out);
@@ -497,11 +506,11 @@ void backup_destroy(backup_t **self_p)
     zloop_timer_end(self->loop, self->timer);
     backup_stop_reading(self);
     if (self->pid > 0) {
-        kill(self->pid, SIGTERM);
+        kill(-self->pid, SIGTERM);
         for (int i = 0; i < 100 && waitpid(self->pid, NULL, WNOHANG) == 0; i++)
             usleep(100000);
         if (waitpid(self->pid, NULL, WNOHANG) == 0) {
-            kill(self->pid, SIGKILL);
+            kill(-self->pid, SIGKILL);
             waitpid(self->pid, NULL, 0);
         }
     }

@@ -283,6 +283,7 @@
         "</button>").join("") + "</div>";
     if (n.role === "replica") h += '<div id="chart-lag" class="chart" aria-label="replication lag chart"></div>';
     h += '<div id="chart-conn" class="chart" aria-label="connections chart"></div>';
+    h += '<h2>Pressure</h2><p id="node-pressure" class="muted">…</p>';
     h += '<h2>Top statements</h2><div id="chart-stmt" class="chart" aria-label="statement history chart" hidden>' +
       '</div><div id="node-statements" class="scroll"></div>';
     h += '<h2>Tables needing VACUUM or ANALYZE</h2><div id="node-tables" class="scroll"></div>';
@@ -347,13 +348,24 @@
 
   async function nodeDetails(name) {
     const enc = encodeURIComponent(name);
-    const [st, tb, rc, mt] = await Promise.all([
+    const [st, tb, rc, mt, dg] = await Promise.all([
       api("/api/v1/nodes/" + enc + "/statements").catch(() => null),
       api("/api/v1/nodes/" + enc + "/tables").catch(() => null),
       api("/api/v1/nodes/" + enc + "/recommendations").catch(() => null),
       api("/api/v1/maintenance?node=" + enc).catch(() => null),
+      api("/api/v1/nodes/" + enc + "/diagnostics").catch(() => null),
     ]);
     if (!$("#node-statements")) return;
+    const pr = (dg && dg.diagnostics && dg.diagnostics.pressure) || {};
+    const parts = [];
+    if (pr.connections) parts.push("connections " + pr.connections.total + " of " + pr.connections.max_connections +
+      " (" + (100 * pr.connections.saturation).toFixed(0) + "%)");
+    if (pr.wraparound) parts.push("oldest transaction ID " + pr.wraparound.datfrozenxid_age + " old in " +
+      pr.wraparound.oldest_database + " (" + (100 * pr.wraparound.freeze_max_age_ratio).toFixed(0) +
+      "% of autovacuum_freeze_max_age)");
+    if (pr.temp_files) parts.push("temp files " + bytes(pr.temp_files.bytes_per_second) + "/s");
+    if (pr.checkpoints) parts.push((100 * pr.checkpoints.requested_ratio).toFixed(0) + "% of checkpoints requested");
+    $("#node-pressure").textContent = parts.length ? parts.join("; ") : "not reported yet";
     const stmts = (st && st.statements) || [];
     $("#node-statements").innerHTML = stmts.length
       ? "<table><thead><tr><th>Query</th><th>Calls</th><th>Total ms</th><th>Mean ms</th><th class=\"hide-small\">Baseline ms</th></tr></thead><tbody>" +

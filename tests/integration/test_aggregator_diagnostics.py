@@ -207,6 +207,20 @@ diagnostics:
         self.assertIn("guests_note", unused)
         self.assertNotIn("guests_table_no_again", unused)  # said once, as a duplicate
 
+    def test_2b_pressure(self):
+        def pressure():
+            status, body = self.call("/api/v1/nodes/primary/diagnostics")
+            p = body["diagnostics"]["pressure"] if status == 200 else {}
+            return p if p.get("wraparound") and p.get("temp_files") and p.get("checkpoints") else None
+        p = wait_for(pressure, 30, what="wraparound, temp file and checkpoint figures")
+        self.assertGreater(p["wraparound"]["datfrozenxid_age"], 0)
+        self.assertEqual(p["wraparound"]["autovacuum_freeze_max_age"], 200000000)
+        self.assertIn("pgvigil", [d["database"] for d in p["wraparound"]["databases"]])
+        self.assertGreater(p["temp_files"]["window_seconds"], 0)
+        self.assertGreaterEqual(p["checkpoints"]["requested_ratio"], 0)
+        self.assertEqual(p["connections"]["max_connections"], 50)
+        self.assertLess(p["connections"]["saturation"], 1)
+
     def test_3_refusals_run_nothing(self):
         before = len(self.call("/api/v1/maintenance")[1]["operations"])
         status, body = self.maintenance({"node": "primary", "operation": "REINDEX", "index": "no_such_index"},
