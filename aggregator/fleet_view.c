@@ -67,6 +67,23 @@ static json_t *view_node(const fleet_node_t *n)
     return j;
 }
 
+/* The member a replica streams from: its WAL receiver's sender host and
+ * port against the address and port each member's collector reached its
+ * server on (NULL when none matches, e.g. a name against an address). */
+static const char *view_upstream(const fleet_node_t *n, const fleet_node_t **members, size_t k)
+{
+    const Pgvigil__ReplicaReplication *rr = n->latest ? n->latest->replica_replication : NULL;
+    if (!rr || !rr->upstream_host || !rr->has_upstream_port)
+        return NULL;
+    for (size_t i = 0; i < k; i++) {
+        const Pgvigil__Sample *s = members[i]->latest;
+        if (members[i] != n && s && s->server_address && s->has_server_port && s->server_port == rr->upstream_port &&
+            strcmp(s->server_address, rr->upstream_host) == 0)
+            return members[i]->name;
+    }
+    return NULL;
+}
+
 static const char *view_cluster_status(const fleet_cluster_t *c, fleet_node_t **nodes, size_t n)
 {
     bool degraded = false, primary_ok = false;
@@ -93,9 +110,19 @@ static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, fleet
     const char *name = agg_config_cluster_name(self->cfg, c->id);
     *status = view_cluster_status(c, nodes, n);
     json_t *members = json_array();
-    for (size_t i = 0; members && i < n; i++)
+    size_t k = 0;
+    const fleet_node_t **mine = calloc(n ? n : 1, sizeof *mine);
+    for (size_t i = 0; mine && i < n; i++)
         if (nodes[i]->cluster_id == c->id)
-            json_array_append_new(members, view_node(nodes[i]));
+            mine[k++] = nodes[i];
+    for (size_t i = 0; members && i < k; i++) {
+        json_t *j = view_node(mine[i]);
+        const char *up = view_upstream(mine[i], mine, k);
+        if (j && mine[i]->role == PGVIGIL__ROLE__ROLE_REPLICA)
+            json_object_set_new(j, "upstream", up ? json_string(up) : json_null());
+        json_array_append_new(members, j);
+    }
+    free(mine);
     return json_pack("{s:s, s:s, s:s?, s:i, s:s, s:b, s:o}", "id", id, "name", name ? name : id,
                      "primary", c->primary[0] ? c->primary : NULL, "timeline", (int)c->timeline, "status",
                      *status, "split_brain", c->split_brain, "nodes", members);

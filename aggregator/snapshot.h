@@ -21,6 +21,8 @@
  *               "lag":{"bytes":N,"seconds":X,"receive_bytes":N,"apply_bytes":N,
  *                      "replay_paused":bool,"primary_replay_lag_seconds":X|null,
  *                      "wal_receiver_status":"streaming"|...}   (replicas only)}
+ *               in clusters, replicas also carry "upstream": the member they
+ *               stream from (matched by address and port), or null
  *   nodes: {"<node>": <node summary> + {"sample": <latest sample, pbjson>,
  *            "ingest":{"received","gaps","duplicates","restarts"}}}
  *   events: [{"at":"RFC 3339","cluster","node","kind","severity","message"}]

@@ -24,7 +24,8 @@ static const char *identity_sql(const section_ctx_t *ctx)
            "                (SELECT timeline_id FROM pg_control_checkpoint()))"
            "  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,"
            " (extract(epoch FROM pg_postmaster_start_time()) * 1e6)::bigint,"
-           " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
+           " EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),"
+           " host(inet_server_addr()), inet_server_port()";
 }
 
 static int identity_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s, char *err,
@@ -32,7 +33,7 @@ static int identity_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sampl
 {
     protobuf_c_boolean recovery = 0, pgss = 0;
     int64_t sysid = 0;
-    if (section_expect(r, 5, 1, err, errlen) != 0)
+    if (section_expect(r, 7, 1, err, errlen) != 0)
         return -1;
     if (!section_bool(r, 0, 0, &recovery) || !section_i64(r, 0, 1, &sysid)) {
         snprintf(err, errlen, "pg_is_in_recovery() or the system identifier is NULL");
@@ -47,6 +48,8 @@ static int identity_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sampl
     SECTION_SET(i64, s, server_started_at_us, r, 0, 3);
     section_bool(r, 0, 4, &pgss);
     ctx->has_pg_stat_statements = pgss;
+    s->server_address = section_str(r, 0, 5, 64);
+    SECTION_SET(u32, s, server_port, r, 0, 6);
 
     Pgvigil__Probe *p;
     if (!SECTION_NEW(p, pgvigil__probe__init))

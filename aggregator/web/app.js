@@ -252,16 +252,32 @@
     let h = "<h1>Cluster " + esc(c.name) + ' <span class="muted">timeline ' + esc(c.timeline) + "</span></h1>";
     h += '<div class="topology" aria-label="topology">';
     const primary = c.nodes.find((n) => n.role === "primary");
-    if (primary) h += '<div><span class="dot ' + esc(nodeState(primary)) + '"></span><a href="#/node/' +
-      encodeURIComponent(primary.node) + '">' + esc(primary.node) + "</a> primary</div>";
-    for (const n of c.nodes.filter((x) => x !== primary)) {
+    const names = new Set(c.nodes.map((n) => n.node));
+    // Replicas hang under their upstream; one whose upstream is not known
+    // hangs under the primary.
+    const parentOf = (n) => (n.upstream && names.has(n.upstream) ? n.upstream : primary ? primary.node : null);
+    const line = (n, depth) => {
       const l = n.lag || {};
-      h += '<div class="edge">↳ <span class="dot ' + esc(nodeState(n)) + '"></span><a href="#/node/' +
-        encodeURIComponent(n.node) + '">' + esc(n.node) + "</a> " + esc(n.role) +
-        " — receive " + bytes(l.receive_bytes) + ", apply " + bytes(l.apply_bytes) + ", lag " + secs(l.seconds) +
-        (l.replay_paused ? ", <strong>replay paused</strong>" : "") +
-        (l.wal_receiver_status ? " (" + esc(l.wal_receiver_status) + ")" : "") + "</div>";
-    }
+      let s = '<div class="edge d' + Math.min(depth, 4) + '">' + (depth ? "↳ " : "") +
+        '<span class="dot ' + esc(nodeState(n)) + '"></span><a href="#/node/' + encodeURIComponent(n.node) + '">' +
+        esc(n.node) + "</a> " + esc(n.role);
+      if (n.role === "replica")
+        s += " — receive " + bytes(l.receive_bytes) + ", apply " + bytes(l.apply_bytes) + ", lag " + secs(l.seconds) +
+          (l.replay_paused ? ", <strong>replay paused</strong>" : "") +
+          (l.wal_receiver_status ? " (" + esc(l.wal_receiver_status) + ")" : "") +
+          (n.upstream ? "" : ' <span class="muted">upstream not identified</span>');
+      return s + "</div>";
+    };
+    const seen = new Set();
+    const walk = (n, depth) => {
+      if (seen.has(n.node)) return "";
+      seen.add(n.node);
+      let s = line(n, depth);
+      for (const ch of c.nodes) if (ch !== n && ch.role !== "primary" && parentOf(ch) === n.node) s += walk(ch, depth + 1);
+      return s;
+    };
+    if (primary) h += walk(primary, 0);
+    for (const n of c.nodes) if (!seen.has(n.node)) h += walk(n, 0);
     return h + "</div>";
   }
 

@@ -58,6 +58,12 @@ try {
     await v.page.waitForSelector("#peak:not([hidden])");
     expect((await v.page.textContent("#peak")).includes("eu-west"), "the peak banner to name eu-west");
     process.stdout.write("PASS peak banner\n");
+    await v.page.click(".cluster h3 a");
+    await v.page.waitForSelector('.topology .d1 a[href="#/node/replica"]');
+    expect(!(await v.page.textContent(".topology")).includes("upstream not identified"), "the replica's upstream");
+    await v.page.screenshot({ path: shots + "/cluster.png", fullPage: true });
+    process.stdout.write("PASS cluster topology\n");
+    await v.page.goto(base + "/#/");
     await v.page.screenshot({ path: shots + "/fleet-viewer.png", fullPage: true });
 
     // An operator watches the replica's page while its replay is paused.

@@ -111,6 +111,9 @@ class AggregatorTest(unittest.TestCase):
         rep = self.replica()
         for key in ("bytes", "seconds", "receive_bytes", "replay_paused"):
             self.assertIn(key, rep["lag"])
+        # The replica's WAL receiver names the primary's address and port.
+        self.assertEqual(next(n for n in c["nodes"] if n["node"] == "replica")["upstream"], "primary")
+        self.assertNotIn("upstream", next(n for n in c["nodes"] if n["node"] == "primary"))
         self.assertEqual(rep["region"], "eu-west")
         status, one = get_json(self.base + "/api/v1/clusters/" + c["id"])
         self.assertEqual(status, 200)

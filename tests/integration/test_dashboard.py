@@ -142,12 +142,12 @@ rules:
 
     def test_1_live_dashboard(self):
         passed, figures = self.browse("live")
-        for step in ("fleet view shows both nodes", "lag chart rises without a reload",
+        for step in ("fleet view shows both nodes", "peak banner", "cluster topology", "lag chart rises without a reload",
                      "alert appears without a reload", "viewer sees no acknowledge button",
                      "operator acknowledges and the state changes", "status page shows degraded",
                      "usable on a phone-sized screen", "no external network requests"):
             self.assertIn(step, passed)
-        for name in ("fleet-viewer", "replica-paused", "replica-acknowledged", "status", "fleet-phone"):
+        for name in ("fleet-viewer", "cluster", "replica-paused", "replica-acknowledged", "status", "fleet-phone"):
             self.assertTrue(os.path.getsize(os.path.join(self.shots, name + ".png")) > 1000, name)
 
     def test_2_first_load_with_500_nodes(self):
