@@ -3,8 +3,8 @@
  *
  *   GET /               the dashboard (index.html)
  *   GET /ui/<file>      its scripts and styles from http.web_dir
- *                       (default: the source tree's aggregator/web, or the
- *                       installed share/pgvigil/web);
+ *                       (default: the source tree's aggregator/web if it is
+ *                       there, else the installed share/pgvigil/web);
  *   GET /ui/vendor/<f>  front-end packages, from web_dir/node_modules
  *                       (npm ci in aggregator/web; see deploy/install-deps.sh)
  *   GET /api/v1/whoami  {"name","role","auth"}: what the page may offer
@@ -24,6 +24,9 @@
 
 #ifndef PGVIGIL_WEB_DIR
 #define PGVIGIL_WEB_DIR "/usr/local/share/pgvigil/web"
+#endif
+#ifndef PGVIGIL_WEB_INSTALL_DIR
+#define PGVIGIL_WEB_INSTALL_DIR PGVIGIL_WEB_DIR
 #endif
 
 #define WEB_FILE_MAX (4 * 1024 * 1024)
@@ -132,7 +135,12 @@ static int hw_file(const http_req_t *r, const char *dir, const char *rel)
 
 int http_web(const http_req_t *r)
 {
-    const char *dir = r->http->cfg->auth.web_dir ? r->http->cfg->auth.web_dir : PGVIGIL_WEB_DIR;
+    /* Configured, else the source tree this binary was built from, else
+     * where `make install` put the files. */
+    const char *dir = r->http->cfg->auth.web_dir;
+    struct stat st;
+    if (!dir)
+        dir = stat(PGVIGIL_WEB_DIR "/index.html", &st) == 0 ? PGVIGIL_WEB_DIR : PGVIGIL_WEB_INSTALL_DIR;
     if (strcmp(r->path, "/") == 0 || strcmp(r->path, "/index.html") == 0)
         return hw_file(r, dir, "index.html");
     for (size_t i = 0; i < sizeof hw_vendor / sizeof hw_vendor[0]; i++) {
