@@ -17,6 +17,7 @@
 #include "calendar.h"
 #include "clock.h"
 #include "config.h"
+#include "core.h"
 #include "log.h"
 
 #define AL_RESOLVED_KEPT 200
@@ -735,16 +736,6 @@ void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *sile
 
 /* ---- commands ---- */
 
-__attribute__((format(printf, 2, 3))) static json_t *al_error(const char *code, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-}
-
 static al_alert_t *al_find(alerting_t *self, uint64_t id)
 {
     for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
@@ -844,7 +835,7 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
         al_silence_t *s = NULL;
         char err[256];
         if (al_silence_from(self, cmd, now_us, &s, err, sizeof err) != 0) {
-            *reply = al_error("bad_request", "%s", err);
+            *reply = core_error("bad_request", "%s", err);
             return 400;
         }
         s->id = al_next_id(self);
@@ -865,12 +856,12 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
                 *reply = json_pack("{s:b}", "deleted", 1);
                 return 200;
             }
-        *reply = al_error("not_found", "no silence %s", json_string_value(json_object_get(cmd, "id_text")) ?: "");
+        *reply = core_error("not_found", "no silence %s", json_string_value(json_object_get(cmd, "id_text")) ?: "");
         return 404;
     }
     al_alert_t *a = id ? al_find(self, id) : NULL;
     if (!a) {
-        *reply = al_error("not_found", "no open alert with id %s", al_text(cmd, "id_text", "?"));
+        *reply = core_error("not_found", "no open alert with id %s", al_text(cmd, "id_text", "?"));
         return 404;
     }
     const char *by = al_text(cmd, "by", "anonymous"), *comment = al_text(cmd, "comment", "");
@@ -878,7 +869,7 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
         uint64_t expires_ms = 0;
         const char *exp = json_string_value(json_object_get(cmd, "expires_in"));
         if (exp && config_parse_duration_ms(exp, &expires_ms) != 0) {
-            *reply = al_error("bad_request", "expires_in: expected a duration such as \"30m\", got \"%s\"", exp);
+            *reply = core_error("bad_request", "expires_in: expected a duration such as \"30m\", got \"%s\"", exp);
             return 400;
         }
         bool was = a->acked;
@@ -903,7 +894,7 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
         *reply = json_pack("{s:o}", "alert", j);
         return 200;
     }
-    *reply = al_error("bad_request", "expected action \"acknowledge\" or \"resolve\", got \"%s\"", what);
+    *reply = core_error("bad_request", "expected action \"acknowledge\" or \"resolve\", got \"%s\"", what);
     return 400;
 }
 

@@ -6,12 +6,13 @@
 #include "core.h"
 
 #include <czmq.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "alerting.h"
-#include "fleet_internal.h"
 #include "clock.h"
 #include "fleet.h"
+#include "fleet_internal.h"
 #include "ingest.h"
 #include "log.h"
 #include "maint.h"
@@ -89,14 +90,22 @@ static void core_emit(void *arg, json_t *msg)
         json_decref(msg);
 }
 
-/* A verification not stored yet goes to backup_verifications. */
-static void core_backup(core_state_t *st, const Pgvigil__Sample *s)
+/* What follows a sample the fleet took (s is n's latest now): a restarted
+ * collector's maintenance operations fail, diagnostics take their sections
+ * (alerting reads the regressions), a new backup verification is stored. */
+static void core_sampled(core_state_t *st, fleet_node_t *n, const Pgvigil__Sample *s, int64_t received_at_us)
 {
-    fleet_node_t *n = s->backup ? zhashx_lookup(st->fleet->nodes, s->node) : NULL;
-    if (!n || !s->backup->has_verified_at_us || s->backup->verified_at_us == n->backup_verified_us)
-        return;
-    n->backup_verified_us = s->backup->verified_at_us;
-    core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(s->node, s->backup)));
+    if (n->restarts != n->restarts_seen) {
+        n->restarts_seen = n->restarts;
+        if (maint_collector_restarted(st->maint, n->name, clock_wall_us()))
+            log_warning("the collector of %s restarted: its maintenance operations failed", n->name);
+    }
+    if (diag_apply(st->diag, s, received_at_us))
+        n->query_regressions = diag_regressions(st->diag, n->name);
+    if (s->backup && s->backup->has_verified_at_us && s->backup->verified_at_us != n->backup_verified_us) {
+        n->backup_verified_us = s->backup->verified_at_us;
+        core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(n->name, s->backup)));
+    }
 }
 
 static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
@@ -117,17 +126,11 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
-        const fleet_node_t *fn = zhashx_lookup(st->fleet->nodes, node);
-        uint64_t restarts = fn ? fn->restarts : 0;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
-            fn = zhashx_lookup(st->fleet->nodes, node);
-            if (fn && fn->restarts > restarts && maint_collector_restarted(st->maint, node, clock_wall_us()))
-                log_warning("the collector of %s restarted: its maintenance operations failed", node);
             st->dirty = true;
-            /* h.sample is now the node's latest, valid until the next one. */
-            if (diag_apply(st->diag, h.sample, h.received_at_us))
-                fleet_set_query_regressions(st->fleet, node, diag_regressions(st->diag, node));
-            core_backup(st, h.sample);
+            fleet_node_t *fn = zhashx_lookup(st->fleet->nodes, node);
+            if (fn)
+                core_sampled(st, fn, h.sample, h.received_at_us);
             alerting_sampled(st->alerting, st->fleet, node, clock_wall_us());
         }
         atomic_fetch_add(&st->applied, 1);
@@ -210,7 +213,7 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
     else if (cmd)
         status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
     else
-        body = json_pack("{s:{s:s,s:s}}", "error", "code", "bad_request", "message", "malformed command");
+        body = core_error("bad_request", "malformed command");
     json_t *audit = json_object_get(cmd, "audit");
     if (json_is_object(audit)) {
         char at[40];
@@ -232,6 +235,16 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
     json_decref(cmd);
     zstr_free(&text);
     return 0;
+}
+
+json_t *core_error(const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 
 int core_command(const json_t *cmd, int timeout_ms, json_t **body)

@@ -41,6 +41,9 @@ void core_quiesce(core_t *self);
 /* Send one command and wait up to timeout_ms for the reply (any thread).
  * Returns the HTTP status (503 if the core did not answer) and *body. */
 int core_command(const json_t *cmd, int timeout_ms, json_t **body);
+/* The body of a refused command, in the API's one error shape:
+ * {"error":{"code","message"}}. */
+__attribute__((format(printf, 2, 3))) json_t *core_error(const char *code, const char *fmt, ...);
 void core_destroy(core_t **self_p);
 
 #endif

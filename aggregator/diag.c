@@ -209,7 +209,7 @@ json_t *diag_table_json(const Pgvigil__TableStats *t)
     json_object_set_new(o, "vacuum_count", diag_uint(t->has_vacuum_count, t->vacuum_count));
     json_object_set_new(o, "autovacuum_count", diag_uint(t->has_autovacuum_count, t->autovacuum_count));
     json_object_set_new(o, "relfrozenxid_age", diag_uint(t->has_relfrozenxid_age, t->relfrozenxid_age));
-    /* Kept for the recommendations, not part of the promise. */
+    /* The later of the manual and the automatic vacuum. */
     int64_t last = t->last_vacuum_at_us > t->last_autovacuum_at_us ? t->last_vacuum_at_us : t->last_autovacuum_at_us;
     json_object_set_new(o, "last_vacuum_any", diag_time(last > 0, last));
     return o;
@@ -476,6 +476,21 @@ static int diag_by_priority(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+void diag_sort_by_priority(json_t *list)
+{
+    size_t n = json_array_size(list);
+    json_t **items = calloc(n ? n : 1, sizeof *items);
+    if (!items)
+        return;
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(list, i));
+    qsort(items, n, sizeof *items, diag_by_priority);
+    json_array_clear(list);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, items[i]);
+    free(items);
+}
+
 json_t *diag_recommend(const char *node, const json_t *tables, const json_t *indexes, const json_t *statements,
                        const Pgvigil__Connections *conn, const Pgvigil__Checkpointer *ckpt,
                        const diag_options_t *opt)
@@ -518,17 +533,7 @@ json_t *diag_recommend(const char *node, const json_t *tables, const json_t *ind
                               "SELECT pg_reload_conf();"),
                      "%.0f%% of checkpoints are requested, not timed: raise max_wal_size", req * 100);
     }
-    size_t n = json_array_size(out);
-    json_t **items = calloc(n ? n : 1, sizeof *items);
-    for (size_t i = 0; items && i < n; i++)
-        items[i] = json_incref(json_array_get(out, i));
-    if (items) {
-        qsort(items, n, sizeof *items, diag_by_priority);
-        json_array_clear(out);
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(out, items[i]);
-    }
-    free(items);
+    diag_sort_by_priority(out);
     return out;
 }
 
@@ -540,7 +545,7 @@ typedef struct {
 } diag_entry_t;
 
 typedef struct {
-    json_t *tables, *indexes, *statements, *backup, *doc;
+    json_t *tables, *indexes, *statements, *backup, *recs, *doc;
     zhashx_t *stmts; /* "queryid/database/user" -> diag_entry_t */
     Pgvigil__Connections conn;
     Pgvigil__Checkpointer ckpt;
@@ -576,6 +581,7 @@ static void diag_node_free(void **item)
         json_decref(n->indexes);
         json_decref(n->statements);
         json_decref(n->backup);
+        json_decref(n->recs);
         json_decref(n->wraparound);
         json_decref(n->temp);
         json_decref(n->doc);
@@ -845,7 +851,9 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
         return false;
     char at[40];
     clock_format_rfc3339(s->has_collected_at_us ? s->collected_at_us : at_us, at, sizeof at);
-    bool changed = false;
+    /* stats: what the recommendations read changed; other: only the rest of
+     * the document (pressure, backup) did. */
+    bool stats = false, other = false;
     if (s->connections) {
         n->conn = *s->connections;
         n->has_conn = true;
@@ -864,7 +872,7 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
         }
         json_decref(n->tables);
         n->tables = json_pack("{s:s,s:o}", "collected_at", at, "tables", list);
-        changed = true;
+        stats = true;
     }
     if (s->indexes) {
         json_t *list = diag_indexes_json(s->indexes);
@@ -874,38 +882,42 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
         }
         json_decref(n->indexes);
         n->indexes = json_pack("{s:s,s:o}", "collected_at", at, "indexes", list);
-        changed = true;
+        stats = true;
     }
     if (s->statements) {
         diag_statements(self, n, s->statements, at_us);
-        changed = true;
+        stats = true;
     }
     if (s->wraparound) {
         json_decref(n->wraparound);
         n->wraparound = diag_wraparound(s->wraparound);
-        changed = true;
+        other = true;
     }
     if (s->databases) {
         diag_temp(n, s->databases, at_us);
-        changed = true;
+        other = true;
     }
     if (s->backup) {
         json_decref(n->backup);
         n->backup = diag_backup_json(s->node, s->backup);
-        changed = true;
+        other = true;
     }
-    /* Connection and checkpoint figures arrive every second; recommend from
+    /* Connection and checkpoint figures arrive every second: recommend from
      * them at most once a minute unless the stats sections changed. */
-    if (!changed && n->doc && at_us - n->rec_at_us < 60LL * 1000000)
+    bool recommend = stats || !n->recs || at_us - n->rec_at_us >= 60LL * 1000000;
+    if (!recommend && !other)
         return false;
-    n->rec_at_us = at_us;
-    json_t *recs = diag_recommend(s->node, n->tables, n->indexes, n->statements, n->has_conn ? &n->conn : NULL,
-                                  n->has_ckpt ? &n->ckpt : NULL, &self->opt);
+    if (recommend) {
+        n->rec_at_us = at_us;
+        json_decref(n->recs);
+        n->recs = diag_recommend(s->node, n->tables, n->indexes, n->statements, n->has_conn ? &n->conn : NULL,
+                                 n->has_ckpt ? &n->ckpt : NULL, &self->opt);
+    }
     json_decref(n->doc);
-    n->doc = json_pack("{s:s,s:s,s:O?,s:O?,s:O?,s:O?,s:o,s:o}", "node", s->node, "updated_at",
+    n->doc = json_pack("{s:s,s:s,s:O?,s:O?,s:O?,s:O?,s:o,s:O}", "node", s->node, "updated_at",
                        clock_format_rfc3339(at_us, at, sizeof at), "tables", n->tables, "indexes", n->indexes,
                        "statements", n->statements, "backup", n->backup, "pressure", diag_pressure(n),
-                       "recommendations", recs);
+                       "recommendations", n->recs);
     return true;
 }
 
@@ -930,4 +942,3 @@ json_t *diag_all(diag_t *self)
     return all;
 }
 
-void diag_forget(diag_t *self, const char *node) { zhashx_delete(self->nodes, node); }

@@ -28,7 +28,7 @@
  *        "autovacuum_enabled","total_bytes","table_bytes","index_bytes",
  *        "toast_bytes","bloat_bytes","bloat_ratio","seq_scan","seq_tup_read",
  *        "idx_scan","last_vacuum","last_autovacuum","last_analyze",
- *        "last_autoanalyze","relfrozenxid_age", ...}]} | null,
+ *        "last_autoanalyze","last_vacuum_any","relfrozenxid_age", ...}]} | null,
  *    "indexes": {"collected_at", "indexes": [{"database","schema","table",
  *        "index","size_bytes","scans","unique","primary","valid","unused",
  *        "duplicate_of","definition"}]} | null,
@@ -84,7 +84,6 @@ const json_t *diag_node_doc(diag_t *self, const char *node);
 unsigned diag_regressions(diag_t *self, const char *node);
 /* node -> document, every node (new reference, values shared). */
 json_t *diag_all(diag_t *self);
-void diag_forget(diag_t *self, const char *node);
 
 /* ---- pure parts, exposed for the unit tests ---- */
 
@@ -103,6 +102,8 @@ json_t *diag_recommend(const char *node, const json_t *tables, const json_t *ind
  *  "restore_error","restore_finished_at","restore_ms","restore_rto_ms",
  *  "restore_result"} */
 json_t *diag_backup_json(const char *node, const Pgvigil__Backup *b);
+/* Recommendations in place, highest "priority" first. */
+void diag_sort_by_priority(json_t *list);
 /* A SQL identifier quoted like quote_ident() always-quoted: "a""b". Caller frees. */
 char *diag_quote_ident(const char *name);
 

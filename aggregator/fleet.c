@@ -432,13 +432,6 @@ double fleet_paused_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t 
     return (double)(now_us - reached) / 1e6;
 }
 
-void fleet_set_query_regressions(fleet_t *self, const char *node, unsigned n)
-{
-    fleet_node_t *fn = zhashx_lookup(self->nodes, node);
-    if (fn)
-        fn->query_regressions = n;
-}
-
 bool fleet_check_stale(fleet_t *self, int64_t now_us)
 {
     bool changed = false;

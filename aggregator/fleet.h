@@ -36,8 +36,6 @@ void fleet_set_writer(fleet_t *self, store_writer_t *w);
 /* Take ownership of a validated sample received at received_at_us
  * (aggregator clock). Returns true if the fleet changed. */
 bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us);
-/* Regressed statements of node, for the query_regression rule. */
-void fleet_set_query_regressions(fleet_t *self, const char *node, unsigned n);
 
 /* Replication lag of a replica whose replay is paused, at now_us rather
  * than at its last sample: its replay position cannot move until replay is

@@ -26,6 +26,7 @@ typedef struct fleet_node {
     char wal_status[32];
     unsigned query_regressions; /* from diag, before alerting sees the sample */
     int64_t backup_verified_us; /* the last verification stored */
+    uint64_t restarts_seen;     /* restarts the core has acted on */
 } fleet_node_t;
 
 typedef struct {

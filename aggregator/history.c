@@ -208,6 +208,36 @@ static json_t *history_rows(PGresult *r)
     return points;
 }
 
+/* Fill *out (built by the caller with its identifying fields; NULL when a
+ * name was not valid UTF-8) with from, to, resolution_s and the points of
+ * sql, whose parameters are $1 node, $2 from, $3 to, $4 the bucket width in
+ * seconds and, when extra is not NULL, $5 extra. On failure *out is freed. */
+static history_result_t history_series(history_t *self, const char *node, const char *from, const char *to,
+                                       const char *sql, const char *extra, json_t **out, char *err,
+                                       size_t errlen)
+{
+    char f[64], t[64], bucket[16];
+    int bucket_s = 0;
+    if (!*out) {
+        snprintf(err, errlen, "the node name is not valid UTF-8");
+        return HISTORY_BAD_REQUEST;
+    }
+    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
+    if (rc == HISTORY_OK) {
+        snprintf(bucket, sizeof bucket, "%d", bucket_s);
+        const char *params[5] = {node, f, t, bucket, extra};
+        PGresult *r = history_query(self, sql, extra ? 5 : 4, params, &rc, err, errlen);
+        if (r) {
+            json_object_set_new(*out, "points", history_rows(r));
+            PQclear(r);
+            return HISTORY_OK;
+        }
+    }
+    json_decref(*out);
+    *out = NULL;
+    return rc;
+}
+
 /* Samples of one node in [$2, $3], bucketed by $4 s (0: each sample).
  * %s is the metric's expression over a node_samples row. */
 #define HISTORY_BUCKET(col)                                                                        \
@@ -247,39 +277,17 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char f[64], t[64], bucket[16], sql[2048];
-    int bucket_s = 0;
-    *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
-    if (!*out) {
-        snprintf(err, errlen, "the node name is not valid UTF-8");
-        return HISTORY_BAD_REQUEST;
-    }
-    history_result_t rc =
-        history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
-    if (rc != HISTORY_OK)
-        goto fail;
-    snprintf(bucket, sizeof bucket, "%d", bucket_s);
+    char sql[2048];
     snprintf(sql, sizeof sql,
              history_metrics[m].kind == HISTORY_RATE ? HISTORY_RATE_SQL : HISTORY_GAUGE_SQL,
              history_metrics[m].expr);
-    const char *params[4] = {node, f, t, bucket};
-    PGresult *r = history_query(self, sql, 4, params, &rc, err, errlen);
-    if (!r)
-        goto fail;
-    json_object_set_new(*out, "points", history_rows(r));
-    PQclear(r);
-    return HISTORY_OK;
-fail:
-    json_decref(*out);
-    *out = NULL;
-    return rc;
+    *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
+    return history_series(self, node, from, to, sql, NULL, out, err, errlen);
 }
 
 history_result_t history_statement(history_t *self, const char *node, const char *queryid, const char *from,
                                    const char *to, json_t **out, char *err, size_t errlen)
 {
-    char f[64], t[64], bucket[16];
-    int bucket_s = 0;
     char *end;
     errno = 0;
     long long id = strtoll(queryid, &end, 10);
@@ -288,71 +296,28 @@ history_result_t history_statement(history_t *self, const char *node, const char
         return HISTORY_BAD_REQUEST;
     }
     *out = json_pack("{s:s,s:I}", "node", node, "queryid", (json_int_t)id);
-    if (!*out) {
-        snprintf(err, errlen, "the node name is not valid UTF-8");
-        return HISTORY_BAD_REQUEST;
-    }
-    history_result_t rc = history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
-    if (rc != HISTORY_OK)
-        goto fail;
-    snprintf(bucket, sizeof bucket, "%d", bucket_s);
-    const char *params[5] = {node, f, t, queryid, bucket};
-    PGresult *r = history_query(
-        self,
+    return history_series(
+        self, node, from, to,
         "SELECT extract(epoch FROM b), sum(calls), sum(total),"
         " CASE WHEN sum(calls) > 0 THEN sum(total) / sum(calls) END, sum(nrows)"
-        " FROM (SELECT CASE WHEN $5::int = 0 THEN collected_at"
-        " ELSE date_bin(make_interval(secs => $5::int), collected_at, 'epoch') END AS b,"
+        " FROM (SELECT " HISTORY_BUCKET("collected_at") " AS b,"
         " (s->>'calls')::float8 AS calls, (s->>'total_time_ms')::float8 AS total, (s->>'rows')::float8 AS nrows"
         " FROM node_samples, jsonb_array_elements(metrics->'statements'->'statements') s"
         " WHERE node = $1 AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz"
-        " AND metrics ? 'statements' AND s->>'queryid' = $4) x GROUP BY 1 ORDER BY 1 LIMIT 10000",
-        5, params, &rc, err, errlen);
-    if (!r)
-        goto fail;
-    json_object_set_new(*out, "points", history_rows(r));
-    PQclear(r);
-    return HISTORY_OK;
-fail:
-    json_decref(*out);
-    *out = NULL;
-    return rc;
+        " AND metrics ? 'statements' AND s->>'queryid' = $5) x GROUP BY 1 ORDER BY 1 LIMIT 10000",
+        queryid, out, err, errlen);
 }
 
 history_result_t history_lag(history_t *self, const char *node, const char *from, const char *to,
                              json_t **out, char *err, size_t errlen)
 {
-    char f[64], t[64], bucket[16];
-    int bucket_s = 0;
     *out = json_pack("{s:s}", "node", node);
-    if (!*out) {
-        snprintf(err, errlen, "the node name is not valid UTF-8");
-        return HISTORY_BAD_REQUEST;
-    }
-    history_result_t rc =
-        history_range(self, from, to, f, t, sizeof f, &bucket_s, *out, err, errlen);
-    if (rc != HISTORY_OK)
-        goto fail;
-    snprintf(bucket, sizeof bucket, "%d", bucket_s);
-    const char *params[4] = {node, f, t, bucket};
-    PGresult *r = history_query(
-        self,
-        "SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
-        " bool_or(replay_paused) FROM (SELECT CASE WHEN $4::int = 0 THEN at"
-        " ELSE date_bin(make_interval(secs => $4::int), at, 'epoch') END AS b, * FROM "
-        "replication_lag"
-        " WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz) x"
-        " GROUP BY 1 ORDER BY 1 LIMIT 10000",
-        4, params, &rc, err, errlen);
-    if (!r)
-        goto fail;
-    json_object_set_new(*out, "points", history_rows(r));
-    PQclear(r);
-    return HISTORY_OK;
-fail:
-    json_decref(*out);
-    *out = NULL;
-    return rc;
+    return history_series(self, node, from, to,
+                          "SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
+                          " bool_or(replay_paused) FROM (SELECT " HISTORY_BUCKET("at") " AS b, * FROM replication_lag"
+                          " WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz) x"
+                          " GROUP BY 1 ORDER BY 1 LIMIT 10000",
+                          NULL, out, err, errlen);
 }
 
 history_result_t history_uptime(history_t *self, const char *node, const char *from, const char *to,

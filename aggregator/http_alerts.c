@@ -28,13 +28,22 @@ static bool ha_open(const char *state)
     return strcmp(state, "pending") == 0 || strcmp(state, "firing") == 0 || strcmp(state, "nodata") == 0;
 }
 
-static bool ha_id(const char *text, uint64_t *id)
+bool http_id(const char *text, uint64_t *id)
 {
     char *end;
     if (!text || !*text || *text == '-')
         return false;
     *id = strtoull(text, &end, 10);
     return *end == '\0' && *id > 0;
+}
+
+int http_item(const http_req_t *r, const json_t *list, uint64_t id, const char *kind, const char *hint)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x) if ((uint64_t)json_integer_value(json_object_get(x, "id")) == id)
+        return http_json(r->conn, 200, json_pack("{s:O}", kind, x));
+    return http_error(r->conn, 404, "not_found", "no %s %" PRIu64 "%s", kind, id, hint ? hint : "");
 }
 
 /* The request body as a JSON object, or an error already sent (NULL). */
@@ -155,15 +164,10 @@ int http_alerts(const http_req_t *r, const char *rest)
         return ha_list(r);
     }
     uint64_t id;
-    if (!ha_id(rest, &id))
+    if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no alert \"%s\"", rest);
-    if (get) {
-        size_t i;
-        json_t *a;
-        json_array_foreach(r->snap->alerts, i, a) if ((uint64_t)json_integer_value(json_object_get(a, "id")) == id)
-            return http_json(r->conn, 200, json_pack("{s:O}", "alert", a));
-        return http_error(r->conn, 404, "not_found", "no alert %" PRIu64, id);
-    }
+    if (get)
+        return http_item(r, r->snap->alerts, id, "alert", NULL);
     if (strcmp(r->method, "PATCH") != 0)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on an alert", r->method);
     json_t *body = http_read_json(r);
@@ -209,15 +213,10 @@ int http_silences(const http_req_t *r, const char *rest)
         return http_core_command(r, body, "silence", "new silence");
     }
     uint64_t id;
-    if (!ha_id(rest, &id))
+    if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no silence \"%s\"", rest);
-    if (get) {
-        size_t i;
-        json_t *s;
-        json_array_foreach(r->snap->silences, i, s) if ((uint64_t)json_integer_value(json_object_get(s, "id")) == id)
-            return http_json(r->conn, 200, json_pack("{s:O}", "silence", s));
-        return http_error(r->conn, 404, "not_found", "no silence %" PRIu64, id);
-    }
+    if (get)
+        return http_item(r, r->snap->silences, id, "silence", NULL);
     if (strcmp(r->method, "DELETE") != 0)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on a silence", r->method);
     return http_core_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),

@@ -16,10 +16,9 @@
  * POST goes to the core, which checks it (maint.h) and hands it to the
  * node's collector.
  */
-#include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "http_internal.h"
 
 static bool hd_flag(const http_req_t *r, const char *name)
@@ -111,13 +110,6 @@ int http_node_diag(const http_req_t *r, const char *node, const char *sub)
     return http_json(r->conn, 200, out);
 }
 
-static int hd_by_priority(const void *a, const void *b)
-{
-    double x = json_number_value(json_object_get(*(json_t *const *)a, "priority"));
-    double y = json_number_value(json_object_get(*(json_t *const *)b, "priority"));
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 int http_recommendations(const http_req_t *r)
 {
     char node[128];
@@ -133,19 +125,8 @@ int http_recommendations(const http_req_t *r)
         json_array_extend(all, recs);
         json_decref(recs);
     }
-    size_t n = json_array_size(all);
-    json_t **items = calloc(n ? n : 1, sizeof *items);
-    json_t *out = json_array();
-    if (items) {
-        for (size_t i = 0; i < n; i++)
-            items[i] = json_array_get(all, i);
-        qsort(items, n, sizeof *items, hd_by_priority);
-        for (size_t i = 0; i < n; i++)
-            json_array_append(out, items[i]);
-    }
-    free(items);
-    json_decref(all);
-    return http_json(r->conn, 200, json_pack("{s:o}", "recommendations", out));
+    diag_sort_by_priority(all);
+    return http_json(r->conn, 200, json_pack("{s:o}", "recommendations", all));
 }
 
 static bool hd_state_in(const char *state, const char *filter)
@@ -227,18 +208,10 @@ int http_maintenance(const http_req_t *r, const char *rest)
     }
     if (!get)
         return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on an operation", r->method);
-    char *end;
-    uint64_t id = strtoull(rest, &end, 10);
-    if (*end || end == rest)
+    uint64_t id;
+    if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no operation \"%s\"", rest);
-    size_t i;
-    const json_t *op;
-    json_array_foreach(r->snap->maintenance, i, op)
-    {
-        if ((uint64_t)json_integer_value(json_object_get(op, "id")) == id)
-            return http_json(r->conn, 200, json_pack("{s:O}", "operation", op));
-    }
-    return http_error(r->conn, 404, "not_found", "no operation %" PRIu64 " (the most recent 500 are kept here; "
-                                                 "maintenance_operations in the history database has them all)",
-                      id);
+    return http_item(r, r->snap->maintenance, id, "operation",
+                     " (the most recent 500 are kept here; maintenance_operations in the history database has them "
+                     "all)");
 }

@@ -60,6 +60,11 @@ bool http_param(const http_req_t *r, const char *name, char *buf, size_t len);
  * is what follows the collection's slash, or NULL. */
 int http_alerts(const http_req_t *r, const char *rest);
 int http_silences(const http_req_t *r, const char *rest);
+/* A positive decimal id (alerts, silences, operations). */
+bool http_id(const char *text, uint64_t *id);
+/* GET of one item of a snapshot list by its "id": {"<kind>": item}, or 404
+ * "no <kind> <id><hint>". */
+int http_item(const http_req_t *r, const json_t *list, uint64_t id, const char *kind, const char *hint);
 /* The request body as a JSON object (at most HTTP_BODY_MAX bytes), or NULL
  * with the error already sent. */
 json_t *http_read_json(const http_req_t *r);

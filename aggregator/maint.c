@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "core.h"
 
 struct maint {
     json_t *ops; /* array, oldest first */
@@ -47,18 +48,6 @@ static const char *ms(const json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
-}
-
-static json_t *maint_err(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static json_t *maint_err(const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 
 static bool maint_active(const json_t *op)
@@ -111,57 +100,57 @@ static int maint_check(const json_t *cmd, const maint_node_t *node, json_t **bod
     bool analyze = strcmp(opn, "ANALYZE") == 0, reindex = strcmp(opn, "REINDEX") == 0;
     bool conc = json_is_true(json_object_get(cmd, "concurrently"));
     if (!vacuum && !full && !analyze && !reindex) {
-        *body = maint_err("bad_request", "\"operation\" must be one of VACUUM, VACUUM FULL, ANALYZE, REINDEX");
+        *body = core_error("bad_request", "\"operation\" must be one of VACUUM, VACUUM FULL, ANALYZE, REINDEX");
         return 400;
     }
     if (!*ms(cmd, "node")) {
-        *body = maint_err("bad_request", "\"node\" is required");
+        *body = core_error("bad_request", "\"node\" is required");
         return 400;
     }
     if (conc && !reindex) {
-        *body = maint_err("bad_request", "\"concurrently\" applies to REINDEX only");
+        *body = core_error("bad_request", "\"concurrently\" applies to REINDEX only");
         return 400;
     }
     if (json_is_true(json_object_get(cmd, "analyze")) && !vacuum && !full) {
-        *body = maint_err("bad_request", "\"analyze\" applies to VACUUM only (use the ANALYZE operation)");
+        *body = core_error("bad_request", "\"analyze\" applies to VACUUM only (use the ANALYZE operation)");
         return 400;
     }
     if (!*tname && !(reindex && *iname)) {
-        *body = maint_err("bad_request", reindex ? "\"table\" or \"index\" is required" : "\"table\" is required");
+        *body = core_error("bad_request", reindex ? "\"table\" or \"index\" is required" : "\"table\" is required");
         return 400;
     }
     if (*iname && !reindex) {
-        *body = maint_err("bad_request", "\"index\" applies to REINDEX only");
+        *body = core_error("bad_request", "\"index\" applies to REINDEX only");
         return 400;
     }
     if (!maint_name_ok(schema) || !maint_name_ok(tname) || !maint_name_ok(iname) || !maint_name_ok(db)) {
-        *body = maint_err("bad_request", "names are at most 63 bytes without control characters");
+        *body = core_error("bad_request", "names are at most 63 bytes without control characters");
         return 400;
     }
     if (!node->known) {
-        *body = maint_err("not_found", "no node named \"%s\"", ms(cmd, "node"));
+        *body = core_error("not_found", "no node named \"%s\"", ms(cmd, "node"));
         return 404;
     }
     bool heavy = full || (reindex && !conc);
     if (heavy && strcmp(role, "admin") != 0) {
-        *body = maint_err("forbidden", "%s%s takes an ACCESS EXCLUSIVE lock: it needs the admin role", opn,
+        *body = core_error("forbidden", "%s%s takes an ACCESS EXCLUSIVE lock: it needs the admin role", opn,
                           reindex ? " without CONCURRENTLY" : "");
         return 403;
     }
     if (!node->up || !node->primary) {
-        *body = maint_err("conflict", "node \"%s\" is %s", ms(cmd, "node"),
+        *body = core_error("conflict", "node \"%s\" is %s", ms(cmd, "node"),
                           !node->up ? "down" : "not a primary (replicas are read-only)");
         return 409;
     }
     if (!node->diag || !json_object_get(node->diag, "tables")) {
-        *body = maint_err("conflict", "no table statistics from \"%s\" yet; retry after its next stats round",
+        *body = core_error("conflict", "no table statistics from \"%s\" yet; retry after its next stats round",
                           ms(cmd, "node"));
         return 409;
     }
     if (*iname) {
         *index = maint_find(node->diag, "indexes", "index", db, schema, iname);
         if (!*index || (*tname && strcmp(ms(*index, "table"), tname) != 0)) {
-            *body = maint_err("not_found", "no index %s.%s%s%s on \"%s\"", schema, iname, *tname ? " of table " : "",
+            *body = core_error("not_found", "no index %s.%s%s%s on \"%s\"", schema, iname, *tname ? " of table " : "",
                               tname, ms(cmd, "node"));
             return 404;
         }
@@ -169,12 +158,12 @@ static int maint_check(const json_t *cmd, const maint_node_t *node, json_t **bod
     }
     *table = maint_find(node->diag, "tables", "table", db, schema, tname);
     if (!*table) {
-        *body = maint_err("not_found", "no table %s.%s%s%s on \"%s\"", schema, tname, *db ? " in database " : "", db,
+        *body = core_error("not_found", "no table %s.%s%s%s on \"%s\"", schema, tname, *db ? " in database " : "", db,
                           ms(cmd, "node"));
         return 404;
     }
     if (heavy && node->peak && !json_is_true(json_object_get(cmd, "force"))) {
-        *body = maint_err("conflict",
+        *body = core_error("conflict",
                           "%s is refused during peak hours in the node's region; an admin may send \"force\": true",
                           opn);
         return 409;
@@ -196,7 +185,7 @@ int maint_request(maint_t *self, const json_t *cmd, const maint_node_t *node, in
     {
         if (maint_active(op) && strcmp(ms(op, "node"), nname) == 0 && strcmp(ms(op, "database"), db) == 0 &&
             strcmp(ms(op, "schema"), schema) == 0 && strcmp(ms(op, "table"), tname) == 0) {
-            *body = maint_err("conflict", "operation %" JSON_INTEGER_FORMAT " (%s) is already %s on %s.%s",
+            *body = core_error("conflict", "operation %" JSON_INTEGER_FORMAT " (%s) is already %s on %s.%s",
                               json_integer_value(json_object_get(op, "id")), ms(op, "operation"), ms(op, "state"),
                               schema, tname);
             return 409;
@@ -218,7 +207,7 @@ int maint_request(maint_t *self, const json_t *cmd, const maint_node_t *node, in
                           clock_format_rfc3339(now_us, at, sizeof at), "started_at", "finished_at", "duration_ms",
                           "statement", "error", "output");
     if (!o) {
-        *body = maint_err("internal", "out of memory");
+        *body = core_error("internal", "out of memory");
         return 500;
     }
     json_array_append_new(self->ops, o);

@@ -13,6 +13,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "actor.h"
 #include "log.h"
 #include "notify_render.h"
 #include "store.h"
@@ -681,16 +682,6 @@ static int nt_on_flush(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static int nt_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void)loop;
-    (void)arg;
-    char *cmd = zstr_recv(pipe);
-    bool term = !cmd || streq(cmd, "$TERM");
-    zstr_free(&cmd);
-    return term ? -1 : 0;
-}
-
 static void nt_actor(zsock_t *pipe, void *arg)
 {
     nt_state_t *st = arg;
@@ -698,7 +689,7 @@ static void nt_actor(zsock_t *pipe, void *arg)
     nt_flush(st);
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true);
-    zloop_reader(loop, pipe, nt_on_pipe, st);
+    zloop_reader(loop, pipe, actor_on_pipe, st);
     zloop_reader(loop, st->pull, nt_on_pull, st);
     zloop_timer(loop, 10, 0, nt_on_pump, st);
     zloop_timer(loop, 500, 0, nt_on_flush, st);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "actor.h"
 #include "log.h"
 
 struct peak_events {
@@ -65,22 +66,12 @@ static int pe_on_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static int pe_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void)loop;
-    (void)arg;
-    char *cmd = zstr_recv(pipe);
-    bool term = !cmd || streq(cmd, "$TERM");
-    zstr_free(&cmd);
-    return term ? -1 : 0;
-}
-
 static void pe_actor(zsock_t *pipe, void *arg)
 {
     peak_events_t *self = arg;
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true);
-    zloop_reader(loop, pipe, pe_on_pipe, self);
+    zloop_reader(loop, pipe, actor_on_pipe, self);
     zloop_timer(loop, self->ac->events_interval_ms, 0, pe_on_timer, self);
     zsock_signal(pipe, 0);
     pe_query(self);

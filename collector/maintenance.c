@@ -332,7 +332,9 @@ void maintenance_command(maintenance_t *self, zsock_t *sock, const Pgvigil__Comm
     const char *op = cmd->operation;
     if (strcmp(op, "VACUUM") != 0 && strcmp(op, "VACUUM FULL") != 0 && strcmp(op, "ANALYZE") != 0 &&
         strcmp(op, "REINDEX") != 0) {
-        maint_refuse(self, sock, cmd->id, "unknown operation");
+        char why[160];
+        snprintf(why, sizeof why, "unknown operation \"%.40s\"; expected VACUUM, VACUUM FULL, ANALYZE or REINDEX", op);
+        maint_refuse(self, sock, cmd->id, why);
         return;
     }
     size_t slot = 0;
