@@ -5,13 +5,12 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
+from pgvigil_harness import (PgCluster, Process, TestDir, Writer, binary, collector_config, free_port,
                              start_collector, wait_for)
 from pgvigil_sinks import HttpSink
 
@@ -32,27 +31,6 @@ def http_ok(url):
 def get_json(url):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read().decode())
-
-
-class Writer:
-    """Commits on the primary every 100 ms (errors ignored while it is down)."""
-
-    def __init__(self, cluster):
-        self.cluster, self.stop_flag = cluster, threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            try:
-                self.cluster.psql("primary", "INSERT INTO bench_load SELECT now()", timeout=5)
-            except Exception:
-                pass
-            self.stop_flag.wait(0.1)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.thread.join(10)
 
 
 def start_pgvigil(d, cluster, sink):
@@ -213,7 +191,7 @@ def main():
     sink = HttpSink()
     agg, pg_base = start_pgvigil(d, cluster, sink)
     prom_base = start_prometheus(d, cluster, sink)
-    writer = Writer(cluster)
+    writer = Writer(lambda: cluster.psql("primary", "INSERT INTO bench_load SELECT now()", timeout=5))
     time.sleep(5)
     results = {}
     try:

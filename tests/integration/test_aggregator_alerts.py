@@ -30,15 +30,13 @@ import datetime
 import hashlib
 import hmac
 import json
-import os
-import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 import zoneinfo
 
-from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
+from pgvigil_harness import (PgCluster, Process, TestDir, Writer, binary, collector_config, free_port,
                              start_collector, wait_for)
 from pgvigil_sinks import HttpSink, SmtpSink
 
@@ -55,29 +53,6 @@ def request(url, method="GET", body=None):
             return r.status, json.loads(r.read().decode() or "{}")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read().decode() or "{}")
-
-
-class Writer:
-    """Inserts on the primary every 100 ms while running, so a paused
-    replica falls behind in time as well as in bytes."""
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            try:
-                self.cluster.psql("primary", "INSERT INTO alert_load SELECT now()")
-            except Exception:
-                pass
-            self.stop_flag.wait(0.1)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.thread.join(10)
 
 
 class AlertsTest(unittest.TestCase):
@@ -231,7 +206,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
 
     def pause_with_writes(self):
         self.cluster.pause_replay()
-        return Writer(self.cluster)
+        return Writer(lambda: self.cluster.psql("primary", "INSERT INTO alert_load SELECT now()"))
 
     def resume(self, writer):
         writer.stop()

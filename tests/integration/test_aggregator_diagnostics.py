@@ -15,18 +15,15 @@ is refused without force (409) and runs with it.
 """
 
 import datetime
-import json
 import os
 import subprocess
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 import zoneinfo
 
-from pgvigil_harness import (PG_BIN, PgCluster, Process, TestDir, binary, collector_config, free_port,
-                             start_collector, wait_for)
+from pgvigil_harness import (PG_BIN, PgCluster, Process, TestDir, api_tokens, binary, collector_config,
+                             free_port, http_call, shut_down, start_collector, wait_for)
 
 ZONE = "Europe/London"
 
@@ -59,14 +56,7 @@ class DiagnosticsTest(unittest.TestCase):
                         "-p", str(c.port("primary")), "-U", "postgres", "-D", os.path.join(cls.backups, "b1"),
                         "-X", "stream", "-c", "fast", "--no-sync", "--manifest-checksums=SHA256"],
                        check=True, capture_output=True, timeout=180)
-        cls.tokens = {}
-        entries = []
-        for role in ("operator", "admin"):
-            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
-                                 check=True).stdout
-            cls.tokens[role] = out.split("token:")[1].split()[0]
-            entries.append("    - {name: %s-bot, role: %s, sha256: %s}"
-                           % (role, role, out.split("sha256:")[1].split()[0]))
+        cls.tokens, entries = api_tokens("operator", "admin")
         today = datetime.datetime.now(zoneinfo.ZoneInfo(ZONE)).date().isoformat()
         cls.dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % c.port("primary")
         ingest = "tcp://127.0.0.1:%d" % free_port()
@@ -85,7 +75,7 @@ peak: {days: [], dates: [%s], hours: "00:00-00:00"}
 diagnostics:
   seq_scan_min_rows: 1000
   regression: {factor: 3, min_increase: 1ms, min_calls: 10, recent: 4s, half_life: 1h, min_baseline: 2s}
-""" % (ingest, cls.port, cls.dsn, cls.dir.sub("spool"), "\n".join(entries), ZONE, today))
+""" % (ingest, cls.port, cls.dsn, cls.dir.sub("spool"), entries, ZONE, today))
         cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
         wait_for(lambda: cls.call("/healthz")[0] == 200, 20, what="aggregator")
         # Maintenance needs the table owner: this collector connects as postgres.
@@ -101,31 +91,13 @@ diagnostics:
 
     @classmethod
     def tearDownClass(cls):
-        cls.collector.stop()
-        rc = cls.agg.stop()
-        log = cls.agg.log_text()
-        cls.cluster.stop_all()
-        cls.dir.remove()
-        assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)
+        shut_down(cls.dir, cls.cluster, cls.agg, [cls.collector])
 
     @classmethod
     def call(cls, path, method="GET", body=None, token=None):
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        if token:
-            headers["Authorization"] = "Bearer " + cls.tokens[token]
-        req = urllib.request.Request(cls.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, text = r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            status, text = e.code, e.read().decode()
-        except OSError:
-            return None, {}
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        """(status, json or text)"""
+        status, _, answer = http_call(cls.base + path, method, body, cls.tokens[token] if token else None)
+        return status, answer
 
     @classmethod
     def table(cls, name):

@@ -21,7 +21,7 @@ import urllib.request
 
 import zmq
 
-from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
+from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port, shut_down,
                              start_collector, wait_for)
 
 INTERVAL = "500ms"
@@ -72,13 +72,7 @@ class AggregatorTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for c in cls.collectors.values():
-            c.stop()
-        rc = cls.agg.stop()
-        log = cls.agg.log_text()
-        cls.cluster.stop_all()
-        cls.dir.remove()
-        assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)
+        shut_down(cls.dir, cls.cluster, cls.agg, cls.collectors.values())
 
     @classmethod
     def clusters(cls):

@@ -15,11 +15,9 @@ import json
 import subprocess
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
-                             start_collector, wait_for)
+from pgvigil_harness import (PgCluster, Process, TestDir, api_tokens, binary, collector_config, free_port,
+                             http_call, shut_down, start_collector, wait_for)
 
 
 class SecurityTest(unittest.TestCase):
@@ -29,15 +27,7 @@ class SecurityTest(unittest.TestCase):
         cls.cluster = PgCluster(cls.dir, replicas=0, pg_stat_statements=False).start()
         cls.cluster.psql("primary", "CREATE DATABASE pgvigil")
         dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % cls.cluster.port("primary")
-        cls.tokens = {}
-        entries = []
-        for role in ("viewer", "operator", "admin"):
-            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
-                                 check=True).stdout
-            token = out.split("token:")[1].split()[0]
-            digest = out.split("sha256:")[1].split()[0]
-            cls.tokens[role] = token
-            entries.append("    - {name: %s-bot, role: %s, sha256: %s}" % (role, role, digest))
+        cls.tokens, entries = api_tokens("viewer", "operator", "admin")
         ingest = "tcp://127.0.0.1:%d" % free_port()
         cls.port = free_port()
         cls.base = "http://127.0.0.1:%d" % cls.port
@@ -53,7 +43,7 @@ http:
   cors_origin: "https://ops.example.org"
 rules:
   - {name: always_up, metric: node_up, op: ">", warning: 0.5, for: 0s, summary: "{node} is up"}
-""" % (ingest, cls.port, dsn, cls.dir.sub("spool"), "\n".join(entries)))
+""" % (ingest, cls.port, dsn, cls.dir.sub("spool"), entries))
         cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
         wait_for(lambda: cls.call("/healthz")[0] == 200, 20, what="aggregator")
         c = collector_config(cls.dir, "primary.yaml", "primary", cls.cluster.dsn("primary"), [ingest],
@@ -63,32 +53,12 @@ rules:
 
     @classmethod
     def tearDownClass(cls):
-        cls.collector.stop()
-        rc = cls.agg.stop()
-        log = cls.agg.log_text()
-        cls.cluster.stop_all()
-        cls.dir.remove()
-        assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)
+        shut_down(cls.dir, cls.cluster, cls.agg, [cls.collector])
 
     @classmethod
     def call(cls, path, method="GET", body=None, token=None, raw=None, base=None):
-        """(status, headers, json or text)"""
-        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        if token:
-            headers["Authorization"] = "Bearer " + cls.tokens.get(token, token)
-        req = urllib.request.Request((base or cls.base) + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, hdrs, text = r.status, r.headers, r.read().decode()
-        except urllib.error.HTTPError as e:
-            status, hdrs, text = e.code, e.headers, e.read().decode()
-        except OSError:
-            return None, {}, {}
-        try:
-            return status, hdrs, json.loads(text)
-        except ValueError:
-            return status, hdrs, text
+        """(status, headers, json or text); token: a role or a token"""
+        return http_call((base or cls.base) + path, method, body, cls.tokens.get(token, token), raw)
 
     def alert_id(self):
         return self.call("/api/v1/alerts", token="viewer")[2]["alerts"][0]["id"]
@@ -249,15 +219,16 @@ class TlsTest(unittest.TestCase):
                             "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                            check=True, capture_output=True, timeout=60)
             pem = d.file("server.pem", open(crt).read() + open(key).read())
-            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
-                                 check=True).stdout
-            token, digest = out.split("token:")[1].split()[0], out.split("sha256:")[1].split()[0]
+            tokens, entries = api_tokens("viewer")
+            token = tokens["viewer"]
             port, plain = free_port(), free_port()
             cfg = d.file("aggregator.yaml", """
 listen: {ingest: ["tcp://127.0.0.1:%d"], http: "127.0.0.1:%d"}
-auth: {tokens: [{name: tls-viewer, role: viewer, sha256: %s}]}
+auth:
+  tokens:
+%s
 http: {tls_certificate: %s, redirect_from: "127.0.0.1:%d"}
-""" % (free_port(), port, digest, pem, plain))
+""" % (free_port(), port, entries, pem, plain))
             agg = Process(d, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
 
             def curl(*args):

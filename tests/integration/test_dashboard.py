@@ -16,13 +16,11 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 import unittest
-import urllib.request
 
-from pgvigil_harness import (BUILD_DIR, SOURCE_DIR, PgCluster, Process, TestDir, binary, collector_config,
-                             free_port, start_collector, wait_for)
+from pgvigil_harness import (BUILD_DIR, SOURCE_DIR, PgCluster, Process, TestDir, Writer, api_tokens, binary,
+                             collector_config, free_port, http_call, shut_down, start_collector, wait_for)
 
 BROWSER_DIR = os.path.join(SOURCE_DIR, "tests", "browser")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,14 +31,7 @@ class DashboardTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = TestDir()
         cls.cluster = PgCluster(cls.dir, replicas=1, pg_stat_statements=False).start()
-        cls.tokens = {}
-        entries = []
-        for role in ("viewer", "operator"):
-            out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
-                                 check=True).stdout
-            cls.tokens[role] = out.split("token:")[1].split()[0]
-            entries.append("    - {name: %s-bot, role: %s, sha256: %s}"
-                           % (role, role, out.split("sha256:")[1].split()[0]))
+        cls.tokens, entries = api_tokens("viewer", "operator")
         cls.ingest = "tcp://127.0.0.1:%d" % free_port()
         port = free_port()
         cls.base = "http://127.0.0.1:%d" % port
@@ -57,7 +48,7 @@ peak: {days: [monday, tuesday, wednesday, thursday, friday, saturday, sunday], h
 rules:
   - {name: replay_paused, for: 1s}
   - {name: replica_disconnected, enabled: false}
-""" % (cls.ingest, port, "\n".join(entries), os.path.join(SOURCE_DIR, "aggregator", "web")))
+""" % (cls.ingest, port, entries, os.path.join(SOURCE_DIR, "aggregator", "web")))
         cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
         wait_for(lambda: cls.get("/healthz") is not None, 20, what="aggregator")
         cls.collectors = []
@@ -68,41 +59,27 @@ rules:
         wait_for(lambda: (cls.get("/api/v1/health", "viewer") or {}).get("nodes_up") == 2
                  or len((cls.get("/api/v1/nodes", "viewer") or {}).get("nodes", [])) == 2, 30, what="both nodes")
         cls.shots = os.path.join(BUILD_DIR, "screenshots")
-        cls.writing = threading.Event()
+        cls.writer = None
 
     @classmethod
     def tearDownClass(cls):
-        cls.writing.clear()
-        for c in cls.collectors:
-            c.stop()
-        rc = cls.agg.stop()
-        log = cls.agg.log_text()
-        cls.cluster.stop_all()
-        cls.dir.remove()
-        assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)
+        if cls.writer:
+            cls.writer.stop()
+        shut_down(cls.dir, cls.cluster, cls.agg, cls.collectors)
 
     @classmethod
     def get(cls, path, token=None):
-        req = urllib.request.Request(cls.base + path, headers={"Authorization": "Bearer " + cls.tokens[token]}
-                                     if token else {})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                return json.loads(r.read().decode())
-        except (OSError, ValueError):
-            return None
-
-    def write_loop(self):
-        while self.writing.is_set():
-            self.cluster.write_load(rows=200)
-            time.sleep(0.3)
+        """The JSON answer of a 200, else None."""
+        status, _, answer = http_call(cls.base + path, token=cls.tokens[token] if token else None, timeout=5)
+        return answer if status == 200 and isinstance(answer, dict) else None
 
     def act(self, name):
         if name == "pause_replay":
             self.cluster.pause_replay("replica")
-            self.writing.set()
-            threading.Thread(target=self.write_loop, daemon=True).start()
+            type(self).writer = Writer(lambda: self.cluster.write_load(rows=200), 0.3)
         elif name == "resume_replay":
-            self.writing.clear()
+            self.writer.stop()
+            type(self).writer = None
             self.cluster.resume_replay("replica")
         else:
             raise ValueError(name)

@@ -8,6 +8,7 @@ time, inside a temporary directory the test owns:
   Process     a daemon with its output in log files; SIGTERM, then SIGKILL
   Receiver    pgvigil-test-receiver, the stand-in aggregator, as JSON lines
   Redis       a throwaway redis-server
+  Writer      a thread running a write on the primary every interval
   HttpSink    an HTTP server recording every request (notification sinks)
   SmtpSink    a minimal SMTP server recording every message
               (both in pgvigil_sinks, re-exported here)
@@ -27,7 +28,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
+import urllib.error
+import urllib.request
 
 from pgvigil_base import _register, cleanup_all, free_port, reaper_note, wait_for  # noqa: F401 (re-exported)
 from pgvigil_sinks import HttpSink, SmtpSink  # noqa: F401 (re-exported)
@@ -418,3 +421,71 @@ def collect_once(config_path, timeout=30):
     except ValueError:
         data = None
     return r.returncode, data, r.stderr
+
+
+class Writer:
+    """Runs write() every interval seconds on a thread until stop(); errors
+    (the server being down) are ignored. Keeps WAL and commits flowing, so
+    a paused replica falls behind in time as well as in bytes."""
+
+    def __init__(self, write, interval=0.1):
+        self.write, self.interval, self.stop_flag = write, interval, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                self.write()
+            except Exception:
+                pass
+            self.stop_flag.wait(self.interval)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(10)
+
+
+def api_tokens(*roles):
+    """Fresh API tokens from `pgvigil-aggregator token`: ({role: token}, the
+    auth.tokens YAML entries, a "    - {name: <role>-bot, ...}" line each)."""
+    tokens, entries = {}, []
+    for role in roles:
+        out = subprocess.run([binary("pgvigil-aggregator"), "token"], capture_output=True, text=True,
+                             check=True).stdout
+        tokens[role] = out.split("token:")[1].split()[0]
+        entries.append("    - {name: %s-bot, role: %s, sha256: %s}" % (role, role, out.split("sha256:")[1].split()[0]))
+    return tokens, "\n".join(entries)
+
+
+def http_call(url, method="GET", body=None, token=None, raw=None, timeout=10):
+    """One request: (status, headers, parsed JSON or text); (None, {}, {})
+    when nothing answers. body is sent as JSON, raw as it is."""
+    data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, hdrs, text = r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, hdrs, text = e.code, e.headers, e.read().decode()
+    except OSError:
+        return None, {}, {}
+    try:
+        return status, hdrs, json.loads(text)
+    except ValueError:
+        return status, hdrs, text
+
+
+def shut_down(testdir, cluster, aggregator, processes=()):
+    """Stop processes, the aggregator and the cluster, remove testdir, and
+    fail (with the aggregator's log) unless the aggregator exited 0."""
+    for p in processes:
+        p.stop()
+    rc = aggregator.stop()
+    log = aggregator.log_text()
+    cluster.stop_all()
+    testdir.remove()
+    assert rc == 0, "aggregator exited with %s:\n%s" % (rc, log)

@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "agg_config.h"
+#include "agg_config_test.h"
+
+#define expect_error(body, key) expect_agg_error("", body, key)
 
 static const char *minimal = "listen:\n  ingest: [tcp://0.0.0.0:7400]\n  http: 127.0.0.1:8080\n";
 
@@ -51,17 +54,6 @@ static void test_defaults_and_keys(void **state)
     assert_string_equal(c->spool_dir, "/s");
     assert_true(c->maintenance_interval_ms == 10000);
     agg_config_destroy(&c);
-}
-
-static void expect_error(const char *text, const char *key)
-{
-    char err[1024] = "", quoted[128];
-    snprintf(quoted, sizeof quoted, "\"%s\"", key);
-    agg_config_t *c = agg_config_load_string("agg.yaml", text, err, sizeof err);
-    if (c)
-        fail_msg("accepted: %s", text);
-    if (!strstr(err, "agg.yaml:") || !strstr(err, quoted))
-        fail_msg("error \"%s\" does not name the file and %s", err, quoted);
 }
 
 static void test_errors(void **state)

@@ -16,9 +16,11 @@
 #include <cmocka.h>
 
 #include "agg_config.h"
+#include "agg_config_test.h"
 #include "alert_metrics.h"
 
-#define LISTEN "listen:\n  ingest: [tcp://0.0.0.0:7400]\n  http: 127.0.0.1:8080\n"
+#define expect_error(body, key) expect_agg_error(LISTEN, body, key)
+
 
 static const alert_rule_t *rule(const agg_config_t *c, const char *name)
 {
@@ -119,18 +121,6 @@ static void test_overrides_receivers_escalation(void **state)
     assert_true(c->alerting.tiers[1][1].after_ms == 300000);
     assert_int_equal(c->alerting.breaker_failures, 2);
     agg_config_destroy(&c);
-}
-
-static void expect_error(const char *body, const char *key)
-{
-    char err[1024] = "", quoted[128], text[2048];
-    snprintf(text, sizeof text, LISTEN "%s", body);
-    snprintf(quoted, sizeof quoted, "\"%s\"", key);
-    agg_config_t *c = agg_config_load_string("agg.yaml", text, err, sizeof err);
-    if (c)
-        fail_msg("accepted: %s", body);
-    if (!strstr(err, "agg.yaml:") || !strstr(err, quoted))
-        fail_msg("error \"%s\" does not name the file and %s", err, quoted);
 }
 
 static void test_errors(void **state)

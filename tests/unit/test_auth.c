@@ -12,9 +12,11 @@
 #include <cmocka.h>
 
 #include "agg_config.h"
+#include "agg_config_test.h"
 #include "auth.h"
 
-#define LISTEN "listen:\n  ingest: [tcp://0.0.0.0:7400]\n  http: 127.0.0.1:8080\n"
+#define expect_error(body, key) expect_agg_error(LISTEN, body, key)
+
 
 static void test_tokens(void **state)
 {
@@ -73,18 +75,6 @@ static void test_bucket(void **state)
     auth_limiter_destroy(&l);
     assert_null(auth_limiter_new(0, 10)); /* no limit */
     assert_int_equal(auth_limiter_take(NULL, "x", t), 0);
-}
-
-static void expect_error(const char *body, const char *key)
-{
-    char err[1024] = "", quoted[128], text[2048];
-    snprintf(text, sizeof text, LISTEN "%s", body);
-    snprintf(quoted, sizeof quoted, "\"%s\"", key);
-    agg_config_t *c = agg_config_load_string("agg.yaml", text, err, sizeof err);
-    if (c)
-        fail_msg("accepted: %s", body);
-    if (!strstr(err, "agg.yaml:") || !strstr(err, quoted))
-        fail_msg("error \"%s\" does not name the file and %s", err, quoted);
 }
 
 static void test_errors(void **state)

@@ -16,21 +16,9 @@
 #include <cmocka.h>
 
 #include "calendar.h"
+#include "calendar_test.h"
 
 #define HOUR 3600000000LL
-
-static int64_t utc(int y, int mo, int d, int h, int mi)
-{
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
-    return (int64_t)timegm(&tm) * 1000000;
-}
-
-static calendar_state_t eval(const calendar_t *cal, const char *zone, int64_t t)
-{
-    calendar_state_t st;
-    assert_int_equal(calendar_eval(cal, zone, t, &st), 0);
-    return st;
-}
 
 /* The default calendar's Saturday window, in UTC, for the Saturday of t. */
 static void expect_window(const calendar_t *cal, const char *zone, int64_t t, int64_t start, int64_t end)
