@@ -38,7 +38,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (package-lock.json pins them); again only when the lock file changed.
 npm_deps() {
     local dir
-    for dir in "$root/aggregator/web" "$root/tests/browser"; do
+    for dir in "$root/aggregator/http/web" "$root/tests/browser"; do
         if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
            [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
             echo "install-deps: npm ci in ${dir#"$root"/}" >&2

@@ -48,7 +48,7 @@ peak: {days: [monday, tuesday, wednesday, thursday, friday, saturday, sunday], h
 rules:
   - {name: replay_paused, for: 1s}
   - {name: replica_disconnected, enabled: false}
-""" % (cls.ingest, port, entries, os.path.join(SOURCE_DIR, "aggregator", "web")))
+""" % (cls.ingest, port, entries, os.path.join(SOURCE_DIR, "aggregator", "http", "web")))
         cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
         wait_for(lambda: cls.get("/healthz") is not None, 20, what="aggregator")
         cls.collectors = []

@@ -1,5 +1,5 @@
 /*
- * test_alert.c — the alert state machine (aggregator/alert.c): `for`,
+ * test_alert.c — the alert state machine (aggregator/alert/alert.c): `for`,
  * severities, hysteresis, no data, flapping, and peak-day factors.
  */
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * test_calendar.c — peak days in a region's time zone (aggregator/calendar.c):
+ * test_calendar.c — peak days in a region's time zone (aggregator/alert/calendar.c):
  * weekdays, explicit dates, windows across midnight, daylight-saving days.
  */
 #include <setjmp.h>

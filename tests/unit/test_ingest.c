@@ -1,6 +1,6 @@
 /*
  * test_ingest.c — decoding and validation of what collectors send
- * (aggregator/ingest.c): every reject reason, and a valid sample accepted.
+ * (aggregator/ingest/ingest.c): every reject reason, and a valid sample accepted.
  */
 #include <setjmp.h>
 #include <stdarg.h>

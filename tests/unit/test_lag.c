@@ -1,5 +1,5 @@
 /*
- * test_lag.c — replication lag arithmetic (aggregator/lag.c).
+ * test_lag.c — replication lag arithmetic (aggregator/fleet/lag.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
- * test_partition.c — daily partitions (aggregator/partition.c) and COPY
- * text rows (aggregator/store_line.c).
+ * test_partition.c — daily partitions (aggregator/store/partition.c) and COPY
+ * text rows (aggregator/store/store_line.c).
  */
 #include <math.h>
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /*
  * test_store_spool.c — the store's row records and spool file
- * (aggregator/store_spool.c): encode/decode round trips, records read back
+ * (aggregator/store/store_spool.c): encode/decode round trips, records read back
  * in the order they were appended across a restart, a torn last record cut
  * off, and the file truncated once everything in it has been written.
  */

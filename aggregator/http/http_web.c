@@ -3,10 +3,10 @@
  *
  *   GET /               the dashboard (index.html)
  *   GET /ui/<file>      its scripts and styles from http.web_dir
- *                       (default: the source tree's aggregator/web if it is
+ *                       (default: the source tree's aggregator/http/web if it is
  *                       there, else the installed share/pgvigil/web);
  *   GET /ui/vendor/<f>  front-end packages, from web_dir/node_modules
- *                       (npm ci in aggregator/web; see deploy/install-deps.sh)
+ *                       (npm ci in aggregator/http/web; see deploy/install-deps.sh)
  *   GET /api/v1/whoami  {"name","role","auth"}: what the page may offer
  *
  * The files are public (the page must load to sign in); everything they
