@@ -160,18 +160,32 @@ static int agg_config_clusters(config_t *cfg, const config_node_t *root, agg_con
     return 0;
 }
 
+static int agg_config_events(config_t *cfg, const config_node_t *root, agg_config_t *c)
+{
+    static const char *const keys[] = {"slot_retained_bytes", "lag_degraded_seconds", NULL};
+    const config_node_t *e = config_get(cfg, root, "events");
+    if (!e)
+        return 0;
+    if (config_expect_keys(cfg, e, keys) != 0 ||
+        config_uint(cfg, e, "slot_retained_bytes", false, 1, UINT64_C(1) << 50, &c->events.slot_retained_bytes) != 0 ||
+        config_double(cfg, e, "lag_degraded_seconds", false, 0, 1e9, &c->events.lag_degraded_seconds) != 0)
+        return -1;
+    return 0;
+}
+
 static int agg_config_parse(config_t *cfg, agg_config_t *c)
 {
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", "rules", "regions", "peak",
                                        "escalation", "receivers", "delivery", "flapping", "auth", "http",
-                                       "diagnostics", NULL};
+                                       "diagnostics", "events", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
     if (config_expect_keys(cfg, root, keys) != 0 || agg_config_listen(cfg, root, c) != 0 ||
         agg_config_storage(cfg, root, c) != 0 || agg_config_curve(cfg, root, c) != 0 || agg_config_clusters(cfg, root, c) != 0 ||
-        agg_config_diagnostics(cfg, root, c) != 0 || config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
+        agg_config_diagnostics(cfg, root, c) != 0 || agg_config_events(cfg, root, c) != 0 ||
+        config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
         alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0)
@@ -206,6 +220,8 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->spool_dir = strdup("/var/lib/pgvigil");
     c->memory_rows = 200000;
     c->maintenance_interval_ms = 3600000;
+    c->events.slot_retained_bytes = UINT64_C(64) << 20;
+    c->events.lag_degraded_seconds = 30;
     diag_options_default(&c->diag);
     if (agg_config_parse(cfg, c) != 0) {
         snprintf(err, errlen, "%s", config_error(cfg));

@@ -26,6 +26,9 @@
  *   rules, regions, peak, escalation, receivers, delivery, flapping:
  *                                         # alerting, see alert_config.h
  *   auth, http:                           # API tokens, rate limits, TLS, see auth.h
+ *   events:                               # fleet event detectors (fleet_events.c)
+ *     slot_retained_bytes: 67108864       # an inactive slot retaining more is reported
+ *     lag_degraded_seconds: 30            # a replica this far behind degrades its cluster
  */
 #ifndef PGVIGIL_AGG_CONFIG_H
 #define PGVIGIL_AGG_CONFIG_H
@@ -42,6 +45,11 @@ typedef struct {
     uint64_t system_identifier;
     char *name;
 } agg_cluster_name_t;
+
+typedef struct {
+    uint64_t slot_retained_bytes;     /* default 64 MiB */
+    double lag_degraded_seconds;      /* default 30 */
+} agg_events_t;
 
 typedef struct {
     char *path;                       /* the file it was loaded from */
@@ -70,6 +78,7 @@ typedef struct {
     alert_config_t alerting;
     auth_config_t auth;               /* auth and http sections, see auth.h */
     diag_options_t diag;              /* diagnostics section, see diag.h */
+    agg_events_t events;              /* events section */
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alert_metrics.h"
+#include "metric.h"
 #include "calendar.h"
 #include "config.h"
 
@@ -77,21 +77,24 @@ static alert_rule_t *ac_rule_by_name(alert_config_t *c, const char *name)
     return NULL;
 }
 
+/* The built-in rules: the catalogue's rows that name one (metric.h). */
 static int ac_builtins(alert_config_t *c)
 {
-    size_t n;
-    const alert_builtin_t *b = alert_builtin_rules(&n);
-    if (!(c->rules = calloc(n, sizeof *c->rules)))
+    size_t n = 0;
+    if (!(c->rules = calloc(metric_count(), sizeof *c->rules)))
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        alert_rule_t *r = &c->rules[i];
-        r->name = strdup(b[i].name);
-        r->metric = b[i].metric;
-        r->params = (alert_params_t){.op = b[i].op, .warning = b[i].warning, .critical = b[i].critical,
-                                     .clear = b[i].clear, .for_us = (int64_t)b[i].for_ms * 1000};
-        r->roles = b[i].roles;
-        r->summary = strdup(b[i].summary);
-        r->peak_factor = b[i].peak_factor;
+    for (size_t id = 0; id < metric_count(); id++) {
+        const metric_rule_t *b = &metric_info((int)id)->rule;
+        if (!b->name)
+            continue;
+        alert_rule_t *r = &c->rules[n++];
+        r->name = strdup(b->name);
+        r->metric = (int)id;
+        r->params = (alert_params_t){.op = (alert_op_t)b->op, .warning = b->warning, .critical = b->critical,
+                                     .clear = b->clear, .for_us = (int64_t)b->for_ms * 1000};
+        r->roles = b->roles;
+        r->summary = strdup(b->summary);
+        r->peak_factor = b->peak_factor;
         r->enabled = true;
     }
     c->rule_count = n;
@@ -121,12 +124,12 @@ static int ac_rule(config_t *cfg, const config_node_t *item, alert_config_t *c)
                             .params = {.op = ALERT_OP_GT, .warning = NAN, .critical = NAN, .clear = NAN}};
     }
     if (metric) {
-        int m = alert_metric_find(metric);
+        int m = metric_find(metric);
         if (m < 0) {
-            char known[1024] = "";
-            for (int i = 0; i < AM_COUNT; i++) {
+            char known[4096] = "";
+            for (size_t i = 0; i < metric_count(); i++) {
                 strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-                strncat(known, alert_metric_info(i)->name, sizeof known - strlen(known) - 1);
+                strncat(known, metric_info((int)i)->name, sizeof known - strlen(known) - 1);
             }
             return config_fail(cfg, item, "metric", "expected one of %s; got \"%s\"", known, metric);
         }

@@ -48,7 +48,7 @@
 
 typedef struct {
     char *name;
-    int metric;               /* index into alert_metrics */
+    int metric;               /* catalogue id (metric.h) */
     alert_params_t params;
     unsigned roles;           /* ALERT_ROLE_* mask */
     char **label_keys, **label_values;

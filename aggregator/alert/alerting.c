@@ -13,7 +13,7 @@
 
 #include <czmq.h>
 
-#include "alert_metrics.h"
+#include "metric.h"
 #include "calendar.h"
 #include "clock.h"
 #include "config.h"
@@ -30,7 +30,7 @@ typedef struct {
     alert_instance_t sm;
     uint64_t id;              /* 0: no open alert */
     int rule;
-    char node[FLEET_NAME_MAX], cluster[FLEET_NAME_MAX], region[FLEET_NAME_MAX];
+    char node[NODE_VIEW_NAME_MAX], cluster[NODE_VIEW_NAME_MAX], region[NODE_VIEW_NAME_MAX];
     const char *role;
     double value, threshold;
     bool acked, peak;
@@ -42,9 +42,8 @@ typedef struct {
 } al_alert_t;
 
 typedef struct {
-    char name[FLEET_NAME_MAX];
+    char name[NODE_VIEW_NAME_MAX];
     int64_t live_since_us;    /* up and reporting since; 0 while down or stale */
-    alert_metric_state_t metrics;
     al_alert_t *alerts;       /* one per rule */
 } al_node_t;
 
@@ -63,7 +62,7 @@ typedef struct {
 } al_silence_t;
 
 typedef struct {
-    char region[FLEET_NAME_MAX];
+    char region[NODE_VIEW_NAME_MAX];
     bool peak;
     int64_t at_us;
 } al_peak_t;
@@ -193,7 +192,7 @@ static bool al_in_peak(alerting_t *self, const char *region, int64_t now_us)
 
 static double al_factor(const alerting_t *self, const alert_rule_t *r, bool peak)
 {
-    if (!peak || alert_metric_info(r->metric)->boolean)
+    if (!peak || metric_info(r->metric)->kind == METRIC_BOOL)
         return 1.0;
     return isnan(r->peak_factor) ? self->ac->peak_factor : r->peak_factor;
 }
@@ -469,19 +468,19 @@ static void al_close(alerting_t *self, al_alert_t *a, const char *state, int64_t
 
 /* How long a live node may lack a metric before that counts as no data: the
  * metric's section cadence, a few times over (a counter delta needs two). */
-static int64_t al_grace_us(const alerting_t *self, const fleet_node_t *n, int metric)
+static int64_t al_grace_us(const alerting_t *self, const node_view_t *n, int metric)
 {
     const Pgvigil__Sample *s = n->latest;
     uint32_t every = n->interval_ms ? n->interval_ms : 1000;
-    alert_cadence_t c = alert_metric_info(metric)->cadence;
-    if (c == AM_SLOW && s && s->slow_interval_ms)
+    metric_cadence_t c = metric_info(metric)->cadence;
+    if (c == METRIC_SLOW && s && s->slow_interval_ms)
         every = s->slow_interval_ms;
-    else if (c == AM_STATS && s && s->stats_interval_ms)
+    else if ((c == METRIC_STATS || c == METRIC_HOURLY) && s && s->stats_interval_ms)
         every = s->stats_interval_ms;
     return (int64_t)(self->cfg->stale_intervals + 1) * every * 1000;
 }
 
-static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_node_t *n, const char *cluster,
+static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const node_view_t *n, const char *cluster,
                     int64_t now_us)
 {
     const alert_rule_t *r = &self->ac->rules[a->rule];
@@ -494,8 +493,8 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_
         return false;
     bool peak = al_in_peak(self, n->region, now_us);
     double factor = al_factor(self, r, peak);
-    bool has = applies && an->metrics.known[r->metric];
-    double value = an->metrics.value[r->metric];
+    bool has = applies && n->known[r->metric];
+    double value = n->value[r->metric];
     if (!has && applies && !n->stale && n->up &&
         ((an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric)) ||
          now_us - self->started_us < AL_START_GRACE_US))
@@ -506,7 +505,7 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_
     if (a->id || t.changed) {
         snprintf(a->cluster, sizeof a->cluster, "%s", cluster);
         snprintf(a->region, sizeof a->region, "%s", n->region);
-        a->role = role == ALERT_ROLE_PRIMARY ? "primary" : role == ALERT_ROLE_REPLICA ? "replica" : "unknown";
+        a->role = metric_role_name(n->role);
         alert_severity_t sev = a->sm.severity != ALERT_SEV_NONE ? a->sm.severity : alert_severity_of(&r->params, value, factor);
         a->threshold = alert_threshold(&r->params, sev == ALERT_SEV_NONE ? ALERT_SEV_WARNING : sev, factor);
         if (isnan(a->threshold))
@@ -554,60 +553,20 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const fleet_
     return true;
 }
 
-static bool al_node_eval(alerting_t *self, const fleet_t *fleet, const fleet_node_t *n, const char *cluster,
-                         bool sampled, int64_t now_us)
+bool alerting_node(alerting_t *self, const node_view_t *n, int64_t now_us)
 {
     al_node_t *an = al_node(self, n->name);
     if (!an)
         return false;
-    if (sampled)
-        alert_metrics_sample(&an->metrics, n, now_us);
-    else
-        alert_metrics_refresh(&an->metrics, n, now_us);
-    double paused = fleet ? fleet_paused_lag_now(fleet, n, now_us) : NAN;
-    if (!isnan(paused) && an->metrics.known[AM_LAG_SECONDS] && paused > an->metrics.value[AM_LAG_SECONDS])
-        an->metrics.value[AM_LAG_SECONDS] = paused; /* see fleet_paused_lag_now() */
     if (n->stale || !n->up || !n->seen)
         an->live_since_us = 0;
     else if (!an->live_since_us)
         an->live_since_us = now_us;
+    const char *cluster = n->cluster_id ? n->cluster : "unknown";
     bool changed = false;
     for (size_t i = 0; i < self->ac->rule_count; i++)
         changed |= al_eval(self, an, &an->alerts[i], n, cluster, now_us);
     return changed;
-}
-
-bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster, bool sampled, int64_t now_us)
-{
-    return al_node_eval(self, NULL, n, cluster, sampled, now_us);
-}
-
-static const char *al_cluster_label(const alerting_t *self, const fleet_node_t *n, char *buf, size_t len)
-{
-    const char *name = n->cluster_id ? agg_config_cluster_name(self->cfg, n->cluster_id) : NULL;
-    if (name)
-        snprintf(buf, len, "%s", name);
-    else if (n->cluster_id)
-        snprintf(buf, len, "%" PRIu64, n->cluster_id);
-    else
-        snprintf(buf, len, "unknown");
-    return buf;
-}
-
-bool alerting_sampled(alerting_t *self, fleet_t *fleet, const char *node, int64_t now_us)
-{
-    const fleet_node_t *n = zhashx_lookup(fleet->nodes, node);
-    char cluster[FLEET_NAME_MAX];
-    return n && al_node_eval(self, fleet, n, al_cluster_label(self, n, cluster, sizeof cluster), true, now_us);
-}
-
-bool alerting_fleet(alerting_t *self, fleet_t *fleet, int64_t now_us)
-{
-    bool changed = false;
-    char cluster[FLEET_NAME_MAX];
-    for (const fleet_node_t *n = zhashx_first(fleet->nodes); n; n = zhashx_next(fleet->nodes))
-        changed |= al_node_eval(self, fleet, n, al_cluster_label(self, n, cluster, sizeof cluster), false, now_us);
-    return alerting_tick(self, now_us) || changed;
 }
 
 bool alerting_tick(alerting_t *self, int64_t now_us)
@@ -942,7 +901,7 @@ json_t *alerting_peak_regions(alerting_t *self, int64_t now_us)
 {
     json_t *out = json_array();
     for (size_t i = 0; i < self->npeaks; i++) {
-        char region[FLEET_NAME_MAX]; /* al_in_peak rewrites the cache entry */
+        char region[NODE_VIEW_NAME_MAX]; /* al_in_peak rewrites the cache entry */
         snprintf(region, sizeof region, "%s", self->peaks[i].region);
         if (al_in_peak(self, region, now_us))
             json_array_append_new(out, json_string(region));

@@ -1,9 +1,10 @@
 /*
  * alerting.h — alert evaluation, escalation and silences (DESIGN 4.2, 4.3).
- * Owned by the core thread: it evaluates every rule on a node when the
- * node's sample has been applied, and every rule on every node on the core's
- * timer (so `for` durations, staleness and escalation tiers advance between
- * samples).
+ * Owned by the core thread: it evaluates every rule on a node's view
+ * (nodeview.h, read-only: the values come from the metric catalogue) when the
+ * node's sample has been applied, and on every node on the core's timer (so
+ * `for` durations, staleness and escalation tiers advance between samples).
+ * Alerting owns its alerts, silences and peak cache; it never writes a view.
  *
  * Each (rule, node) runs the state machine of alert.h. An alert (with an id)
  * exists from pending to resolved; the id is the wall-clock microsecond of
@@ -36,7 +37,7 @@
 #include <stdint.h>
 
 #include "agg_config.h"
-#include "fleet_internal.h"
+#include "nodeview.h"
 
 typedef struct alerting alerting_t;
 typedef void(alerting_emit_fn)(void *arg, json_t *msg);
@@ -49,13 +50,9 @@ void alerting_destroy(alerting_t **self_p);
  * announced again. */
 void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *silences);
 
-/* A sample of n was applied (sampled) or time passed (!sampled). Returns
- * true if any alert changed. */
-bool alerting_node(alerting_t *self, const fleet_node_t *n, const char *cluster, bool sampled, int64_t now_us);
-/* The same from the core: the node named node was just sampled; every node
- * of the fleet on the timer (this also runs alerting_tick). */
-bool alerting_sampled(alerting_t *self, fleet_t *fleet, const char *node, int64_t now_us);
-bool alerting_fleet(alerting_t *self, fleet_t *fleet, int64_t now_us);
+/* Evaluate every rule on the node view n (after a sample, or on the timer).
+ * Returns true if any alert changed. */
+bool alerting_node(alerting_t *self, const node_view_t *n, int64_t now_us);
 /* Escalation tiers, acknowledgement and silence expiry. Returns true if
  * anything changed. */
 bool alerting_tick(alerting_t *self, int64_t now_us);

@@ -12,12 +12,12 @@
 #include "alerting.h"
 #include "clock.h"
 #include "fleet.h"
-#include "fleet_internal.h"
 #include "ingest.h"
 #include "log.h"
 #include "maint.h"
 #include "notify.h"
 #include "peak_events.h"
+#include "store_rows.h"
 
 typedef struct {
     const agg_config_t *cfg;
@@ -92,20 +92,17 @@ static void core_emit(void *arg, json_t *msg)
 
 /* What follows a sample the fleet took (s is n's latest now): a restarted
  * collector's maintenance operations fail, diagnostics take their sections
- * (alerting reads the regressions), a new backup verification is stored. */
-static void core_sampled(core_state_t *st, fleet_node_t *n, const Pgvigil__Sample *s, int64_t received_at_us)
+ * (the node view carries the regressions they count, alerting reads them),
+ * a new backup verification is stored. */
+static void core_sampled(core_state_t *st, const char *node, const fleet_applied_t *what, const Pgvigil__Sample *s,
+                         int64_t received_at_us)
 {
-    if (n->restarts != n->restarts_seen) {
-        n->restarts_seen = n->restarts;
-        if (maint_collector_restarted(st->maint, n->name, clock_wall_us()))
-            log_warning("the collector of %s restarted: its maintenance operations failed", n->name);
-    }
+    if (what->collector_restarted && maint_collector_restarted(st->maint, node, clock_wall_us()))
+        log_warning("the collector of %s restarted: its maintenance operations failed", node);
     if (diag_apply(st->diag, s, received_at_us))
-        n->query_regressions = diag_regressions(st->diag, n->name);
-    if (s->backup && s->backup->has_verified_at_us && s->backup->verified_at_us != n->backup_verified_us) {
-        n->backup_verified_us = s->backup->verified_at_us;
-        core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(n->name, s->backup)));
-    }
+        fleet_set_regressions(st->fleet, node, diag_regressions(st->diag, node), received_at_us);
+    if (what->backup_verified)
+        core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(node, s->backup)));
 }
 
 static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
@@ -126,12 +123,13 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
-        if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
+        fleet_applied_t what;
+        if (fleet_apply(st->fleet, h.sample, h.received_at_us, &what)) {
             st->dirty = true;
-            fleet_node_t *fn = zhashx_lookup(st->fleet->nodes, node);
-            if (fn)
-                core_sampled(st, fn, h.sample, h.received_at_us);
-            alerting_sampled(st->alerting, st->fleet, node, clock_wall_us());
+            core_sampled(st, node, &what, h.sample, h.received_at_us);
+            const node_view_t *v = fleet_node_view(st->fleet, node);
+            if (v)
+                alerting_node(st->alerting, v, clock_wall_us());
         }
         atomic_fetch_add(&st->applied, 1);
     }
@@ -149,14 +147,17 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     core_state_t *st = arg;
     if (st->quiesced)
         return 0; /* shutting down: silence from collectors is ours, not theirs */
-    if (fleet_check_stale(st->fleet, clock_wall_us()))
+    if (fleet_tick(st->fleet, clock_wall_us()))
         st->dirty = true;
     int64_t count, at;
     if (st->peak_events && peak_events_peak(st->peak_events, &count, &at) && at != st->peak_events_at_us) {
         st->peak_events_at_us = at;
         alerting_events_peak(st->alerting, clock_wall_us());
     }
-    if (alerting_fleet(st->alerting, st->fleet, clock_wall_us()))
+    bool alerts = false;
+    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
+        alerts |= alerting_node(st->alerting, v, clock_wall_us());
+    if (alerting_tick(st->alerting, clock_wall_us()) || alerts)
         st->dirty = true;
     if (maint_tick(st->maint, clock_wall_us()))
         st->dirty = true;
@@ -182,7 +183,7 @@ static void core_send_command(void *arg, const char *node, const Pgvigil__Comman
 static int core_maintenance(core_state_t *st, const json_t *cmd, json_t **body)
 {
     const char *name = json_string_value(json_object_get(cmd, "node"));
-    const fleet_node_t *n = name ? zhashx_lookup(st->fleet->nodes, name) : NULL;
+    const node_view_t *n = fleet_node_view(st->fleet, name);
     maint_node_t mn = {0};
     if (n) {
         mn.known = true;
@@ -310,7 +311,8 @@ static void core_actor(zsock_t *pipe, void *arg)
     core_state_t *st = arg;
     /* The writer's socket belongs to this thread. */
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
-    fleet_set_writer(st->fleet, writer);
+    if (writer)
+        fleet_observe(st->fleet, store_rows_observe, writer);
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
     zloop_reader(loop, pipe, core_on_pipe, st);
@@ -321,7 +323,7 @@ static void core_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, 0);
     zloop_start(loop);
     zloop_destroy(&loop);
-    fleet_set_writer(st->fleet, NULL);
+    fleet_unobserve(st->fleet, store_rows_observe, writer);
     store_writer_destroy(&writer);
 }
 

@@ -1,26 +1,34 @@
 /*
- * fleet.c — fleet state and event detection (see fleet.h).
+ * fleet/ — the core's picture of the fleet, one concern per file:
+ *   fleet.c              clusters and nodes: samples in, lag measured, node
+ *                        views computed, observers told (this file)
+ *   fleet_events.c       event detectors and the event ring
+ *   metric.c             the metric catalogue's lookups and derivation engine;
+ *   metric_table.c       its rows: the only place a per-node metric is named
+ *   nodeview.c           a node as readers see it (nodeview.h)
+ *   fleet_view.c         JSON and Prometheus renderings of the node views
+ *   lag.c                replication lag arithmetic (pure)
+ *   core.c, snapshot.c   the core actor and the snapshots it publishes
  *
- * Every sample updates its node; a primary's sample extends its cluster's
- * LSN ring (on the aggregator clock), a replica's sample is measured against
- * that ring. Events are emitted once per transition, never per sample.
+ * fleet.c — fleet state (see fleet.h). Every sample updates its node; a
+ * primary's sample extends its cluster's LSN ring (on the aggregator clock),
+ * a replica's sample is measured against that ring. The node's view is then
+ * derived through the catalogue, and the observers are told. A replica's
+ * final lag seconds are set in one place, fleet_node_lag(), at each sample
+ * and each tick.
  */
 #include "fleet.h"
 #include "fleet_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <czmq.h>
 
-#include "clock.h"
 #include "log.h"
-#include "pbjson.h"
-#include "store_line.h"
 
 static void fleet_node_free(void **item)
 {
@@ -67,136 +75,44 @@ void fleet_destroy(fleet_t **self_p)
     *self_p = NULL;
 }
 
-static void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, size_t len)
+int fleet_observe(fleet_t *self, fleet_observer_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < FLEET_OBSERVERS_MAX; i++)
+        if (!self->observers[i].fn) {
+            self->observers[i].fn = fn;
+            self->observers[i].arg = arg;
+            return 0;
+        }
+    return -1;
+}
+
+void fleet_unobserve(fleet_t *self, fleet_observer_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < FLEET_OBSERVERS_MAX; i++)
+        if (self->observers[i].fn == fn && self->observers[i].arg == arg)
+            self->observers[i].fn = NULL;
+}
+
+void fleet_notify(fleet_t *self, const fleet_note_t *note)
+{
+    for (size_t i = 0; i < FLEET_OBSERVERS_MAX; i++)
+        if (self->observers[i].fn)
+            self->observers[i].fn(self->observers[i].arg, note);
+}
+
+static void fleet_status(fleet_t *self, const fleet_node_t *n, const char *state, int64_t at_us, const char *reason)
+{
+    fleet_note_t note = {.kind = FLEET_NOTE_STATUS, .node = &n->view, .at_us = at_us, .state = state, .reason = reason};
+    fleet_notify(self, &note);
+}
+
+void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, size_t len)
 {
     const char *name = agg_config_cluster_name(self->cfg, id);
     if (name)
         snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "%" PRIu64, id);
-}
-
-void fleet_set_writer(fleet_t *self, store_writer_t *w) { self->writer = w; }
-
-static void fleet_put(fleet_t *self, store_table_t t, int64_t at_us, store_line_t *l)
-{
-    const char *text = store_line_end(l);
-    if (self->writer && text)
-        store_put(self->writer, t, at_us, text);
-    store_line_free(l);
-}
-
-static void fleet_cluster_col(store_line_t *l, uint64_t id)
-{
-    if (id)
-        store_line_u64(l, id);
-    else
-        store_line_null(l);
-}
-
-static const char *fleet_role_name(Pgvigil__Role r)
-{
-    return r == PGVIGIL__ROLE__ROLE_PRIMARY ? "primary" : r == PGVIGIL__ROLE__ROLE_REPLICA ? "replica" : "unknown";
-}
-
-static void fleet_row_status(fleet_t *self, const fleet_node_t *n, const char *state, int64_t at,
-                             const char *reason)
-{
-    if (!self->writer)
-        return;
-    store_line_t l;
-    store_line_init(&l);
-    store_line_text(&l, n->name);
-    store_line_time(&l, at);
-    store_line_text(&l, state);
-    fleet_cluster_col(&l, n->cluster_id);
-    store_line_text(&l, n->region);
-    store_line_text(&l, fleet_role_name(n->role));
-    store_line_int(&l, n->timeline);
-    store_line_text(&l, reason);
-    fleet_put(self, STORE_STATUS, at, &l);
-}
-
-static void fleet_row_sample(fleet_t *self, const fleet_node_t *n, const Pgvigil__Sample *s,
-                             int64_t received_at)
-{
-    if (!self->writer)
-        return;
-    json_t *j = pbjson_from_message(&s->base);
-    char *metrics = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    store_line_t l;
-    store_line_init(&l);
-    store_line_text(&l, n->name);
-    store_line_time(&l, s->collected_at_us);
-    store_line_u64(&l, s->sequence);
-    fleet_cluster_col(&l, s->up ? s->system_identifier : 0);
-    store_line_text(&l, s->region);
-    store_line_text(&l, s->up ? fleet_role_name(s->role) : "unknown");
-    store_line_bool(&l, s->up);
-    if (s->up && s->has_timeline)
-        store_line_int(&l, s->timeline);
-    else
-        store_line_null(&l);
-    store_line_time(&l, received_at);
-    store_line_text(&l, metrics ? metrics : "{}");
-    free(metrics);
-    fleet_put(self, STORE_NODE_SAMPLES, s->collected_at_us, &l);
-}
-
-static void fleet_row_lag(fleet_t *self, const fleet_node_t *n, int64_t t)
-{
-    if (!self->writer)
-        return;
-    store_line_t l;
-    store_line_init(&l);
-    store_line_text(&l, n->name);
-    store_line_time(&l, t);
-    store_line_u64(&l, n->cluster_id);
-    store_line_u64(&l, n->lag.bytes);
-    store_line_double(&l, n->lag.seconds);
-    store_line_u64(&l, n->lag.receive_bytes);
-    store_line_u64(&l, n->lag.apply_bytes);
-    store_line_bool(&l, n->replay_paused);
-    store_line_double(&l, n->primary_replay_lag_s);
-    store_line_double(&l, (double)lag_offset_estimate(&n->offset) / 1e6);
-    fleet_put(self, STORE_REPLICATION_LAG, t, &l);
-}
-
-__attribute__((format(printf, 6, 7))) static void
-fleet_event(fleet_t *self, uint64_t cluster_id, const char *node, const char *kind,
-            const char *severity, const char *fmt, ...)
-{
-    char msg[512], at[40], cluster[80];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    clock_format_rfc3339(clock_wall_us(), at, sizeof at);
-    fleet_cluster_label(self, cluster_id, cluster, sizeof cluster);
-    json_t *e = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s}", "at", at, "cluster", cluster, "node",
-                          node, "kind", kind, "severity", severity, "message", msg);
-    if (!e)
-        return;
-    json_decref(self->events[self->event_next]);
-    self->events[self->event_next] = e;
-    self->event_next = (self->event_next + 1) % FLEET_EVENTS_MAX;
-    if (self->event_count < FLEET_EVENTS_MAX)
-        self->event_count++;
-    log_report(strcmp(severity, "info") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, NULL, NULL,
-               "event %s on cluster %s: %s", kind, cluster, msg);
-    if (self->writer) {
-        int64_t now = clock_wall_us();
-        store_line_t l;
-        store_line_init(&l);
-        store_line_text(&l, node ? node : "");
-        store_line_text(&l, kind);
-        store_line_time(&l, now);
-        fleet_cluster_col(&l, cluster_id);
-        store_line_text(&l, severity);
-        store_line_text(&l, msg);
-        fleet_put(self, STORE_EVENTS, now, &l);
-    }
 }
 
 static fleet_node_t *fleet_node(fleet_t *self, const char *name)
@@ -206,8 +122,8 @@ static fleet_node_t *fleet_node(fleet_t *self, const char *name)
         return n;
     if (!(n = calloc(1, sizeof *n)))
         return NULL;
-    snprintf(n->name, sizeof n->name, "%s", name);
-    n->primary_replay_lag_s = NAN;
+    snprintf(n->view.name, sizeof n->view.name, "%s", name);
+    n->view.primary_replay_lag_s = NAN;
     zhashx_insert(self->nodes, name, n);
     return n;
 }
@@ -226,75 +142,81 @@ static fleet_cluster_t *fleet_cluster(fleet_t *self, uint64_t id)
     return c;
 }
 
-/* Sequence accounting; false when the sample is a duplicate to drop. */
-static bool fleet_sequence(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s)
+static const fleet_cluster_t *fleet_cluster_of(const fleet_t *self, uint64_t id)
 {
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, id);
+    return zhashx_lookup(self->clusters, key);
+}
+
+/* Sequence accounting; false when the sample is a duplicate to drop. */
+static bool fleet_sequence(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s, bool *restarted)
+{
+    node_view_t *v = &n->view;
     if (n->started_at_us && s->collector_started_at_us != n->started_at_us) {
-        n->restarts++;
+        v->restarts++;
         n->last_seq = 0;
-        fleet_event(self, n->cluster_id, n->name, "collector_restart", "info",
-                    "the collector of %s restarted", n->name);
+        *restarted = true;
+        fleet_detect_restart(self, n);
     } else if (n->last_seq && s->sequence <= n->last_seq) {
-        n->duplicates++;
+        v->duplicates++;
         return false;
     } else if (n->last_seq && s->sequence > n->last_seq + 1) {
-        n->gaps += s->sequence - n->last_seq - 1;
+        v->gaps += s->sequence - n->last_seq - 1;
     }
     n->started_at_us = s->collector_started_at_us;
     n->last_seq = s->sequence;
-    n->received++;
+    v->received++;
     return true;
 }
 
-static bool fleet_is_live_primary(const fleet_node_t *n, uint64_t cluster_id)
+bool fleet_is_live_primary(const fleet_node_t *n, uint64_t cluster_id)
 {
-    return n && n->up && !n->stale && n->role == PGVIGIL__ROLE__ROLE_PRIMARY &&
-           n->cluster_id == cluster_id;
+    return n && n->view.up && !n->view.stale && n->view.role == PGVIGIL__ROLE__ROLE_PRIMARY &&
+           n->view.cluster_id == cluster_id;
 }
 
-static void fleet_primary_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n,
-                                 const Pgvigil__Sample *s, int64_t t)
+/* Whether n is the cluster's primary after this sample: failover, split
+ * brain and timeline changes are detected here, where that is decided. */
+static bool fleet_primary_decide(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n)
 {
+    const node_view_t *v = &n->view;
     if (!c->primary[0]) {
-        snprintf(c->primary, sizeof c->primary, "%s", n->name);
-        c->timeline = n->timeline;
-    } else if (strcmp(c->primary, n->name) != 0) {
+        snprintf(c->primary, sizeof c->primary, "%s", v->name);
+        c->timeline = v->timeline;
+    } else if (strcmp(c->primary, v->name) != 0) {
         fleet_node_t *old = zhashx_lookup(self->nodes, c->primary);
         bool old_live = fleet_is_live_primary(old, c->id);
         if (old_live && !c->split_brain) {
             c->split_brain = true;
-            fleet_event(self, c->id, n->name, "split_brain", "critical",
+            fleet_event(self, c->id, n, "split_brain", "critical",
                         "%s and %s both accept writes as primary of one cluster (timelines %u and %u)",
-                        old->name, n->name, old->timeline, n->timeline);
+                        old->view.name, v->name, old->view.timeline, v->timeline);
         }
-        if (n->timeline < c->timeline || (old_live && n->timeline == c->timeline))
-            return; /* the older history: not the cluster's primary, not its LSN ring */
-        fleet_event(self, c->id, n->name, "failover", "critical",
-                    "%s is the new primary (timeline %u); the previous primary was %s (timeline %u)",
-                    n->name, n->timeline, c->primary, c->timeline);
-        snprintf(c->primary, sizeof c->primary, "%s", n->name);
-        c->timeline = n->timeline;
+        if (v->timeline < c->timeline || (old_live && v->timeline == c->timeline))
+            return false; /* the older history: not the cluster's primary, not its LSN ring */
+        fleet_event(self, c->id, n, "failover", "critical",
+                    "%s is the new primary (timeline %u); the previous primary was %s (timeline %u)", v->name,
+                    v->timeline, c->primary, c->timeline);
+        snprintf(c->primary, sizeof c->primary, "%s", v->name);
+        c->timeline = v->timeline;
         lag_ring_reset(&c->ring);
-    } else if (n->timeline > c->timeline) {
-        fleet_event(self, c->id, n->name, "timeline_change", "warning",
-                    "%s moved from timeline %u to %u", n->name, c->timeline, n->timeline);
-        c->timeline = n->timeline;
+    } else if (v->timeline > c->timeline) {
+        fleet_event(self, c->id, n, "timeline_change", "warning", "%s moved from timeline %u to %u", v->name,
+                    c->timeline, v->timeline);
+        c->timeline = v->timeline;
     }
+    return true;
+}
+
+static void fleet_primary_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s,
+                                 int64_t t)
+{
+    if (!fleet_primary_decide(self, c, n))
+        return;
     if (s->primary_replication && s->primary_replication->has_current_wal_lsn)
         lag_ring_push(&c->ring, t, s->primary_replication->current_wal_lsn);
-    bool retaining = false;
-    for (size_t i = 0; s->replication_slots && i < s->replication_slots->n_slots; i++) {
-        const Pgvigil__ReplicationSlot *sl = s->replication_slots->slots[i];
-        if (sl->has_active && !sl->active && sl->retained_bytes > FLEET_SLOT_RETAINED_MAX) {
-            retaining = true;
-            if (!n->slot_retaining)
-                fleet_event(self, c->id, n->name, "slot_inactive", "warning",
-                            "replication slot %s on %s is inactive and retains %" PRIu64 " MB of WAL",
-                            sl->slot_name ? sl->slot_name : "?", n->name, sl->retained_bytes >> 20);
-        }
-    }
-    if (s->replication_slots)
-        n->slot_retaining = retaining;
+    fleet_detect_slots(self, c, n, s);
 }
 
 /* The primary's own view of this standby (pg_stat_replication.replay_lag),
@@ -302,8 +224,7 @@ static void fleet_primary_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t
 static double fleet_primary_view(fleet_t *self, const fleet_cluster_t *c, const char *node)
 {
     const fleet_node_t *p = c->primary[0] ? zhashx_lookup(self->nodes, c->primary) : NULL;
-    const Pgvigil__PrimaryReplication *pr =
-        p && p->latest ? p->latest->primary_replication : NULL;
+    const Pgvigil__PrimaryReplication *pr = p && p->latest ? p->latest->primary_replication : NULL;
     for (size_t i = 0; pr && i < pr->n_standbys; i++) {
         const Pgvigil__Standby *sb = pr->standbys[i];
         if (sb->application_name && strcmp(sb->application_name, node) == 0)
@@ -312,152 +233,199 @@ static double fleet_primary_view(fleet_t *self, const fleet_cluster_t *c, const 
     return NAN;
 }
 
-static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n,
-                                 const Pgvigil__Sample *s, int64_t t)
+/* The replica's lag at its sample time t. Replayed position older than the
+ * ring (it was filled after this aggregator started): the ring's answer is
+ * only a lower bound; the age of the last replayed commit is the better
+ * estimate then. */
+static void fleet_measure_lag(fleet_node_t *n, const fleet_cluster_t *c, const Pgvigil__ReplicaReplication *rr,
+                              const Pgvigil__Sample *s, int64_t t)
 {
+    node_view_t *v = &n->view;
+    v->has_lag = rr->has_replay_lsn && c->primary[0] &&
+                 lag_compute(&c->ring, t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn, &v->lag);
+    if (v->has_lag && lag_before_ring(&c->ring, rr->replay_lsn) && rr->has_last_xact_replay_at_us &&
+        rr->last_xact_replay_at_us > 0) {
+        double age = (double)(s->collected_at_us - rr->last_xact_replay_at_us) / 1e6;
+        if (age > v->lag.seconds)
+            v->lag.seconds = age;
+    }
+    n->sample_lag_s = v->has_lag ? v->lag.seconds : 0;
+}
+
+static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s,
+                                 int64_t t)
+{
+    node_view_t *v = &n->view;
     const Pgvigil__ReplicaReplication *rr = s->replica_replication;
-    if (strcmp(c->primary, n->name) == 0)
+    if (strcmp(c->primary, v->name) == 0)
         c->primary[0] = '\0'; /* the former primary rejoined as a replica */
     if (!rr)
         return;
-    bool paused = rr->has_replay_paused && rr->replay_paused;
-    if (paused != n->replay_paused)
-        fleet_event(self, c->id, n->name, paused ? "replay_paused" : "replay_resumed",
-                    paused ? "warning" : "info", "WAL replay on %s %s", n->name,
-                    paused ? "is paused" : "resumed");
-    n->replay_paused = paused;
-    snprintf(n->wal_status, sizeof n->wal_status, "%s",
-             rr->wal_receiver_status ? rr->wal_receiver_status : "");
-    bool disconnected = strcmp(n->wal_status, "streaming") != 0;
-    if (disconnected != n->disconnected)
-        fleet_event(self, c->id, n->name, disconnected ? "replica_disconnected" : "replica_reconnected",
-                    disconnected ? "warning" : "info", "%s %s", n->name,
-                    disconnected ? "is not streaming from its upstream" : "streams again");
-    n->disconnected = disconnected;
-    n->has_lag = rr->has_replay_lsn && c->primary[0] &&
-                 lag_compute(&c->ring, t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn, &n->lag);
-    /* Replayed position older than the ring (it was filled after this
-     * aggregator started): the ring's answer is only a lower bound. The
-     * age of the last replayed commit is the better estimate then. */
-    if (n->has_lag && lag_before_ring(&c->ring, rr->replay_lsn) && rr->has_last_xact_replay_at_us &&
-        rr->last_xact_replay_at_us > 0) {
-        double age = (double)(s->collected_at_us - rr->last_xact_replay_at_us) / 1e6;
-        if (age > n->lag.seconds)
-            n->lag.seconds = age;
+    bool was_paused = v->replay_paused, was_disconnected = v->disconnected;
+    v->replay_paused = rr->has_replay_paused && rr->replay_paused;
+    snprintf(v->wal_status, sizeof v->wal_status, "%s", rr->wal_receiver_status ? rr->wal_receiver_status : "");
+    v->disconnected = strcmp(v->wal_status, "streaming") != 0;
+    fleet_detect_replica(self, c, n, was_paused, was_disconnected);
+    fleet_measure_lag(n, c, rr, s, t);
+    v->primary_replay_lag_s = fleet_primary_view(self, c, v->name);
+    if (v->has_lag) {
+        fleet_note_t note = {.kind = FLEET_NOTE_LAG, .node = v, .sample = s, .at_us = t};
+        fleet_notify(self, &note);
     }
-    n->primary_replay_lag_s = fleet_primary_view(self, c, n->name);
-    if (n->has_lag)
-        fleet_row_lag(self, n, t);
 }
 
 static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s, int64_t t)
 {
-    if (n->cluster_id && n->cluster_id != s->system_identifier)
-        log_warning("node %s now reports system identifier %" PRIu64 " (was %" PRIu64 ")", n->name,
-                    s->system_identifier, n->cluster_id);
-    n->cluster_id = s->system_identifier;
-    n->role = s->role;
-    n->timeline = s->has_timeline ? s->timeline : n->timeline;
-    n->server_version = s->server_version;
-    fleet_cluster_t *c = fleet_cluster(self, n->cluster_id);
+    node_view_t *v = &n->view;
+    if (v->cluster_id && v->cluster_id != s->system_identifier)
+        log_warning("node %s now reports system identifier %" PRIu64 " (was %" PRIu64 ")", v->name,
+                    s->system_identifier, v->cluster_id);
+    v->cluster_id = s->system_identifier;
+    fleet_cluster_label(self, v->cluster_id, v->cluster, sizeof v->cluster);
+    v->role = s->role;
+    v->timeline = s->has_timeline ? s->timeline : v->timeline;
+    v->server_version = s->server_version;
+    fleet_cluster_t *c = fleet_cluster(self, v->cluster_id);
     if (!c)
         return;
-    if (n->role == PGVIGIL__ROLE__ROLE_PRIMARY) {
-        n->has_lag = false;
+    if (v->role == PGVIGIL__ROLE__ROLE_PRIMARY) {
+        v->has_lag = false;
         fleet_primary_sample(self, c, n, s, t);
     } else {
         fleet_replica_sample(self, c, n, s, t);
     }
 }
 
-bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us)
+/* The one place a replica's final lag seconds are set: the lag at its sample
+ * time, or more once a paused replica falls behind with the clock. */
+static bool fleet_node_lag(const fleet_t *self, fleet_node_t *n, int64_t now_us)
 {
+    node_view_t *v = &n->view;
+    if (!v->has_lag)
+        return false;
+    double paused = fleet_paused_lag_now(self, v, now_us), seconds = n->sample_lag_s;
+    if (!isnan(paused) && paused > seconds)
+        seconds = paused;
+    bool changed = seconds != v->lag.seconds;
+    v->lag.seconds = seconds;
+    return changed;
+}
+
+static void fleet_take_sample(fleet_node_t *n, Pgvigil__Sample *s, int64_t received_at_us, int64_t *t)
+{
+    node_view_t *v = &n->view;
+    lag_offset_add(&n->offset, s->collected_at_us, received_at_us);
+    v->clock_offset_us = lag_offset_estimate(&n->offset);
+    *t = s->collected_at_us - v->clock_offset_us;
+    snprintf(v->region, sizeof v->region, "%s", s->region);
+    v->last_seen_us = received_at_us;
+    v->collected_at_us = s->collected_at_us;
+    v->interval_ms = s->interval_ms;
+}
+
+bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, fleet_applied_t *out)
+{
+    fleet_applied_t applied = {0};
     fleet_node_t *n = fleet_node(self, s->node);
-    if (!n || !fleet_sequence(self, n, s)) {
+    if (!n || !fleet_sequence(self, n, s, &applied.collector_restarted)) {
         pgvigil__sample__free_unpacked(s, NULL);
         return false;
     }
-    lag_offset_add(&n->offset, s->collected_at_us, received_at_us);
-    int64_t t = s->collected_at_us - lag_offset_estimate(&n->offset);
-    snprintf(n->region, sizeof n->region, "%s", s->region);
-    n->last_seen_us = received_at_us;
-    n->collected_at_us = s->collected_at_us;
-    n->interval_ms = s->interval_ms;
-    bool was_stale = n->stale, was_up = n->up, first = !n->seen;
-    if (n->stale) {
-        n->stale = false;
-        fleet_event(self, n->cluster_id, n->name, "node_reporting", "info",
-                    "the collector of %s reports again", n->name);
-    }
-    if (s->up) {
-        if (n->seen && !n->up)
-            fleet_event(self, s->system_identifier, n->name, "node_up", "info", "%s is up again", n->name);
-        n->up = true;
+    node_view_t *v = &n->view;
+    int64_t t;
+    fleet_take_sample(n, s, received_at_us, &t);
+    bool was_stale = v->stale, was_up = v->up, first = !v->seen;
+    fleet_detect_liveness(self, n, s, was_up, was_stale);
+    v->stale = false;
+    v->up = s->up;
+    if (s->up)
         fleet_up_sample(self, n, s, t);
-    } else {
-        if (n->up || !n->seen)
-            fleet_event(self, n->cluster_id, n->name, "node_down",
-                        n->role == PGVIGIL__ROLE__ROLE_PRIMARY ? "critical" : "warning",
-                        "%s is down: %s", n->name, s->error ? s->error : "no reason given");
-        n->up = false;
-        n->has_lag = false;
-    }
-    n->seen = true;
-    if (first || was_stale || was_up != n->up)
-        fleet_row_status(self, n, n->up ? "up" : "down", received_at_us, s->up ? NULL : s->error);
-    fleet_row_sample(self, n, s, received_at_us);
+    else
+        v->has_lag = false;
+    v->seen = true;
     if (n->latest)
         pgvigil__sample__free_unpacked(n->latest, NULL);
     n->latest = s;
+    v->latest = s;
+    fleet_node_lag(self, n, received_at_us);
+    metric_update(v, &n->metrics, s, received_at_us);
+    v->version++;
+    if (first || was_stale || was_up != v->up)
+        fleet_status(self, n, v->up ? "up" : "down", received_at_us, s->up ? NULL : s->error);
+    fleet_note_t note = {.kind = FLEET_NOTE_SAMPLE, .node = v, .sample = s, .at_us = received_at_us};
+    fleet_notify(self, &note);
+    if (s->backup && s->backup->has_verified_at_us && s->backup->verified_at_us != n->backup_verified_us) {
+        n->backup_verified_us = s->backup->verified_at_us;
+        applied.backup_verified = true;
+    }
+    if (out)
+        *out = applied;
     return true;
 }
 
-double fleet_paused_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us)
+double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us)
 {
-    if (!n->up || n->stale || !n->replay_paused || !n->has_lag || !n->latest || !n->latest->replica_replication)
+    const Pgvigil__ReplicaReplication *rr = v->latest ? v->latest->replica_replication : NULL;
+    if (!v->up || v->stale || !v->replay_paused || !v->has_lag || !rr)
         return NAN;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRIu64, n->cluster_id);
-    const fleet_cluster_t *c = zhashx_lookup(self->clusters, key);
+    const fleet_cluster_t *c = fleet_cluster_of(self, v->cluster_id);
     if (!c)
         return NAN;
-    int64_t reached = lag_time_reached(&c->ring, n->latest->replica_replication->replay_lsn);
+    int64_t reached = lag_time_reached(&c->ring, rr->replay_lsn);
     /* Only once the primary is known to have written past the replay
      * position: an idle primary means no lag, paused or not. */
-    if (reached == INT64_MAX || reached >= now_us || lag_before_ring(&c->ring, n->latest->replica_replication->replay_lsn))
+    if (reached == INT64_MAX || reached >= now_us || lag_before_ring(&c->ring, rr->replay_lsn))
         return NAN;
     uint64_t newest;
-    if (!lag_primary_lsn_at(&c->ring, now_us, &newest) || newest <= n->latest->replica_replication->replay_lsn)
+    if (!lag_primary_lsn_at(&c->ring, now_us, &newest) || newest <= rr->replay_lsn)
         return NAN;
     return (double)(now_us - reached) / 1e6;
 }
 
-bool fleet_check_stale(fleet_t *self, int64_t now_us)
+bool fleet_tick(fleet_t *self, int64_t now_us)
 {
     bool changed = false;
     for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes)) {
-        int64_t limit = (int64_t)self->cfg->stale_intervals * (n->interval_ms ? n->interval_ms : 1000) * 1000;
-        if (!n->stale && now_us - n->last_seen_us > limit) {
-            n->stale = true;
-            changed = true;
-            fleet_row_status(self, n, "stale", now_us, "the collector stopped reporting");
-            fleet_event(self, n->cluster_id, n->name, "node_stale", "warning",
-                        "no sample from the collector of %s for %.1f s", n->name,
-                        (double)(now_us - n->last_seen_us) / 1e6);
+        bool mine = false;
+        if (fleet_detect_stale(self, n, now_us)) {
+            fleet_status(self, n, "stale", now_us, "the collector stopped reporting");
+            mine = true;
         }
+        mine |= fleet_node_lag(self, n, now_us);
+        mine |= metric_tick(&n->view, &n->metrics, n->latest, now_us);
+        if (mine)
+            n->view.version++;
+        changed |= mine;
     }
-    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters)) {
-        if (!c->split_brain)
-            continue;
-        int primaries = 0;
-        for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes))
-            primaries += fleet_is_live_primary(n, c->id);
-        if (primaries <= 1) {
-            c->split_brain = false;
-            changed = true;
-            fleet_event(self, c->id, NULL, "split_brain_resolved", "info",
-                        "only one primary accepts writes again");
-        }
-    }
+    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
+        changed |= fleet_detect_split_brain_end(self, c);
     return changed;
+}
+
+void fleet_set_regressions(fleet_t *self, const char *node, unsigned count, int64_t now_us)
+{
+    fleet_node_t *n = zhashx_lookup(self->nodes, node);
+    if (!n || n->view.query_regressions == count)
+        return;
+    n->view.query_regressions = count;
+    metric_update_one(&n->view, &n->metrics, n->latest, METRIC_QUERY_REGRESSIONS, now_us);
+    n->view.version++;
+}
+
+const node_view_t *fleet_node_view(const fleet_t *self, const char *node)
+{
+    const fleet_node_t *n = node ? zhashx_lookup(self->nodes, node) : NULL;
+    return n ? &n->view : NULL;
+}
+
+const node_view_t *fleet_first(fleet_t *self)
+{
+    const fleet_node_t *n = zhashx_first(self->nodes);
+    return n ? &n->view : NULL;
+}
+
+const node_view_t *fleet_next(fleet_t *self)
+{
+    const fleet_node_t *n = zhashx_next(self->nodes);
+    return n ? &n->view : NULL;
 }

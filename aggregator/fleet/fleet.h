@@ -1,9 +1,15 @@
 /*
  * fleet.h — the fleet as the core actor knows it: clusters (keyed by system
- * identifier) of nodes (keyed by name), each node with its latest sample,
- * clock offset, replication lag and sequence accounting, plus the events
- * detected on the way (failover, split brain, replica disconnected, replay
- * paused, inactive slot retaining WAL, node down/up/stale, collector restart).
+ * identifier) of nodes (keyed by name). Each node has a read-only node view
+ * (nodeview.h) that the fleet computes once per sample and once per tick;
+ * every reader (alerting, the JSON and Prometheus views, history rows) reads
+ * that view, so they never disagree.
+ *
+ * Observers: modules that act on changes (the store writes rows) register a
+ * callback and receive notes — a sample was applied, a replica's lag was
+ * measured, a node's status changed, an event was detected (failover, split
+ * brain, replica disconnected, replay paused, inactive slot retaining WAL,
+ * node down/up/stale, collector restart; detectors in fleet_events.c).
  *
  * Owned and used by the core thread only.
  */
@@ -16,36 +22,77 @@
 
 #include "agg_config.h"
 #include "lag.h"
+#include "nodeview.h"
 #include "pgvigil.pb-c.h"
-#include "store.h"
 
-#define FLEET_NAME_MAX 64
+#define FLEET_NAME_MAX NODE_VIEW_NAME_MAX
 #define FLEET_EVENTS_MAX 1000
-/* An inactive slot holding back more than this is reported. */
-#define FLEET_SLOT_RETAINED_MAX (64ull << 20)
+#define FLEET_OBSERVERS_MAX 4
 
 typedef struct fleet fleet_t;
-struct fleet_node;
 
 fleet_t *fleet_new(const agg_config_t *cfg);
 void fleet_destroy(fleet_t **self_p);
 
-/* Rows for the history go through w (NULL: no history). */
-void fleet_set_writer(fleet_t *self, store_writer_t *w);
+/* ---- observers ---- */
+
+typedef enum { FLEET_NOTE_SAMPLE, FLEET_NOTE_LAG, FLEET_NOTE_STATUS, FLEET_NOTE_EVENT } fleet_note_kind_t;
+
+typedef struct {
+    uint64_t cluster_id;
+    const char *node; /* NULL: the cluster's */
+    const char *kind, *severity, *message;
+} fleet_event_t;
+
+typedef struct {
+    fleet_note_kind_t kind;
+    const node_view_t *node;       /* NULL for an event on a cluster */
+    const Pgvigil__Sample *sample; /* SAMPLE: the sample just applied */
+    /* SAMPLE: received at; LAG: the sample's time on the aggregator clock;
+     * STATUS: the transition; EVENT: detected at (all aggregator clock). */
+    int64_t at_us;
+    const char *state, *reason; /* STATUS: "up"/"down"/"stale", reason or NULL */
+    const fleet_event_t *event; /* EVENT */
+} fleet_note_t;
+
+typedef void(fleet_observer_fn)(void *arg, const fleet_note_t *note);
+
+/* Register (fn, arg); -1 when FLEET_OBSERVERS_MAX are registered. */
+int fleet_observe(fleet_t *self, fleet_observer_fn *fn, void *arg);
+void fleet_unobserve(fleet_t *self, fleet_observer_fn *fn, void *arg);
+
+/* ---- changes ---- */
+
+typedef struct {
+    bool collector_restarted; /* the collector process changed since the last sample */
+    bool backup_verified;     /* the sample carries a verification not seen before */
+} fleet_applied_t;
 
 /* Take ownership of a validated sample received at received_at_us
- * (aggregator clock). Returns true if the fleet changed. */
-bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us);
+ * (aggregator clock). Returns true if the fleet changed; *out (may be NULL)
+ * says what else happened. */
+bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, fleet_applied_t *out);
+
+/* Time passed: nodes silent for stale_intervals of their interval become
+ * stale, split brains resolve, values that move with the clock (a paused
+ * replica's lag, RPO, backup age) are recomputed. True if anything changed. */
+bool fleet_tick(fleet_t *self, int64_t now_us);
+
+/* Diagnostics counted count regressed statements on node. */
+void fleet_set_regressions(fleet_t *self, const char *node, unsigned count, int64_t now_us);
+
+/* ---- readers ---- */
+
+const node_view_t *fleet_node_view(const fleet_t *self, const char *node);
+/* Every node view, in no particular order (one iteration at a time). */
+const node_view_t *fleet_first(fleet_t *self);
+const node_view_t *fleet_next(fleet_t *self);
 
 /* Replication lag of a replica whose replay is paused, at now_us rather
  * than at its last sample: its replay position cannot move until replay is
  * resumed (which its next sample would show), so once the primary has
  * written past it the lag grows with the clock. NAN when not applicable. */
-double fleet_paused_lag_now(const fleet_t *self, const struct fleet_node *n, int64_t now_us);
-
-/* Mark nodes silent for stale_intervals of their interval as stale.
- * Returns true if anything changed. */
-bool fleet_check_stale(fleet_t *self, int64_t now_us);
+double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us);
 
 /* Build the JSON views (shapes in snapshot.h): clusters array, nodes object,
  * events array (newest first), Prometheus text, and the health counts. */

@@ -1,32 +1,28 @@
 /*
- * fleet_internal.h — the fleet's state, shared by fleet.c (updates) and
- * fleet_view.c (JSON and Prometheus views), and read by the alerting engine
- * (alerting.c, alert_metrics.c) on the core thread.
+ * fleet_internal.h — the fleet's private state, for the files of the fleet
+ * module only (fleet.c updates it, fleet_events.c detects and records events,
+ * fleet_view.c renders the views). Nothing outside fleet/ includes this:
+ * other modules read node views (nodeview.h) through fleet.h.
  */
 #ifndef PGVIGIL_FLEET_INTERNAL_H
 #define PGVIGIL_FLEET_INTERNAL_H
 
 #include <czmq.h>
+#include <stdarg.h>
 
 #include "fleet.h"
+#include "metric.h"
 
 typedef struct fleet_node {
-    char name[FLEET_NAME_MAX], region[FLEET_NAME_MAX];
-    uint64_t cluster_id; /* 0 until the node has been seen up */
-    Pgvigil__Role role;
-    bool up, stale, seen;
-    uint32_t timeline, interval_ms, server_version;
-    int64_t last_seen_us, collected_at_us, started_at_us;
-    uint64_t last_seq, received, gaps, duplicates, restarts;
+    node_view_t view;       /* what every reader sees */
+    metric_state_t metrics; /* counter totals behind the view's rates */
     lag_offset_t offset;
-    Pgvigil__Sample *latest;
-    bool has_lag, replay_paused, disconnected, slot_retaining;
-    lag_result_t lag;
-    double primary_replay_lag_s; /* NAN when unknown */
-    char wal_status[32];
-    unsigned query_regressions; /* from diag, before alerting sees the sample */
-    int64_t backup_verified_us; /* the last verification stored */
-    uint64_t restarts_seen;     /* restarts the core has acted on */
+    uint64_t last_seq;
+    int64_t started_at_us;
+    Pgvigil__Sample *latest;  /* owned; view.latest points here */
+    double sample_lag_s;      /* lag seconds at the last sample's time */
+    bool slot_retaining;      /* an inactive slot retains more than the threshold */
+    int64_t backup_verified_us; /* the last verification seen */
 } fleet_node_t;
 
 typedef struct {
@@ -41,9 +37,30 @@ struct fleet {
     const agg_config_t *cfg;
     zhashx_t *nodes;    /* name -> fleet_node_t */
     zhashx_t *clusters; /* decimal id -> fleet_cluster_t */
-    store_writer_t *writer;
+    struct {
+        fleet_observer_fn *fn;
+        void *arg;
+    } observers[FLEET_OBSERVERS_MAX];
     json_t *events[FLEET_EVENTS_MAX];
     size_t event_next, event_count;
 };
+
+/* fleet.c */
+void fleet_notify(fleet_t *self, const fleet_note_t *note);
+void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, size_t len);
+bool fleet_is_live_primary(const fleet_node_t *n, uint64_t cluster_id);
+
+/* fleet_events.c: record an event (ring, log, observers). */
+__attribute__((format(printf, 6, 7))) void fleet_event(fleet_t *self, uint64_t cluster_id, const fleet_node_t *n,
+                                                       const char *kind, const char *severity, const char *fmt, ...);
+/* The detectors: each condition once, each reported on its transitions. */
+void fleet_detect_restart(fleet_t *self, const fleet_node_t *n);
+void fleet_detect_liveness(fleet_t *self, const fleet_node_t *n, const Pgvigil__Sample *s, bool was_up,
+                           bool was_stale);
+bool fleet_detect_stale(fleet_t *self, fleet_node_t *n, int64_t now_us);
+void fleet_detect_replica(fleet_t *self, const fleet_cluster_t *c, const fleet_node_t *n, bool was_paused,
+                          bool was_disconnected);
+void fleet_detect_slots(fleet_t *self, const fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s);
+bool fleet_detect_split_brain_end(fleet_t *self, fleet_cluster_t *c);
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * fleet_view.c — the fleet rendered for readers: JSON for the API (shapes
- * documented in snapshot.h), Prometheus text for /metrics, and the quick
- * health verdict. Built once per snapshot by the core thread.
+ * documented in snapshot.h), Prometheus text for /metrics (every catalogue
+ * metric flagged METRIC_F_PROM, metric.h), and the quick health verdict.
+ * Built once per snapshot by the core thread, from the node views alone:
+ * a node's JSON and Prometheus lines depend only on its view (and for the
+ * cluster status and upstream, its cluster's views).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -12,23 +15,13 @@
 #include "clock.h"
 #include "fleet.h"
 #include "fleet_internal.h"
+#include "metric.h"
+#include "nodeview.h"
 #include "pbjson.h"
-
-#define VIEW_LAG_DEGRADED_S 30.0
-
-static const char *view_role(Pgvigil__Role r)
-{
-    return r == PGVIGIL__ROLE__ROLE_PRIMARY ? "primary" : r == PGVIGIL__ROLE__ROLE_REPLICA ? "replica" : "unknown";
-}
-
-static const char *view_state(const fleet_node_t *n)
-{
-    return n->stale ? "stale" : n->up ? "up" : "down";
-}
 
 static int view_by_name(const void *a, const void *b)
 {
-    return strcmp((*(fleet_node_t *const *)a)->name, (*(fleet_node_t *const *)b)->name);
+    return strcmp((*(fleet_node_t *const *)a)->view.name, (*(fleet_node_t *const *)b)->view.name);
 }
 
 static int view_by_id(const void *a, const void *b)
@@ -37,31 +30,32 @@ static int view_by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static json_t *view_lag(const fleet_node_t *n)
+static json_t *view_lag(const node_view_t *v)
 {
-    if (n->role != PGVIGIL__ROLE__ROLE_REPLICA || !n->up)
+    if (v->role != PGVIGIL__ROLE__ROLE_REPLICA || !v->up)
         return NULL;
-    if (!n->has_lag)
+    if (!v->has_lag)
         return json_null();
-    return json_pack("{s:I, s:f, s:I, s:I, s:b, s:o, s:s}", "bytes", (json_int_t)n->lag.bytes, "seconds",
-                     n->lag.seconds, "receive_bytes", (json_int_t)n->lag.receive_bytes, "apply_bytes",
-                     (json_int_t)n->lag.apply_bytes, "replay_paused", n->replay_paused,
+    return json_pack("{s:I, s:f, s:I, s:I, s:b, s:o, s:s}", "bytes", (json_int_t)v->lag.bytes, "seconds",
+                     v->lag.seconds, "receive_bytes", (json_int_t)v->lag.receive_bytes, "apply_bytes",
+                     (json_int_t)v->lag.apply_bytes, "replay_paused", v->replay_paused,
                      "primary_replay_lag_seconds",
-                     isnan(n->primary_replay_lag_s) ? json_null() : json_real(n->primary_replay_lag_s),
-                     "wal_receiver_status", n->wal_status);
+                     isnan(v->primary_replay_lag_s) ? json_null() : json_real(v->primary_replay_lag_s),
+                     "wal_receiver_status", v->wal_status);
 }
 
-static json_t *view_node(const fleet_node_t *n)
+/* One node's JSON, from its view alone (so it can be cached per version). */
+static json_t *view_node(const node_view_t *v)
 {
     char seen[40], id[24];
-    clock_format_rfc3339(n->last_seen_us, seen, sizeof seen);
-    snprintf(id, sizeof id, "%" PRIu64, n->cluster_id);
-    json_t *j = json_pack("{s:s, s:s?, s:s, s:b, s:b, s:s, s:s, s:i, s:s, s:i, s:f}", "node", n->name,
-                          "cluster", n->cluster_id ? id : NULL, "role", view_role(n->role), "up", n->up,
-                          "stale", n->stale, "state", view_state(n), "region", n->region, "timeline",
-                          (int)n->timeline, "last_seen", seen, "server_version", (int)n->server_version,
-                          "clock_offset_ms", (double)lag_offset_estimate(&n->offset) / 1000.0);
-    json_t *lag = view_lag(n);
+    clock_format_rfc3339(v->last_seen_us, seen, sizeof seen);
+    snprintf(id, sizeof id, "%" PRIu64, v->cluster_id);
+    json_t *j = json_pack("{s:s, s:s?, s:s, s:b, s:b, s:s, s:s, s:i, s:s, s:i, s:f}", "node", v->name,
+                          "cluster", v->cluster_id ? id : NULL, "role", metric_role_name(v->role), "up", v->up,
+                          "stale", v->stale, "state", node_view_state(v), "region", v->region, "timeline",
+                          (int)v->timeline, "last_seen", seen, "server_version", (int)v->server_version,
+                          "clock_offset_ms", (double)v->clock_offset_us / 1000.0);
+    json_t *lag = view_lag(v);
     if (j && lag)
         json_object_set_new(j, "lag", lag);
     return j;
@@ -70,7 +64,7 @@ static json_t *view_node(const fleet_node_t *n)
 /* The member a replica streams from: its WAL receiver's sender host and
  * port against the address and port each member's collector reached its
  * server on (NULL when none matches, e.g. a name against an address). */
-static const char *view_upstream(const fleet_node_t *n, const fleet_node_t **members, size_t k)
+static const char *view_upstream(const node_view_t *n, const node_view_t **members, size_t k)
 {
     const Pgvigil__ReplicaReplication *rr = n->latest ? n->latest->replica_replication : NULL;
     if (!rr || !rr->upstream_host || !rr->has_upstream_port)
@@ -84,17 +78,18 @@ static const char *view_upstream(const fleet_node_t *n, const fleet_node_t **mem
     return NULL;
 }
 
-static const char *view_cluster_status(const fleet_cluster_t *c, fleet_node_t **nodes, size_t n)
+static const char *view_cluster_status(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **nodes,
+                                       size_t n)
 {
     bool degraded = false, primary_ok = false;
     for (size_t i = 0; i < n; i++) {
-        const fleet_node_t *x = nodes[i];
+        const node_view_t *x = nodes[i];
         if (x->cluster_id != c->id)
             continue;
         if (strcmp(x->name, c->primary) == 0)
             primary_ok = x->up && !x->stale && x->role == PGVIGIL__ROLE__ROLE_PRIMARY;
         else if (!x->up || x->stale || x->disconnected || x->replay_paused ||
-                 (x->has_lag && x->lag.seconds > VIEW_LAG_DEGRADED_S))
+                 (x->has_lag && x->lag.seconds > self->cfg->events.lag_degraded_seconds))
             degraded = true;
     }
     if (c->split_brain || !primary_ok)
@@ -102,16 +97,16 @@ static const char *view_cluster_status(const fleet_cluster_t *c, fleet_node_t **
     return degraded ? "degraded" : "ok";
 }
 
-static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, fleet_node_t **nodes,
-                            size_t n, const char **status)
+static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **nodes, size_t n,
+                            const char **status)
 {
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, c->id);
     const char *name = agg_config_cluster_name(self->cfg, c->id);
-    *status = view_cluster_status(c, nodes, n);
+    *status = view_cluster_status(self, c, nodes, n);
     json_t *members = json_array();
     size_t k = 0;
-    const fleet_node_t **mine = calloc(n ? n : 1, sizeof *mine);
+    const node_view_t **mine = calloc(n ? n : 1, sizeof *mine);
     for (size_t i = 0; mine && i < n; i++)
         if (nodes[i]->cluster_id == c->id)
             mine[k++] = nodes[i];
@@ -141,78 +136,62 @@ static void view_label(FILE *f, const char *v)
     }
 }
 
-static void view_metric_help(FILE *f, const char *name, const char *type, const char *help)
+/* One node's sample line of catalogue metric id (nothing when unknown). */
+static void view_prom_line(FILE *f, const char *prom, const metric_t *m, int id, const node_view_t *x)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    double v;
+    if (!node_view_value(x, id, &v)) {
+        if (!(m->flags & METRIC_F_PROM_ZERO))
+            return;
+        v = 0;
+    }
+    fprintf(f, "%s{cluster=\"", prom);
+    view_label(f, x->cluster_id ? x->cluster : "0");
+    fputs("\",node=\"", f);
+    view_label(f, x->name);
+    fputc('"', f);
+    if (m->flags & METRIC_F_PROM_NODE) {
+        fprintf(f, ",role=\"%s\",region=\"", metric_role_name(x->role));
+        view_label(f, x->region);
+        fputc('"', f);
+    }
+    fprintf(f, "} %.17g\n", v);
 }
 
-static void view_node_metrics(const fleet_t *self, FILE *f, fleet_node_t **nodes, size_t n)
+/* Every catalogue metric flagged for Prometheus, one family at a time. */
+static void view_node_metrics(FILE *f, const node_view_t **nodes, size_t n)
 {
-    static const struct {
-        const char *name, *type, *help;
-    } m[] = {
-        {"pgvigil_node_up", "gauge", "1 when the node's last sample reached its server and is fresh"},
-        {"pgvigil_node_stale", "gauge", "1 when the node's collector has been silent for too long"},
-        {"pgvigil_replication_lag_bytes", "gauge", "Primary WAL position minus replica replay position"},
-        {"pgvigil_replication_lag_seconds", "gauge", "Time since the primary reached the replica's replay position"},
-        {"pgvigil_replication_receive_lag_bytes", "gauge", "Primary WAL position minus replica receive position"},
-        {"pgvigil_replication_replay_paused", "gauge", "1 when WAL replay is paused on the replica"},
-        {"pgvigil_collector_clock_offset_seconds", "gauge", "Collector clock minus aggregator clock"},
-        {"pgvigil_collector_sequence_gaps_total", "counter", "Samples missing from a collector's sequence"},
-        {"pgvigil_collector_sequence_duplicates_total", "counter", "Samples received twice and dropped"},
-        {"pgvigil_collector_restarts_total", "counter", "Collector process restarts seen"},
-    };
-    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        view_metric_help(f, m[k].name, m[k].type, m[k].help);
-        for (size_t i = 0; i < n; i++) {
-            const fleet_node_t *x = nodes[i];
-            double v;
-            switch (k) {
-            case 0: v = x->up && !x->stale; break;
-            case 1: v = x->stale; break;
-            case 2: v = (double)x->lag.bytes; break;
-            case 3: v = x->lag.seconds; break;
-            case 4: v = (double)x->lag.receive_bytes; break;
-            case 5: v = x->replay_paused; break;
-            case 6: v = (double)lag_offset_estimate(&x->offset) / 1e6; break;
-            case 7: v = (double)x->gaps; break;
-            case 8: v = (double)x->duplicates; break;
-            default: v = (double)x->restarts; break;
-            }
-            if (k >= 2 && k <= 5 && !(x->has_lag && x->up))
-                continue; /* lag series only for replicas with a measurement */
-            char cluster[80];
-            const char *name = agg_config_cluster_name(self->cfg, x->cluster_id);
-            if (name)
-                snprintf(cluster, sizeof cluster, "%s", name);
-            else
-                snprintf(cluster, sizeof cluster, "%" PRIu64, x->cluster_id);
-            fprintf(f, "%s{cluster=\"", m[k].name);
-            view_label(f, cluster);
-            fprintf(f, "\",node=\"%s\"", x->name);
-            if (k == 0) {
-                fprintf(f, ",role=\"%s\",region=\"", view_role(x->role));
-                view_label(f, x->region);
-                fputc('"', f);
-            }
-            fprintf(f, "} %.17g\n", v);
-        }
+    for (size_t id = 0; id < metric_count(); id++) {
+        const metric_t *m = metric_info((int)id);
+        if (!(m->flags & METRIC_F_PROM))
+            continue;
+        char prom[128];
+        metric_prom_name((int)id, prom, sizeof prom);
+        fprintf(f, "# HELP %s %s (%s)\n# TYPE %s %s\n", prom, m->help, m->unit, prom,
+                m->kind == METRIC_TOTAL ? "counter" : "gauge");
+        for (size_t i = 0; i < n; i++)
+            view_prom_line(f, prom, m, (int)id, nodes[i]);
     }
 }
 
-static fleet_node_t **view_sorted_nodes(fleet_t *self, size_t *n)
+static const node_view_t **view_sorted_nodes(fleet_t *self, size_t *n)
 {
     *n = zhashx_size(self->nodes);
     fleet_node_t **arr = calloc(*n ? *n : 1, sizeof *arr);
     size_t i = 0;
     for (fleet_node_t *x = zhashx_first(self->nodes); arr && x; x = zhashx_next(self->nodes))
         arr[i++] = x;
-    if (arr)
+    const node_view_t **views = arr ? calloc(*n ? *n : 1, sizeof *views) : NULL;
+    if (views) {
         qsort(arr, *n, sizeof *arr, view_by_name);
-    return arr;
+        for (i = 0; i < *n; i++)
+            views[i] = &arr[i]->view;
+    }
+    free(arr);
+    return views;
 }
 
-static void view_clusters(fleet_t *self, fleet_node_t **nodes, size_t n, fleet_view_t *out)
+static void view_clusters(fleet_t *self, const node_view_t **nodes, size_t n, fleet_view_t *out)
 {
     size_t nc = zhashx_size(self->clusters), i = 0;
     fleet_cluster_t **cl = calloc(nc ? nc : 1, sizeof *cl);
@@ -234,12 +213,25 @@ static void view_clusters(fleet_t *self, fleet_node_t **nodes, size_t n, fleet_v
     free(cl);
 }
 
+static json_t *view_node_full(const node_view_t *v)
+{
+    json_t *j = view_node(v);
+    if (j && v->latest)
+        json_object_set_new(j, "sample", pbjson_from_message(&v->latest->base));
+    if (j)
+        json_object_set_new(j, "ingest",
+                            json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)v->received, "gaps",
+                                      (json_int_t)v->gaps, "duplicates", (json_int_t)v->duplicates, "restarts",
+                                      (json_int_t)v->restarts));
+    return j;
+}
+
 int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out)
 {
     (void)now_us;
     size_t n;
     memset(out, 0, sizeof *out);
-    fleet_node_t **nodes = view_sorted_nodes(self, &n);
+    const node_view_t **nodes = view_sorted_nodes(self, &n);
     out->clusters = json_array();
     out->nodes = json_object();
     out->events = json_array();
@@ -247,16 +239,7 @@ int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out)
         goto fail;
     view_clusters(self, nodes, n, out);
     for (size_t i = 0; i < n; i++) {
-        json_t *j = view_node(nodes[i]);
-        if (j && nodes[i]->latest)
-            json_object_set_new(j, "sample", pbjson_from_message(&nodes[i]->latest->base));
-        if (j)
-            json_object_set_new(j, "ingest",
-                                json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)nodes[i]->received,
-                                          "gaps", (json_int_t)nodes[i]->gaps, "duplicates",
-                                          (json_int_t)nodes[i]->duplicates, "restarts",
-                                          (json_int_t)nodes[i]->restarts));
-        json_object_set_new(out->nodes, nodes[i]->name, j);
+        json_object_set_new(out->nodes, nodes[i]->name, view_node_full(nodes[i]));
         out->node_count++;
         out->nodes_stale += nodes[i]->stale;
         out->nodes_up += nodes[i]->up && !nodes[i]->stale;
@@ -270,7 +253,7 @@ int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out)
     FILE *f = open_memstream(&out->metrics_text, &len);
     if (!f)
         goto fail;
-    view_node_metrics(self, f, nodes, n);
+    view_node_metrics(f, nodes, n);
     fclose(f);
     free(nodes);
     return 0;

@@ -1,8 +1,10 @@
 /*
  * history.c — history reads for the HTTP API (see history.h).
  *
- * Metric expressions come from a fixed table below and are the only SQL text
- * not written here literally; user input always travels as parameters.
+ * Node metric series read node_samples.metric_values at the metric's history
+ * slot from the catalogue (metric.h): any catalogue metric with a slot can be
+ * charted, and nothing here names one. User input always travels as
+ * parameters; the slot is a number from the catalogue.
  * Bucketing uses date_bin (PostgreSQL 14 or later for the history database)
  * over the raw samples at every resolution: there are no rollup tables yet
  * (node_samples_1m would be the next step if 2-day and longer ranges get
@@ -19,6 +21,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "metric.h"
 
 struct history {
     char *dsn;
@@ -26,66 +29,22 @@ struct history {
     pthread_mutex_t lock;
 };
 
-/* Sum of one counter over the databases of a sample (NULL when the sample
- * carries no databases section: it is collected at the slow cadence). */
-#define HISTORY_DB_SUM(field)                                                                      \
-    "(SELECT sum((d->>'" field "')::float8) FROM jsonb_array_elements("                            \
-    "CASE WHEN jsonb_typeof(metrics->'databases'->'databases') = 'array'"                          \
-    " THEN metrics->'databases'->'databases' END) d)"
-
-typedef enum {
-    HISTORY_GAUGE, /* averaged per bucket */
-    HISTORY_RATE,  /* a counter: per-second increase between samples, averaged per bucket */
-} history_kind_t;
-
-static const struct {
-    const char *name, *expr;
-    history_kind_t kind;
-} history_metrics[] = {
-    {"up", "CASE WHEN up THEN 1 ELSE 0 END", HISTORY_GAUGE},
-    {"probe_rtt_ms", "(metrics->'probe'->>'rtt_us')::float8 / 1000", HISTORY_GAUGE},
-    {"connections_total", "(metrics->'connections'->>'total')::float8", HISTORY_GAUGE},
-    {"connections_active", "(metrics->'connections'->>'active')::float8", HISTORY_GAUGE},
-    {"connections_idle_in_transaction", "(metrics->'connections'->>'idle_in_transaction')::float8",
-     HISTORY_GAUGE},
-    {"connections_waiting", "(metrics->'connections'->>'waiting')::float8", HISTORY_GAUGE},
-    {"oldest_xact_age_s", "(metrics->'connections'->>'oldest_xact_age_ms')::float8 / 1000",
-     HISTORY_GAUGE},
-    {"oldest_query_age_s", "(metrics->'connections'->>'oldest_query_age_ms')::float8 / 1000",
-     HISTORY_GAUGE},
-    {"blocked_sessions", "(metrics->'locks'->>'blocked_sessions')::float8", HISTORY_GAUGE},
-    {"lock_waits", "(metrics->'locks'->>'lock_waits')::float8", HISTORY_GAUGE},
-    {"longest_lock_wait_s", "(metrics->'locks'->>'longest_wait_ms')::float8 / 1000", HISTORY_GAUGE},
-    {"wal_position_bytes",
-     "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8",
-     HISTORY_GAUGE},
-    {"replay_position_bytes",
-     "pg_wal_lsn_diff((metrics->'replica_replication'->>'replay_lsn')::pg_lsn, '0/0')::float8",
-     HISTORY_GAUGE},
-    {"database_size_bytes", HISTORY_DB_SUM("size_bytes"), HISTORY_GAUGE},
-    {"wal_bytes_per_s",
-     "pg_wal_lsn_diff((metrics->'primary_replication'->>'current_wal_lsn')::pg_lsn, '0/0')::float8",
-     HISTORY_RATE},
-    {"commits_per_s", HISTORY_DB_SUM("xact_commit"), HISTORY_RATE},
-    {"rollbacks_per_s", HISTORY_DB_SUM("xact_rollback"), HISTORY_RATE},
-    {"blocks_read_per_s", HISTORY_DB_SUM("blks_read"), HISTORY_RATE},
-    {"rows_inserted_per_s", HISTORY_DB_SUM("tup_inserted"), HISTORY_RATE},
-    {"rows_updated_per_s", HISTORY_DB_SUM("tup_updated"), HISTORY_RATE},
-    {"rows_deleted_per_s", HISTORY_DB_SUM("tup_deleted"), HISTORY_RATE},
-    {"temp_bytes_per_s", HISTORY_DB_SUM("temp_bytes"), HISTORY_RATE},
-    {"deadlocks_per_s", HISTORY_DB_SUM("deadlocks"), HISTORY_RATE},
-};
-
-#define HISTORY_METRIC_COUNT (sizeof history_metrics / sizeof history_metrics[0])
-
-static const char *history_names[HISTORY_METRIC_COUNT + 1];
+/* Names for /api/v1/metrics: the catalogue's metrics kept in history, then
+ * the older names the API still accepts for some of them. */
+static const char *history_names[METRIC_MAX * 2 + 1];
 static pthread_once_t history_names_once = PTHREAD_ONCE_INIT;
 
 static void history_names_init(void)
 {
-    for (size_t i = 0; i < HISTORY_METRIC_COUNT; i++)
-        history_names[i] = history_metrics[i].name;
-    history_names[HISTORY_METRIC_COUNT] = NULL;
+    size_t k = 0;
+    for (size_t id = 0; id < metric_count(); id++)
+        if (metric_info((int)id)->slot > 0)
+            history_names[k++] = metric_info((int)id)->name;
+    static const char *const older[] = {"up", "probe_rtt_ms", "oldest_query_age_s"};
+    for (size_t i = 0; i < sizeof older / sizeof older[0]; i++)
+        if (metric_find(older[i]) >= 0)
+            history_names[k++] = older[i];
+    history_names[k] = NULL;
 }
 
 const char *const *history_metric_names(void)
@@ -239,48 +198,29 @@ static history_result_t history_series(history_t *self, const char *node, const 
 }
 
 /* Samples of one node in [$2, $3], bucketed by $4 s (0: each sample).
- * %s is the metric's expression over a node_samples row. */
+ * %d is the metric's history slot in metric_values (rates are stored per
+ * second already, so every metric averages per bucket). */
 #define HISTORY_BUCKET(col)                                                                        \
     "CASE WHEN $4::int = 0 THEN " col " ELSE date_bin(make_interval(secs => $4::int), " col        \
     ", 'epoch') END"
 
-#define HISTORY_GAUGE_SQL                                                                          \
-    "SELECT extract(epoch FROM b), v FROM (SELECT " HISTORY_BUCKET(                                \
-        "collected_at") " AS b,"                                                                   \
-                        " avg(%s) AS v FROM node_samples WHERE node = $1 AND collected_at >= "     \
-                        "$2::timestamptz"                                                          \
-                        " AND collected_at <= $3::timestamptz GROUP BY 1) x WHERE v IS NOT NULL "  \
-                        "ORDER BY 1 LIMIT 10000"
-
-/* A counter's increase per second from each sample to the next one that has
- * it (lag() over the samples carrying the counter); a decrease (server
- * restart, stats reset) gives no point. The first sample of the range has
- * no predecessor and gives no point either. */
-#define HISTORY_RATE_SQL                                                                           \
-    "SELECT extract(epoch FROM b), avg(v) FROM (SELECT " HISTORY_BUCKET(                           \
-        "at") " AS b,"                                                                             \
-              " CASE WHEN c >= lag(c) OVER w AND at > lag(at) OVER w THEN (c - lag(c) OVER w)"     \
-              " / extract(epoch FROM at - lag(at) OVER w) END AS v"                                \
-              " FROM (SELECT collected_at AS at, %s AS c FROM node_samples WHERE node = $1"        \
-              " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz) s"        \
-              " WHERE c IS NOT NULL WINDOW w AS (ORDER BY at)) x WHERE v IS NOT NULL"              \
-              " GROUP BY 1 ORDER BY 1 LIMIT 10000"
+#define HISTORY_SERIES_SQL                                                                         \
+    "SELECT extract(epoch FROM b), v FROM (SELECT " HISTORY_BUCKET("collected_at") " AS b,"        \
+    " avg(metric_values[%d]) AS v FROM node_samples WHERE node = $1"                                \
+    " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz GROUP BY 1) x"       \
+    " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
 
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
                                      const char *from, const char *to, json_t **out, char *err,
                                      size_t errlen)
 {
-    size_t m = 0;
-    while (m < HISTORY_METRIC_COUNT && !(metric && strcmp(metric, history_metrics[m].name) == 0))
-        m++;
-    if (m == HISTORY_METRIC_COUNT) {
+    const metric_t *m = metric_info(metric_find(metric));
+    if (!m || m->slot <= 0) {
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             history_metrics[m].kind == HISTORY_RATE ? HISTORY_RATE_SQL : HISTORY_GAUGE_SQL,
-             history_metrics[m].expr);
+    char sql[1024];
+    snprintf(sql, sizeof sql, HISTORY_SERIES_SQL, m->slot);
     *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
     return history_series(self, node, from, to, sql, NULL, out, err, errlen);
 }

@@ -17,7 +17,7 @@
 
 #include "agg_config.h"
 #include "agg_config_test.h"
-#include "alert_metrics.h"
+#include "metric.h"
 
 #define expect_error(body, key) expect_agg_error(LISTEN, body, key)
 
@@ -49,7 +49,7 @@ static void test_builtins_cover_the_design(void **state)
         assert_true(!isnan(r->params.warning) || !isnan(r->params.critical));
     }
     const alert_rule_t *lag = rule(c, "replication_lag");
-    assert_int_equal(lag->metric, AM_LAG_SECONDS);
+    assert_int_equal(lag->metric, METRIC_LAG_SECONDS);
     assert_int_equal(lag->roles, ALERT_ROLE_REPLICA);
     assert_true(lag->params.warning == 5 && lag->params.critical == 30);
     assert_true(lag->params.for_us == 10000000);
@@ -101,7 +101,7 @@ static void test_overrides_receivers_escalation(void **state)
     assert_string_equal(lag->label_keys[0], "team");
     const alert_rule_t *g = rule(c, "guests_lag");
     assert_non_null(g);
-    assert_int_equal(g->metric, AM_LAG_BYTES);
+    assert_int_equal(g->metric, METRIC_LAG_BYTES);
     assert_true(isnan(g->params.warning));
     assert_false(rule(c, "cache_hit_ratio")->enabled);
     assert_string_equal(alert_config_timezone(&c->alerting, "nz"), "Pacific/Auckland");

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "alerting.h"
+#include "metric.h"
+#include "nodeview.h"
 
 #define S 1000000LL
 /* A Tuesday, 2026-11-24 10:00:00 UTC, and the Saturday after at 12:00 UTC. */
@@ -38,7 +40,8 @@ typedef struct {
     agg_config_t *cfg;
     alerting_t *al;
     json_t *out;
-    fleet_node_t node;
+    node_view_t node;
+    metric_state_t metrics;
     Pgvigil__Sample sample;
     Pgvigil__ReplicaReplication rr;
 } fixture_t;
@@ -65,6 +68,8 @@ static int setup(void **state)
     f.rr.wal_receiver_status = "streaming";
     snprintf(f.node.name, sizeof f.node.name, "db2");
     snprintf(f.node.region, sizeof f.node.region, "eu");
+    snprintf(f.node.cluster, sizeof f.node.cluster, "c1");
+    f.node.cluster_id = 1;
     snprintf(f.node.wal_status, sizeof f.node.wal_status, "streaming");
     f.node.role = PGVIGIL__ROLE__ROLE_REPLICA;
     f.node.up = f.node.seen = true;
@@ -83,12 +88,14 @@ static int teardown(void **state)
     return 0;
 }
 
-/* One sample with lag seconds (NAN: the replica has no lag figure). */
+/* One sample with lag seconds (NAN: the replica has no lag figure), derived
+ * into the node view through the catalogue as the fleet does. */
 static void sample(fixture_t *f, double lag, int64_t t)
 {
     f->node.has_lag = !isnan(lag);
     f->node.lag.seconds = isnan(lag) ? 0 : lag;
-    alerting_node(f->al, &f->node, "c1", true, t);
+    metric_update(&f->node, &f->metrics, &f->sample, t);
+    alerting_node(f->al, &f->node, t);
     alerting_tick(f->al, t);
 }
 

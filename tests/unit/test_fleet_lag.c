@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "fleet.h"
-#include "fleet_internal.h"
 
 #define S 1000000LL
 #define SYSID 7301234567890123456ull
@@ -66,11 +65,11 @@ static void test_paused_lag_grows_with_the_clock(void **state)
     fleet_t *f = fleet_new(cfg);
     int64_t t0 = 1000 * S;
     /* the primary writes 1000 bytes a second */
-    fleet_apply(f, sample(true, t0, 10000, false), t0);
-    fleet_apply(f, sample(true, t0 + S, 11000, false), t0 + S);
+    fleet_apply(f, sample(true, t0, 10000, false), t0, NULL);
+    fleet_apply(f, sample(true, t0 + S, 11000, false), t0 + S, NULL);
     /* the replica, paused at 10500 (reached at t0 + 0.5 s), reports at t0 + 1.5 s */
-    fleet_apply(f, sample(false, t0 + S + S / 2, 10500, true), t0 + S + S / 2);
-    const fleet_node_t *rep = zhashx_lookup(f->nodes, "replica");
+    fleet_apply(f, sample(false, t0 + S + S / 2, 10500, true), t0 + S + S / 2, NULL);
+    const node_view_t *rep = fleet_node_view(f, "replica");
     assert_non_null(rep);
     assert_true(rep->has_lag && rep->replay_paused);
     assert_true(fabs(rep->lag.seconds - 1.0) < 1e-6);
@@ -78,22 +77,22 @@ static void test_paused_lag_grows_with_the_clock(void **state)
     assert_true(fabs(fleet_paused_lag_now(f, rep, t0 + 3 * S + S / 2) - 3.0) < 1e-6);
 
     /* replay running: no extrapolation */
-    fleet_apply(f, sample(false, t0 + 2 * S, 10600, false), t0 + 2 * S);
+    fleet_apply(f, sample(false, t0 + 2 * S, 10600, false), t0 + 2 * S, NULL);
     assert_true(isnan(fleet_paused_lag_now(f, rep, t0 + 4 * S)));
 
     /* paused but caught up with an idle primary: no lag to extrapolate */
-    fleet_apply(f, sample(false, t0 + 2 * S + S / 2, 11000, true), t0 + 2 * S + S / 2);
+    fleet_apply(f, sample(false, t0 + 2 * S + S / 2, 11000, true), t0 + 2 * S + S / 2, NULL);
     assert_true(isnan(fleet_paused_lag_now(f, rep, t0 + 5 * S)));
 
     /* the primary writes again: the lag counts from when the primary first
      * reached 11000 (t0 + 1 s, DESIGN 4.1), as the sampled figure does */
-    fleet_apply(f, sample(true, t0 + 3 * S, 11000, false), t0 + 3 * S);
+    fleet_apply(f, sample(true, t0 + 3 * S, 11000, false), t0 + 3 * S, NULL);
     assert_true(isnan(fleet_paused_lag_now(f, rep, t0 + 3 * S + S / 2))); /* still idle */
-    fleet_apply(f, sample(true, t0 + 4 * S, 12000, false), t0 + 4 * S);
+    fleet_apply(f, sample(true, t0 + 4 * S, 12000, false), t0 + 4 * S, NULL);
     assert_true(fabs(fleet_paused_lag_now(f, rep, t0 + 6 * S) - 5.0) < 1e-6);
 
     /* a stale collector: nothing is known */
-    fleet_check_stale(f, t0 + 60 * S);
+    fleet_tick(f, t0 + 60 * S);
     assert_true(rep->stale);
     assert_true(isnan(fleet_paused_lag_now(f, rep, t0 + 61 * S)));
     fleet_destroy(&f);
