@@ -138,3 +138,13 @@ void metric_update_one(node_view_t *v, metric_state_t *st, const Pgvigil__Sample
     if (id >= 0 && (size_t)id < metric_table_count)
         metric_derive(v, st, s, id, now_us);
 }
+
+bool metric_from_sample(int id, const Pgvigil__Sample *s, double *out)
+{
+    const metric_t *m = metric_info(id);
+    if (!m || !s || m->kind == METRIC_RATE || m->kind == METRIC_DELTA || m->kind == METRIC_TOTAL)
+        return false;
+    node_view_t v = {.up = s->up, .seen = true, .role = s->role, .latest = s};
+    metric_input_t in = {.sample = s, .view = &v, .now_us = s->collected_at_us};
+    return m->derive(&in, out) == METRIC_SET;
+}

@@ -134,6 +134,11 @@ const char *metric_prom_name(int id, char *buf, size_t len);
 /* Role names in one place: "primary", "replica", "unknown". */
 const char *metric_role_name(Pgvigil__Role role);
 
+/* A level metric (GAUGE, RATIO, BOOL) derived from sample s alone, for
+ * readers without a node view (the pressure view reads the same derivation
+ * as alerting); false when s does not carry it. */
+bool metric_from_sample(int id, const Pgvigil__Sample *s, double *out);
+
 /* Per-node counter state for RATE and DELTA metrics. */
 typedef struct {
     double total[METRIC_MAX];

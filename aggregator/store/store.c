@@ -1,4 +1,13 @@
 /*
+ * store/ — the history database, one concern per file:
+ *   store.c          the store actor: batches rows and writes them with COPY
+ *   store_rows.c     the fleet observer that renders rows from node views
+ *   store_line.c     one row in COPY text format
+ *   store_spool.c    the spool file while the database is away
+ *   store_schema.c   migrations (sql/), partitions, staging tables
+ *   partition.c      partition names and expiry (pure)
+ *   history.c        history reads for the API (series by catalogue slot)
+ *
  * store.c — the store actor (see store.h).
  *
  * The store thread owns one blocking libpq connection (it is the store's own

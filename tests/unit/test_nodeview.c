@@ -219,11 +219,62 @@ static void test_observers_and_history_values(void **state)
     fleet_destroy(&fresh);
 }
 
+/* The slot detector's threshold is the events section's, and the event is
+ * reported once per transition. */
+static void test_slot_threshold_configurable(void **state)
+{
+    (void)state;
+    char err[512];
+    agg_config_t *cfg = agg_config_load_string("agg.yaml",
+                                               "listen: {ingest: [tcp://127.0.0.1:1], http: '127.0.0.1:1'}\n"
+                                               "events: {slot_retained_bytes: 1000, lag_degraded_seconds: 5}\n",
+                                               err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_true(cfg->events.slot_retained_bytes == 1000 && cfg->events.lag_degraded_seconds == 5);
+    fleet_t *fl = fleet_new(cfg);
+    int64_t t0 = 3000 * S;
+    seq[0] = seq[1] = 0;
+    for (int i = 0; i < 3; i++) {
+        Pgvigil__Sample *s = sample(true, t0 + i * S, 10000, false);
+        Pgvigil__ReplicationSlots *rs = calloc(1, sizeof *rs);
+        Pgvigil__ReplicationSlot *sl = calloc(1, sizeof *sl);
+        pgvigil__replication_slots__init(rs);
+        pgvigil__replication_slot__init(sl);
+        sl->has_active = sl->has_retained_bytes = 1;
+        sl->retained_bytes = i < 2 ? 2000 : 10; /* retaining, still, then released */
+        rs->n_slots = 1;
+        rs->slots = calloc(1, sizeof *rs->slots);
+        rs->slots[0] = sl;
+        s->replication_slots = rs; /* freed with the sample */
+        fleet_apply(fl, s, t0 + i * S, NULL);
+    }
+    fleet_view_t fv;
+    assert_int_equal(fleet_view(fl, t0 + 3 * S, &fv), 0);
+    int slot_events = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(fv.events, i, e) slot_events += strcmp(json_string_value(json_object_get(e, "kind")),
+                                                               "slot_inactive") == 0;
+    assert_int_equal(slot_events, 1);
+    json_decref(fv.clusters);
+    json_decref(fv.nodes);
+    json_decref(fv.events);
+    free(fv.metrics_text);
+    fleet_destroy(&fl);
+    agg_config_destroy(&cfg);
+    /* a malformed value names the key */
+    assert_null(agg_config_load_string("agg.yaml", "listen: {ingest: [tcp://127.0.0.1:1], http: '127.0.0.1:1'}\n"
+                                                   "events: {slot_retained_bytes: lots}\n", err, sizeof err));
+    assert_non_null(strstr(err, "slot_retained_bytes"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paused_replica_one_number),
         cmocka_unit_test(test_observers_and_history_values),
+        cmocka_unit_test(test_slot_threshold_configurable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
