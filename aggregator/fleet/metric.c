@@ -116,20 +116,30 @@ static bool metric_derive(node_view_t *v, metric_state_t *st, const Pgvigil__Sam
     return changed;
 }
 
+static int metric_liveness(const node_view_t *v)
+{
+    return !v->seen || v->stale ? 2 : v->up ? 0 : 1;
+}
+
 void metric_update(node_view_t *v, metric_state_t *st, const Pgvigil__Sample *s, int64_t now_us)
 {
     for (size_t i = 0; i < metric_table_count; i++)
         metric_derive(v, st, s, (int)i, now_us);
+    st->liveness = metric_liveness(v);
 }
 
 bool metric_tick(node_view_t *v, metric_state_t *st, const Pgvigil__Sample *s, int64_t now_us)
 {
     bool changed = false;
-    for (size_t i = 0; i < metric_table_count; i++) {
-        const metric_t *m = &metric_table[i];
-        if ((m->flags & METRIC_F_CLOCK) || !metric_live(m, v))
-            changed |= metric_derive(v, st, s, (int)i, now_us);
+    if (metric_liveness(v) != st->liveness) { /* went down or stale: forget what it cannot know */
+        for (size_t i = 0; i < metric_table_count; i++)
+            if (!metric_live(&metric_table[i], v))
+                changed |= metric_derive(v, st, s, (int)i, now_us);
+        st->liveness = metric_liveness(v);
     }
+    for (size_t i = 0; i < metric_table_count; i++)
+        if (metric_table[i].flags & METRIC_F_CLOCK)
+            changed |= metric_derive(v, st, s, (int)i, now_us);
     return changed;
 }
 

@@ -144,6 +144,7 @@ typedef struct {
     double total[METRIC_MAX];
     int64_t at_us[METRIC_MAX];
     bool have[METRIC_MAX];
+    int liveness; /* what the last pass applied: 0 live, 1 down, 2 stale or unseen */
 } metric_state_t;
 
 /* Derive every metric of v from its latest sample s (after the fleet
