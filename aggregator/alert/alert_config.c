@@ -101,6 +101,60 @@ static int ac_builtins(alert_config_t *c)
     return 0;
 }
 
+/* A rule's metric: any name of the catalogue (metric.h). */
+static int ac_rule_metric(config_t *cfg, const config_node_t *item, const char *metric, alert_rule_t *r)
+{
+    int m = metric_find(metric);
+    if (m < 0) {
+        char known[4096] = "";
+        for (size_t i = 0; i < metric_count(); i++) {
+            strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+            strncat(known, metric_info((int)i)->name, sizeof known - strlen(known) - 1);
+        }
+        return config_fail(cfg, item, "metric", "expected one of %s; got \"%s\"", known, metric);
+    }
+    r->metric = m;
+    return 0;
+}
+
+static int ac_rule_roles(config_t *cfg, const config_node_t *item, const config_node_t *roles, alert_rule_t *r)
+{
+    r->roles = 0;
+    for (size_t i = 0; i < config_seq_len(roles); i++) {
+        const char *role = NULL;
+        if (config_seq_str(cfg, roles, i, &role) != 0)
+            return -1;
+        if (strcmp(role, metric_role_name(PGVIGIL__ROLE__ROLE_PRIMARY)) == 0)
+            r->roles |= ALERT_ROLE_PRIMARY;
+        else if (strcmp(role, metric_role_name(PGVIGIL__ROLE__ROLE_REPLICA)) == 0)
+            r->roles |= ALERT_ROLE_REPLICA;
+        else
+            return config_fail(cfg, item, "roles", "expected primary or replica, got \"%s\"", role);
+    }
+    if (!r->roles)
+        return config_fail(cfg, item, "roles", "expected at least one of primary, replica");
+    return 0;
+}
+
+static int ac_rule_labels(config_t *cfg, const config_node_t *item, const config_node_t *labels, alert_rule_t *r)
+{
+    size_t n = config_map_len(labels);
+    r->label_keys = calloc(n ? n : 1, sizeof *r->label_keys);
+    r->label_values = calloc(n ? n : 1, sizeof *r->label_values);
+    if (!r->label_keys || !r->label_values)
+        return config_fail(cfg, item, "labels", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *k = config_map_key(cfg, labels, i);
+        const char *v = config_node_scalar(config_map_value(cfg, labels, i));
+        if (!k || !v)
+            return config_fail(cfg, item, "labels", "expected a mapping of label names to text");
+        r->label_keys[i] = strdup(k);
+        r->label_values[i] = strdup(v);
+        r->label_count = i + 1;
+    }
+    return 0;
+}
+
 static int ac_rule(config_t *cfg, const config_node_t *item, alert_config_t *c)
 {
     static const char *const keys[] = {"name", "metric", "op", "warning", "critical", "for", "clear", "roles",
@@ -123,18 +177,8 @@ static int ac_rule(config_t *cfg, const config_node_t *item, alert_config_t *c)
                             .peak_factor = NAN, .enabled = true,
                             .params = {.op = ALERT_OP_GT, .warning = NAN, .critical = NAN, .clear = NAN}};
     }
-    if (metric) {
-        int m = metric_find(metric);
-        if (m < 0) {
-            char known[4096] = "";
-            for (size_t i = 0; i < metric_count(); i++) {
-                strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-                strncat(known, metric_info((int)i)->name, sizeof known - strlen(known) - 1);
-            }
-            return config_fail(cfg, item, "metric", "expected one of %s; got \"%s\"", known, metric);
-        }
-        r->metric = m;
-    }
+    if (metric && ac_rule_metric(cfg, item, metric, r) != 0)
+        return -1;
     int op = r->params.op == ALERT_OP_LT;
     uint64_t for_ms = (uint64_t)(r->params.for_us / 1000);
     const config_node_t *roles = NULL, *labels = NULL;
@@ -162,38 +206,8 @@ static int ac_rule(config_t *cfg, const config_node_t *item, alert_config_t *c)
         free(r->summary);
         r->summary = strdup(summary);
     }
-    if (roles) {
-        r->roles = 0;
-        for (size_t i = 0; i < config_seq_len(roles); i++) {
-            const char *role = NULL;
-            if (config_seq_str(cfg, roles, i, &role) != 0)
-                return -1;
-            if (strcmp(role, "primary") == 0)
-                r->roles |= ALERT_ROLE_PRIMARY;
-            else if (strcmp(role, "replica") == 0)
-                r->roles |= ALERT_ROLE_REPLICA;
-            else
-                return config_fail(cfg, item, "roles", "expected primary or replica, got \"%s\"", role);
-        }
-        if (!r->roles)
-            return config_fail(cfg, item, "roles", "expected at least one of primary, replica");
-    }
-    if (labels) {
-        size_t n = config_map_len(labels);
-        r->label_keys = calloc(n ? n : 1, sizeof *r->label_keys);
-        r->label_values = calloc(n ? n : 1, sizeof *r->label_values);
-        if (!r->label_keys || !r->label_values)
-            return config_fail(cfg, item, "labels", "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            const char *k = config_map_key(cfg, labels, i);
-            const char *v = config_node_scalar(config_map_value(cfg, labels, i));
-            if (!k || !v)
-                return config_fail(cfg, item, "labels", "expected a mapping of label names to text");
-            r->label_keys[i] = strdup(k);
-            r->label_values[i] = strdup(v);
-            r->label_count = i + 1;
-        }
-    }
+    if ((roles && ac_rule_roles(cfg, item, roles, r) != 0) || (labels && ac_rule_labels(cfg, item, labels, r) != 0))
+        return -1;
     if (!r->summary)
         r->summary = strdup("{rule} on {node}: {value}");
     return 0;
@@ -304,6 +318,51 @@ static int ac_peak(config_t *cfg, const config_node_t *root, alert_config_t *c)
     return 0;
 }
 
+/* An email receiver's addresses. */
+static int ac_receiver_to(config_t *cfg, const config_node_t *item, const config_node_t *to, receiver_t *r)
+{
+    size_t n = to ? config_seq_len(to) : 0;
+    if (n && !(r->to = calloc(n, sizeof *r->to)))
+        return config_fail(cfg, item, "to", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *a = NULL;
+        if (config_seq_str(cfg, to, i, &a) != 0)
+            return -1;
+        r->to[i] = strdup(a);
+        r->to_count = i + 1;
+    }
+    return 0;
+}
+
+/* Extra HTTP headers: "Name: value", values as text or from a secret. */
+static int ac_receiver_headers(config_t *cfg, const config_node_t *item, const config_node_t *headers, receiver_t *r)
+{
+    size_t n = headers ? config_map_len(headers) : 0;
+    if (n && !(r->headers = calloc(n, sizeof *r->headers)))
+        return config_fail(cfg, item, "headers", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *k = config_map_key(cfg, headers, i);
+        const config_node_t *v = config_map_value(cfg, headers, i);
+        char *value = NULL;
+        if (config_node_is_map(v)) { /* {env: NAME} or {file: PATH} */
+            static const char *const vkeys[] = {"value", "value_env", "value_file", NULL};
+            if (config_expect_keys(cfg, v, vkeys) != 0 || ac_secret(cfg, v, "value", true, &value) != 0)
+                return -1;
+        } else if (config_node_scalar(v)) {
+            value = strdup(config_node_scalar(v));
+        } else {
+            return config_fail(cfg, item, "headers", "expected header values as text or {value_env: NAME}");
+        }
+        size_t len = strlen(k) + strlen(value) + 3;
+        r->headers[i] = malloc(len);
+        if (r->headers[i])
+            snprintf(r->headers[i], len, "%s: %s", k, value);
+        free(value);
+        r->header_count = i + 1;
+    }
+    return 0;
+}
+
 static int ac_receiver(config_t *cfg, const config_node_t *item, receiver_t *r)
 {
     static const char *const keys[] = {
@@ -359,40 +418,7 @@ static int ac_receiver(config_t *cfg, const config_node_t *item, receiver_t *r)
         return config_fail(cfg, item, "body_template",
                            "expected a body template for an sms receiver, e.g. \"{\\\"to\\\":\\\"+4912345\\\","
                            "\\\"text\\\":\\\"{summary}\\\"}\"");
-    size_t n = to ? config_seq_len(to) : 0;
-    if (n && !(r->to = calloc(n, sizeof *r->to)))
-        return config_fail(cfg, item, "to", "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const char *a = NULL;
-        if (config_seq_str(cfg, to, i, &a) != 0)
-            return -1;
-        r->to[i] = strdup(a);
-        r->to_count = i + 1;
-    }
-    n = headers ? config_map_len(headers) : 0;
-    if (n && !(r->headers = calloc(n, sizeof *r->headers)))
-        return config_fail(cfg, item, "headers", "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const char *k = config_map_key(cfg, headers, i);
-        const config_node_t *v = config_map_value(cfg, headers, i);
-        char *value = NULL;
-        if (config_node_is_map(v)) { /* {env: NAME} or {file: PATH} */
-            static const char *const vkeys[] = {"value", "value_env", "value_file", NULL};
-            if (config_expect_keys(cfg, v, vkeys) != 0 || ac_secret(cfg, v, "value", true, &value) != 0)
-                return -1;
-        } else if (config_node_scalar(v)) {
-            value = strdup(config_node_scalar(v));
-        } else {
-            return config_fail(cfg, item, "headers", "expected header values as text or {value_env: NAME}");
-        }
-        size_t len = strlen(k) + strlen(value) + 3;
-        r->headers[i] = malloc(len);
-        if (r->headers[i])
-            snprintf(r->headers[i], len, "%s: %s", k, value);
-        free(value);
-        r->header_count = i + 1;
-    }
-    return 0;
+    return ac_receiver_to(cfg, item, to, r) != 0 || ac_receiver_headers(cfg, item, headers, r) != 0 ? -1 : 0;
 }
 
 static int ac_receivers(config_t *cfg, const config_node_t *root, alert_config_t *c)

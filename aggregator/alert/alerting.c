@@ -205,6 +205,17 @@ static int64_t al_grace_us(const alerting_t *self, const node_view_t *n, int met
     return (int64_t)(self->cfg->stale_intervals + 1) * every * 1000;
 }
 
+/* A storm of transitions: one "flapping" notice to the first tier. */
+static void al_flapping(alerting_t *self, al_alert_t *a, bool peak, int64_t now_us)
+{
+    size_t count;
+    const alert_tier_t *tiers = al_tiers(self, peak, &count);
+    a->flap_noticed = true;
+    if (count && !alerting_silenced(self, a, now_us))
+        for (size_t i = 0; i < tiers[0].receiver_count; i++)
+            alerting_notify(self, a, tiers[0].receivers[i], "flapping", now_us);
+}
+
 /* What an open (or opening) alert says: where, and against which threshold. */
 static void al_describe(alerting_t *self, al_alert_t *a, const node_view_t *n, const char *cluster, double value,
                         double factor)
@@ -262,14 +273,8 @@ static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const node_v
     if (t.to == ALERT_FIRING && t.from != ALERT_PENDING && !a->firing_us)
         a->firing_us = now_us;
     alerting_emit_event(self, a, from, to, t.flapping_started ? "flapping" : NULL, now_us);
-    if (t.flapping_started && !a->flap_noticed) {
-        size_t count;
-        const alert_tier_t *tiers = al_tiers(self, peak, &count);
-        a->flap_noticed = true;
-        if (count && !alerting_silenced(self, a, now_us))
-            for (size_t i = 0; i < tiers[0].receiver_count; i++)
-                alerting_notify(self, a, tiers[0].receivers[i], "flapping", now_us);
-    }
+    if (t.flapping_started && !a->flap_noticed)
+        al_flapping(self, a, peak, now_us);
     if (t.flapping_ended)
         a->flap_noticed = false;
     if (t.to == ALERT_FIRING && t.from == ALERT_FIRING && a->notified)
