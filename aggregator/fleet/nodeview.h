@@ -25,7 +25,7 @@
 
 typedef struct node_view {
     char name[NODE_VIEW_NAME_MAX], region[NODE_VIEW_NAME_MAX];
-    char cluster[80];    /* the cluster's display name, or its system identifier */
+    char cluster[NODE_VIEW_NAME_MAX]; /* the cluster's display name, or its system identifier */
     uint64_t cluster_id; /* 0 until the node has been seen up */
     Pgvigil__Role role;
     bool up, stale, seen;
