@@ -4,6 +4,7 @@
 #include "metric.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +129,18 @@ void metric_update(node_view_t *v, metric_state_t *st, const Pgvigil__Sample *s,
     st->liveness = metric_liveness(v);
 }
 
+/* The rows that move with the clock, listed once: a tick touches only them. */
+static int metric_clock_ids[METRIC_MAX];
+static size_t metric_clock_count;
+static pthread_once_t metric_clock_once = PTHREAD_ONCE_INIT;
+
+static void metric_clock_init(void)
+{
+    for (size_t i = 0; i < metric_table_count; i++)
+        if (metric_table[i].flags & METRIC_F_CLOCK)
+            metric_clock_ids[metric_clock_count++] = (int)i;
+}
+
 bool metric_tick(node_view_t *v, metric_state_t *st, const Pgvigil__Sample *s, int64_t now_us)
 {
     bool changed = false;
@@ -137,9 +150,9 @@ bool metric_tick(node_view_t *v, metric_state_t *st, const Pgvigil__Sample *s, i
                 changed |= metric_derive(v, st, s, (int)i, now_us);
         st->liveness = metric_liveness(v);
     }
-    for (size_t i = 0; i < metric_table_count; i++)
-        if (metric_table[i].flags & METRIC_F_CLOCK)
-            changed |= metric_derive(v, st, s, (int)i, now_us);
+    pthread_once(&metric_clock_once, metric_clock_init);
+    for (size_t i = 0; i < metric_clock_count; i++)
+        changed |= metric_derive(v, st, s, metric_clock_ids[i], now_us);
     return changed;
 }
 

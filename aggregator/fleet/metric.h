@@ -34,7 +34,7 @@
 #include "pgvigil.pb-c.h"
 
 /* Capacity of a node view's value array; the table may not outgrow it. */
-#define METRIC_MAX 96
+#define METRIC_MAX 64
 
 typedef enum { METRIC_FAST, METRIC_SLOW, METRIC_STATS, METRIC_HOURLY, METRIC_NODE } metric_cadence_t;
 typedef enum {
