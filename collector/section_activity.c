@@ -23,7 +23,8 @@ const char *connections_sql(const section_ctx_t *ctx)
            "  * 1000, 0)::bigint,"
            " coalesce(extract(epoch FROM now() - min(state_change)"
            "  FILTER (WHERE state LIKE 'idle in transaction%')) * 1000, 0)::bigint,"
-           " coalesce(max(age(backend_xmin)), 0)"
+           " coalesce(max(age(backend_xmin)), 0),"
+           " (SELECT count(*) FROM pg_stat_activity)"
            " FROM pg_stat_activity"
            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()";
 }
@@ -33,7 +34,7 @@ int connections_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s
 {
     (void)ctx;
     Pgvigil__Connections *c;
-    if (section_expect(r, 14, 1, err, errlen) != 0 ||
+    if (section_expect(r, 15, 1, err, errlen) != 0 ||
         !SECTION_NEW(c, pgvigil__connections__init))
         return -1;
     s->connections = c;
@@ -51,6 +52,7 @@ int connections_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s
     SECTION_SET(u64, c, oldest_query_age_ms, r, 0, 11);
     SECTION_SET(u64, c, oldest_idle_in_transaction_age_ms, r, 0, 12);
     SECTION_SET(u64, c, oldest_backend_xmin_age, r, 0, 13);
+    SECTION_SET(u32, c, in_use, r, 0, 14);
     return 0;
 }
 

@@ -141,6 +141,12 @@ LOCK_FIELD(d_blocked, l->blocked_sessions)
 LOCK_FIELD(d_lock_waits, l->lock_waits)
 LOCK_FIELD(d_lock_wait_age, l->longest_wait_ms / 1000.0)
 
+static metric_result_t d_conn_in_use(const metric_input_t *in, double *out)
+{
+    const Pgvigil__Connections *c = in->sample->connections;
+    return c && c->has_in_use ? SET((double)c->in_use) : METRIC_KEEP;
+}
+
 /* ---- databases: one sum per counter over the sample's databases ---- */
 
 static metric_result_t db_sum(const metric_input_t *in, size_t field, double *out)
@@ -406,6 +412,8 @@ const metric_t metric_table[] = {
     {"temp_bytes_per_s", "bytes/s", "Temporary file bytes written per second", METRIC_SLOW, METRIC_RATE, 0, 32,
      NULL, d_temp_bytes, NO_RULE},
     {"deadlocks_per_s", "1/s", "Deadlocks per second", METRIC_SLOW, METRIC_RATE, 0, 33, NULL, d_deadlocks, NO_RULE},
+    {"connections_in_use", "processes", "Server processes of every kind (client backends, WAL senders, background "
+     "workers)", METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM, 34, NULL, d_conn_in_use, NO_RULE},
 };
 
 const size_t metric_table_count = sizeof metric_table / sizeof metric_table[0];

@@ -116,6 +116,16 @@ class HistoryTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(h["resolution_s"], 60)  # minutes beyond an hour
         self.assertGreater(len(h["points"]), 0)
+        # a catalogue metric charted from metric_values: every server process
+        status, h = get("/api/v1/nodes/primary/history?metric=connections_in_use&from=-10m")
+        self.assertEqual(status, 200)
+        self.assertGreater(len(h["points"]), 0)
+        self.assertGreaterEqual(min(p[1] for p in h["points"]), 1)
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+            lines = [line for line in r.read().decode().splitlines()
+                     if line.startswith("pgvigil_connections_in_use{") and 'node="primary"' in line]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertGreaterEqual(float(lines[0].split()[-1]), 1)
         status, up = get("/api/v1/nodes/primary/uptime?from=-10m")
         self.assertEqual(status, 200)
         self.assertGreater(up["seconds"]["up"], 1)
