@@ -133,8 +133,9 @@ static int hw_file(const http_req_t *r, const char *dir, const char *rel)
     return rc;
 }
 
-int http_web(const http_req_t *r)
+int http_web(const http_req_t *r, const char *rest)
 {
+    (void)rest;
     /* Configured, else the source tree this binary was built from, else
      * where `make install` put the files. */
     const char *dir = r->http->cfg->auth.web_dir;
@@ -158,8 +159,9 @@ int http_web(const http_req_t *r)
     return http_error(r->conn, 404, "not_found", "no resource at %s", r->path);
 }
 
-int http_whoami(const http_req_t *r)
+int http_whoami(const http_req_t *r, const char *rest)
 {
+    (void)rest;
     return http_json(r->conn, 200,
                      json_pack("{s:s,s:s,s:b}", "name", r->who, "role", auth_role_name(r->role), "auth",
                                r->http->cfg->auth.enabled));
