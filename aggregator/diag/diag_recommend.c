@@ -72,6 +72,85 @@ static bool diag_mentions(const char *query, const char *name)
     return false;
 }
 
+/* Vacuum, analyze and freeze: the table's upkeep. q: its quoted name. */
+static void diag_rec_upkeep(json_t *out, const char *node, const json_t *t, const char *q)
+{
+    double dead = diag_jnum(t, "dead_tuples"), ratio = diag_jnum(t, "dead_ratio");
+    bool av = !json_is_false(json_object_get(t, "autovacuum_enabled"));
+    if (json_is_true(json_object_get(t, "needs_vacuum"))) {
+        const char *last = json_string_value(json_object_get(t, "last_vacuum_any"));
+        json_t *ev = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "dead_tuples",
+                               json_object_get(t, "dead_tuples"), "live_tuples", json_object_get(t, "live_tuples"),
+                               "dead_ratio", json_object_get(t, "dead_ratio"), "vacuum_threshold",
+                               json_object_get(t, "vacuum_threshold"), "vacuum_reasons",
+                               json_object_get(t, "vacuum_reasons"), "last_vacuum", json_object_get(t, "last_vacuum"),
+                               "last_autovacuum", json_object_get(t, "last_autovacuum"), "autovacuum_enabled",
+                               json_object_get(t, "autovacuum_enabled"));
+        diag_rec(out, node, "vacuum", ratio >= 0.2 ? "warning" : "info", 50 + 40 * ratio, t, NULL, ev,
+                 diag_sql("VACUUM (ANALYZE) %s;", q),
+                 "vacuum %s now: %.0f dead tuples (%.0f%%)%s%s%s", q, dead, ratio * 100,
+                 av ? "" : ", autovacuum is off for it", last ? ", last vacuumed " : ", never vacuumed",
+                 last ? last : "");
+    } else if (json_is_true(json_object_get(t, "needs_analyze"))) {
+        json_t *ev = json_pack("{s:O,s:O,s:O,s:O}", "modifications_since_analyze",
+                               json_object_get(t, "modifications_since_analyze"), "analyze_threshold",
+                               json_object_get(t, "analyze_threshold"), "last_analyze",
+                               json_object_get(t, "last_analyze"), "last_autoanalyze",
+                               json_object_get(t, "last_autoanalyze"));
+        diag_rec(out, node, "analyze", "info", 30, t, NULL, ev, diag_sql("ANALYZE %s;", q),
+                 "analyze %s now: %.0f rows changed since its statistics were gathered", q,
+                 diag_jnum(t, "modifications_since_analyze"));
+    }
+    double xid_age = diag_jnum(t, "relfrozenxid_age");
+    if (xid_age >= 1e9)
+        diag_rec(out, node, "freeze", xid_age >= 1.5e9 ? "critical" : "warning", 80, t, NULL,
+                 json_pack("{s:f}", "relfrozenxid_age", xid_age), diag_sql("VACUUM (FREEZE, VERBOSE) %s;", q),
+                 "freeze %s: its oldest transaction ID is %.0f transactions old", q, xid_age);
+}
+
+/* Mostly sequential scans over a big table: an index, with the statements
+ * that read it as evidence. */
+static void diag_rec_seq_scans(json_t *out, const char *node, const json_t *t, const char *q,
+                               const json_t *statements, const diag_options_t *opt)
+{
+    const char *name = diag_js(t, "table");
+    double seq = diag_jnum(t, "seq_scan"), idx = diag_jnum(t, "idx_scan"), seq_rows = diag_jnum(t, "seq_tup_read");
+    double live = diag_jnum(t, "live_tuples");
+    if (seq > 0 && seq > idx && live >= (double)opt->seq_scan_min_rows &&
+        seq_rows / seq >= (double)opt->seq_scan_min_rows) {
+        json_t *reads = json_array();
+        size_t k;
+        const json_t *s;
+        json_array_foreach(json_object_get(statements, "statements"), k, s)
+        {
+            if (json_array_size(reads) < 5 && diag_mentions(diag_js(s, "query"), name))
+                json_array_append_new(reads, json_pack("{s:O,s:O,s:O,s:O}", "queryid", json_object_get(s, "queryid"),
+                                                       "query", json_object_get(s, "query"), "calls",
+                                                       json_object_get(s, "calls"), "mean_time_ms",
+                                                       json_object_get(s, "mean_time_ms")));
+        }
+        json_t *ev = json_pack("{s:f,s:f,s:f,s:f,s:o}", "seq_scan", seq, "idx_scan", idx, "rows_per_seq_scan",
+                               round(seq_rows / seq), "live_tuples", live, "statements", reads);
+        diag_rec(out, node, "add_index", "info", 35, t, NULL, ev,
+                 diag_sql("-- index the columns the statements above filter or join on:\n"
+                          "CREATE INDEX CONCURRENTLY ON %s (column_name);",
+                          q),
+                 "%s is read mostly by sequential scans (%.0f, %.0f rows each): add an index", q, seq,
+                 round(seq_rows / seq));
+    }
+}
+
+static void diag_rec_bloat(json_t *out, const char *node, const json_t *t, const char *q)
+{
+    double bloat = diag_jnum(t, "bloat_bytes"), bratio = diag_jnum(t, "bloat_ratio");
+    if (bratio >= 0.5 && bloat >= 100.0 * 1048576)
+        diag_rec(out, node, "bloat", "info", 25, t, NULL,
+                 json_pack("{s:f,s:f,s:O}", "bloat_bytes", bloat, "bloat_ratio", bratio, "table_bytes",
+                           json_object_get(t, "table_bytes")),
+                 diag_sql("VACUUM FULL %s;  -- ACCESS EXCLUSIVE lock for the whole rewrite; pg_repack avoids it", q),
+                 "%s is about %.0f%% bloat (%.0f MB): rewrite it off-peak", q, bratio * 100, bloat / 1048576);
+}
+
 static void diag_rec_tables(json_t *out, const char *node, const json_t *tables, const json_t *statements,
                             const diag_options_t *opt)
 {
@@ -80,69 +159,11 @@ static void diag_rec_tables(json_t *out, const char *node, const json_t *tables,
     json_array_foreach(json_object_get(tables, "tables"), i, t)
     {
         char *q = diag_qualified(diag_js(t, "schema"), diag_js(t, "table"));
-        const char *name = diag_js(t, "table");
-        double dead = diag_jnum(t, "dead_tuples"), ratio = diag_jnum(t, "dead_ratio");
-        bool av = !json_is_false(json_object_get(t, "autovacuum_enabled"));
-        if (json_is_true(json_object_get(t, "needs_vacuum"))) {
-            const char *last = json_string_value(json_object_get(t, "last_vacuum_any"));
-            json_t *ev = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "dead_tuples",
-                                   json_object_get(t, "dead_tuples"), "live_tuples", json_object_get(t, "live_tuples"),
-                                   "dead_ratio", json_object_get(t, "dead_ratio"), "vacuum_threshold",
-                                   json_object_get(t, "vacuum_threshold"), "vacuum_reasons",
-                                   json_object_get(t, "vacuum_reasons"), "last_vacuum", json_object_get(t, "last_vacuum"),
-                                   "last_autovacuum", json_object_get(t, "last_autovacuum"), "autovacuum_enabled",
-                                   json_object_get(t, "autovacuum_enabled"));
-            diag_rec(out, node, "vacuum", ratio >= 0.2 ? "warning" : "info", 50 + 40 * ratio, t, NULL, ev,
-                     diag_sql("VACUUM (ANALYZE) %s;", q),
-                     "vacuum %s now: %.0f dead tuples (%.0f%%)%s%s%s", q, dead, ratio * 100,
-                     av ? "" : ", autovacuum is off for it", last ? ", last vacuumed " : ", never vacuumed",
-                     last ? last : "");
-        } else if (json_is_true(json_object_get(t, "needs_analyze"))) {
-            json_t *ev = json_pack("{s:O,s:O,s:O,s:O}", "modifications_since_analyze",
-                                   json_object_get(t, "modifications_since_analyze"), "analyze_threshold",
-                                   json_object_get(t, "analyze_threshold"), "last_analyze",
-                                   json_object_get(t, "last_analyze"), "last_autoanalyze",
-                                   json_object_get(t, "last_autoanalyze"));
-            diag_rec(out, node, "analyze", "info", 30, t, NULL, ev, diag_sql("ANALYZE %s;", q),
-                     "analyze %s now: %.0f rows changed since its statistics were gathered", q,
-                     diag_jnum(t, "modifications_since_analyze"));
-        }
-        double xid_age = diag_jnum(t, "relfrozenxid_age");
-        if (xid_age >= 1e9)
-            diag_rec(out, node, "freeze", xid_age >= 1.5e9 ? "critical" : "warning", 80, t, NULL,
-                     json_pack("{s:f}", "relfrozenxid_age", xid_age), diag_sql("VACUUM (FREEZE, VERBOSE) %s;", q),
-                     "freeze %s: its oldest transaction ID is %.0f transactions old", q, xid_age);
-        double seq = diag_jnum(t, "seq_scan"), idx = diag_jnum(t, "idx_scan"), seq_rows = diag_jnum(t, "seq_tup_read");
-        double live = diag_jnum(t, "live_tuples");
-        if (seq > 0 && seq > idx && live >= (double)opt->seq_scan_min_rows &&
-            seq_rows / seq >= (double)opt->seq_scan_min_rows) {
-            json_t *reads = json_array();
-            size_t k;
-            const json_t *s;
-            json_array_foreach(json_object_get(statements, "statements"), k, s)
-            {
-                if (json_array_size(reads) < 5 && diag_mentions(diag_js(s, "query"), name))
-                    json_array_append_new(reads, json_pack("{s:O,s:O,s:O,s:O}", "queryid", json_object_get(s, "queryid"),
-                                                           "query", json_object_get(s, "query"), "calls",
-                                                           json_object_get(s, "calls"), "mean_time_ms",
-                                                           json_object_get(s, "mean_time_ms")));
-            }
-            json_t *ev = json_pack("{s:f,s:f,s:f,s:f,s:o}", "seq_scan", seq, "idx_scan", idx, "rows_per_seq_scan",
-                                   round(seq_rows / seq), "live_tuples", live, "statements", reads);
-            diag_rec(out, node, "add_index", "info", 35, t, NULL, ev,
-                     diag_sql("-- index the columns the statements above filter or join on:\n"
-                              "CREATE INDEX CONCURRENTLY ON %s (column_name);",
-                              q),
-                     "%s is read mostly by sequential scans (%.0f, %.0f rows each): add an index", q, seq,
-                     round(seq_rows / seq));
-        }
-        double bloat = diag_jnum(t, "bloat_bytes"), bratio = diag_jnum(t, "bloat_ratio");
-        if (bratio >= 0.5 && bloat >= 100.0 * 1048576)
-            diag_rec(out, node, "bloat", "info", 25, t, NULL,
-                     json_pack("{s:f,s:f,s:O}", "bloat_bytes", bloat, "bloat_ratio", bratio, "table_bytes",
-                               json_object_get(t, "table_bytes")),
-                     diag_sql("VACUUM FULL %s;  -- ACCESS EXCLUSIVE lock for the whole rewrite; pg_repack avoids it", q),
-                     "%s is about %.0f%% bloat (%.0f MB): rewrite it off-peak", q, bratio * 100, bloat / 1048576);
+        if (!q)
+            continue;
+        diag_rec_upkeep(out, node, t, q);
+        diag_rec_seq_scans(out, node, t, q, statements, opt);
+        diag_rec_bloat(out, node, t, q);
         free(q);
     }
 }

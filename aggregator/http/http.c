@@ -293,6 +293,27 @@ static int http_log_message(const struct mg_connection *conn, const char *messag
     return 1;
 }
 
+/* civetweb's listening_ports (TLS "s", an HTTP port redirecting "r") and
+ * the host name it uses in its redirects to HTTPS. */
+static void http_listen_names(const agg_config_t *cfg, char *ports, size_t ports_len, char *host, size_t host_len)
+{
+    snprintf(ports, ports_len, "%s%s%s%s", cfg->http_listen, cfg->auth.tls_certificate ? "s" : "",
+             cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
+    size_t n = strlen(ports);
+    if (cfg->auth.redirect_from && n + 1 < ports_len) {
+        ports[n] = 'r';
+        ports[n + 1] = '\0';
+    }
+    snprintf(host, host_len, "%s", cfg->auth.public_name ? cfg->auth.public_name : cfg->http_listen);
+    if (!cfg->auth.public_name) {
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
+            snprintf(host, host_len, "localhost");
+    }
+}
+
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
                  store_t *store, notify_stats_t *notify_stats, char *err, size_t errlen)
 {
@@ -317,21 +338,8 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
         free(self);
         return NULL;
     }
-    char ports[512];
-    snprintf(ports, sizeof ports, "%s%s%s%s", cfg->http_listen, cfg->auth.tls_certificate ? "s" : "",
-             cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
-    if (cfg->auth.redirect_from)
-        strncat(ports, "r", sizeof ports - strlen(ports) - 1);
-    /* civetweb names this host in its redirects to HTTPS. */
-    char host[256];
-    snprintf(host, sizeof host, "%s", cfg->auth.public_name ? cfg->auth.public_name : cfg->http_listen);
-    if (!cfg->auth.public_name) {
-        char *colon = strrchr(host, ':');
-        if (colon)
-            *colon = '\0';
-        if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
-            snprintf(host, sizeof host, "localhost");
-    }
+    char ports[512], host[256];
+    http_listen_names(cfg, ports, sizeof ports, host, sizeof host);
     /* Deadlines per connection (a request's head and body; the wait for the
      * next request on a kept-alive connection; lingering at close) and far
      * more workers than slow clients usually hold: see the header comment. */

@@ -11,16 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int http_metrics(const http_req_t *r, const char *rest)
+/* The ingest socket's counters and the core's applied samples. */
+static void hm_ingest(FILE *f, const http_req_t *r)
 {
-    (void)rest;
     ingest_counters_t *c = r->http->counters;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return http_error(r->conn, 500, "internal", "out of memory");
-    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
     fprintf(f,
             "# HELP pgvigil_ingest_received_total Messages received on the ingest socket\n"
             "# TYPE pgvigil_ingest_received_total counter\npgvigil_ingest_received_total %" PRIu64 "\n"
@@ -41,6 +35,11 @@ int http_metrics(const http_req_t *r, const char *rest)
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+}
+
+/* Alerts firing and regions in their peak window (from the snapshot). */
+static void hm_alerts(FILE *f, const http_req_t *r)
+{
     fprintf(f,
             "# HELP pgvigil_alerts_firing Alerts firing, by severity\n"
             "# TYPE pgvigil_alerts_firing gauge\n"
@@ -51,47 +50,67 @@ int http_metrics(const http_req_t *r, const char *rest)
     json_t *pr;
     json_array_foreach(r->snap->peak_regions, pi, pr)
         fprintf(f, "pgvigil_peak{region=\"%s\"} 1\n", json_string_value(pr));
-    if (r->http->notify_stats) {
-        notify_stats_t *ns = r->http->notify_stats;
-        fprintf(f,
-                "# HELP pgvigil_notifications_total Notifications, by outcome\n"
-                "# TYPE pgvigil_notifications_total counter\n"
-                "pgvigil_notifications_total{outcome=\"queued\"} %" PRIu64 "\n"
-                "pgvigil_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
-                "pgvigil_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
-                "# HELP pgvigil_notification_attempts_total Delivery attempts (retries included)\n"
-                "# TYPE pgvigil_notification_attempts_total counter\n"
-                "pgvigil_notification_attempts_total %" PRIu64 "\n"
-                "# HELP pgvigil_notification_breakers_open Receivers whose circuit breaker is open\n"
-                "# TYPE pgvigil_notification_breakers_open gauge\npgvigil_notification_breakers_open %u\n"
-                "# HELP pgvigil_alert_writes_pending Alert writes waiting for the database\n"
-                "# TYPE pgvigil_alert_writes_pending gauge\npgvigil_alert_writes_pending %" PRIu64 "\n",
-                (uint64_t)atomic_load(&ns->queued), (uint64_t)atomic_load(&ns->delivered),
-                (uint64_t)atomic_load(&ns->failed), (uint64_t)atomic_load(&ns->attempts),
-                (unsigned)atomic_load(&ns->breakers_open), (uint64_t)atomic_load(&ns->db_pending));
-    }
-    if (r->http->store) {
-        store_stats_t st;
-        store_stats(r->http->store, &st);
-        fprintf(f,
-                "# HELP pgvigil_store_connected 1 while the history database is reachable\n"
-                "# TYPE pgvigil_store_connected gauge\npgvigil_store_connected %d\n"
-                "# HELP pgvigil_store_rows_written_total History rows committed\n"
-                "# TYPE pgvigil_store_rows_written_total counter\n"
-                "pgvigil_store_rows_written_total %" PRIu64 "\n"
-                "# HELP pgvigil_store_rows_buffered History rows waiting in memory\n"
-                "# TYPE pgvigil_store_rows_buffered gauge\npgvigil_store_rows_buffered %" PRIu64 "\n"
-                "# HELP pgvigil_store_rows_spooled History rows waiting in the spool file\n"
-                "# TYPE pgvigil_store_rows_spooled gauge\npgvigil_store_rows_spooled %" PRIu64 "\n"
-                "# HELP pgvigil_store_write_errors_total Failed history batches (retried)\n"
-                "# TYPE pgvigil_store_write_errors_total counter\n"
-                "pgvigil_store_write_errors_total %" PRIu64 "\n"
-                "# HELP pgvigil_store_partitions_dropped_total Expired partitions dropped\n"
-                "# TYPE pgvigil_store_partitions_dropped_total counter\n"
-                "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
-                st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
-                st.partitions_dropped);
-    }
+}
+
+static void hm_notify(FILE *f, notify_stats_t *ns)
+{
+    fprintf(f,
+            "# HELP pgvigil_notifications_total Notifications, by outcome\n"
+            "# TYPE pgvigil_notifications_total counter\n"
+            "pgvigil_notifications_total{outcome=\"queued\"} %" PRIu64 "\n"
+            "pgvigil_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
+            "pgvigil_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
+            "# HELP pgvigil_notification_attempts_total Delivery attempts (retries included)\n"
+            "# TYPE pgvigil_notification_attempts_total counter\n"
+            "pgvigil_notification_attempts_total %" PRIu64 "\n"
+            "# HELP pgvigil_notification_breakers_open Receivers whose circuit breaker is open\n"
+            "# TYPE pgvigil_notification_breakers_open gauge\npgvigil_notification_breakers_open %u\n"
+            "# HELP pgvigil_alert_writes_pending Alert writes waiting for the database\n"
+            "# TYPE pgvigil_alert_writes_pending gauge\npgvigil_alert_writes_pending %" PRIu64 "\n",
+            (uint64_t)atomic_load(&ns->queued), (uint64_t)atomic_load(&ns->delivered),
+            (uint64_t)atomic_load(&ns->failed), (uint64_t)atomic_load(&ns->attempts),
+            (unsigned)atomic_load(&ns->breakers_open), (uint64_t)atomic_load(&ns->db_pending));
+}
+
+static void hm_store(FILE *f, store_t *store)
+{
+    store_stats_t st;
+    store_stats(store, &st);
+    fprintf(f,
+            "# HELP pgvigil_store_connected 1 while the history database is reachable\n"
+            "# TYPE pgvigil_store_connected gauge\npgvigil_store_connected %d\n"
+            "# HELP pgvigil_store_rows_written_total History rows committed\n"
+            "# TYPE pgvigil_store_rows_written_total counter\n"
+            "pgvigil_store_rows_written_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_rows_buffered History rows waiting in memory\n"
+            "# TYPE pgvigil_store_rows_buffered gauge\npgvigil_store_rows_buffered %" PRIu64 "\n"
+            "# HELP pgvigil_store_rows_spooled History rows waiting in the spool file\n"
+            "# TYPE pgvigil_store_rows_spooled gauge\npgvigil_store_rows_spooled %" PRIu64 "\n"
+            "# HELP pgvigil_store_write_errors_total Failed history batches (retried)\n"
+            "# TYPE pgvigil_store_write_errors_total counter\n"
+            "pgvigil_store_write_errors_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_partitions_dropped_total Expired partitions dropped\n"
+            "# TYPE pgvigil_store_partitions_dropped_total counter\n"
+            "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
+            st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
+            st.partitions_dropped);
+}
+
+int http_metrics(const http_req_t *r, const char *rest)
+{
+    (void)rest;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return http_error(r->conn, 500, "internal", "out of memory");
+    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    hm_ingest(f, r);
+    hm_alerts(f, r);
+    if (r->http->notify_stats)
+        hm_notify(f, r->http->notify_stats);
+    if (r->http->store)
+        hm_store(f, r->http->store);
     fclose(f);
     int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
     free(text);
