@@ -151,6 +151,38 @@ static void nt_release(nt_state_t *st, nt_receiver_t *r)
     r->inflight = NULL;
 }
 
+/* SMTP: sender, recipients and the message as an upload. */
+static void nt_setup_email(nt_receiver_t *r, CURL *e)
+{
+    const receiver_t *rc = r->cfg;
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, rc->from);
+    for (size_t i = 0; i < rc->to_count; i++)
+        r->rcpt = curl_slist_append(r->rcpt, rc->to[i]);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, nt_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->req.body_len);
+    if (rc->tls != RECEIVER_TLS_NONE && strncmp(rc->url, "smtps://", 8) != 0)
+        curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+}
+
+/* HTTP receivers: the rendered and configured headers, a POST of the body. */
+static void nt_setup_http(nt_receiver_t *r, CURL *e)
+{
+    const receiver_t *rc = r->cfg;
+    for (size_t i = 0; i < r->req.header_count; i++)
+        r->headers = curl_slist_append(r->headers, r->req.headers[i]);
+    for (size_t i = 0; i < rc->header_count; i++)
+        r->headers = curl_slist_append(r->headers, rc->headers[i]);
+    r->headers = curl_slist_append(r->headers, "Expect:");
+    r->headers = curl_slist_append(r->headers, "User-Agent: pgvigil/" PGVIGIL_VERSION);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req.body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->req.body_len);
+}
+
 static int nt_start(nt_state_t *st, nt_receiver_t *r, nt_delivery_t *d)
 {
     const receiver_t *rc = r->cfg;
@@ -183,29 +215,10 @@ static int nt_start(nt_state_t *st, nt_receiver_t *r, nt_delivery_t *d)
         curl_easy_setopt(e, CURLOPT_USERNAME, rc->username);
     if (rc->password)
         curl_easy_setopt(e, CURLOPT_PASSWORD, rc->password);
-    if (rc->type == RECEIVER_EMAIL) {
-        curl_easy_setopt(e, CURLOPT_MAIL_FROM, rc->from);
-        for (size_t i = 0; i < rc->to_count; i++)
-            r->rcpt = curl_slist_append(r->rcpt, rc->to[i]);
-        curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, nt_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, r);
-        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->req.body_len);
-        if (rc->tls != RECEIVER_TLS_NONE && strncmp(rc->url, "smtps://", 8) != 0)
-            curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-    } else {
-        for (size_t i = 0; i < r->req.header_count; i++)
-            r->headers = curl_slist_append(r->headers, r->req.headers[i]);
-        for (size_t i = 0; i < rc->header_count; i++)
-            r->headers = curl_slist_append(r->headers, rc->headers[i]);
-        r->headers = curl_slist_append(r->headers, "Expect:");
-        r->headers = curl_slist_append(r->headers, "User-Agent: pgvigil/" PGVIGIL_VERSION);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req.body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->req.body_len);
-    }
+    if (rc->type == RECEIVER_EMAIL)
+        nt_setup_email(r, e);
+    else
+        nt_setup_http(r, e);
     d->attempts++;
     atomic_fetch_add(&st->stats->attempts, 1);
     if (curl_multi_add_handle(st->multi, e) != CURLM_OK) {
