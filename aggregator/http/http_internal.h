@@ -43,7 +43,7 @@ typedef struct {
     struct mg_connection *conn;
     http_t *http;
     const snapshot_t *snap;
-    const char *path;   /* local URI */
+    const char *path;   /* the decoded path (http.c checks it) */
     const char *query;  /* may be NULL */
     const char *method; /* GET, HEAD, POST, PATCH, DELETE, ... */
     const char *client; /* remote address */
