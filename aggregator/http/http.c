@@ -2,8 +2,9 @@
  * http.c — the aggregator's HTTP server (civetweb): one route table, and the
  * gate every request passes before its handler.
  *
- * The route table below is the only place that says which paths exist, which
- * methods each takes, who may call it (public, viewer, operator, admin) and
+ * The route table below is the only place that says which paths exist (as
+ * patterns: "{node}" captures one path segment, "{file...}" the rest),
+ * which methods each takes, who may call it (public, viewer, operator, admin) and
  * whether a call changes state (audited; refusals counted, see
  * http_refusals.h). The gate, in order: CORS preflight; the path must be
  * valid UTF-8 without NUL bytes (400/404); the method must be one the path
@@ -46,70 +47,80 @@ enum {
 };
 
 typedef struct {
-    const char *path;       /* exact, or a prefix when it ends in '/' (the rest goes to the handler) */
+    const char *pattern;    /* the path; "{x}" captures one segment, "{x...}" the rest */
     unsigned methods;       /* HTTP_GET | ... */
     http_handler_fn handler;
     auth_role_t role;       /* AUTH_NONE: public, no token needed */
     bool mutation;          /* changes state: audited, refusals counted */
     bool unlimited;         /* probes: not rate-limited */
+    const char *part;       /* handed to the handler as r->part */
 } http_route_t;
 
-static int http_status_html(const http_req_t *r, const char *rest)
+static int http_status_html(const http_req_t *r)
 {
-    (void)rest;
     return http_status(r, true);
 }
 
-static int http_status_json(const http_req_t *r, const char *rest)
+static int http_status_json(const http_req_t *r)
 {
-    (void)rest;
     return http_status(r, false);
 }
 
-static int http_not_found(const http_req_t *r, const char *rest)
+static int http_not_found(const http_req_t *r)
 {
-    (void)rest;
     return http_error(r->conn, 404, "not_found", "no resource at %s", r->path);
 }
 
+#define NODE "/api/v1/nodes/{node}"
+
 static const http_route_t http_routes[] = {
-    /* path                        methods       handler               role           mutation unlimited */
-    {"/healthz",                   HTTP_READ,    http_healthz,         AUTH_NONE,     false, true},
-    {"/readyz",                    HTTP_READ,    http_readyz,          AUTH_NONE,     false, true},
-    {"/status",                    HTTP_READ,    http_status_html,     AUTH_NONE,     false, false},
-    {"/api/v1/status",             HTTP_READ,    http_status_json,     AUTH_NONE,     false, false},
-    {"/api/v1/whoami",             HTTP_READ,    http_whoami,          AUTH_NONE,     false, false},
-    {"/",                          HTTP_READ,    http_web,             AUTH_NONE,     false, false},
-    {"/index.html",                HTTP_READ,    http_web,             AUTH_NONE,     false, false},
-    {"/ui/",                       HTTP_READ,    http_web,             AUTH_NONE,     false, false},
-    {"/metrics",                   HTTP_READ,    http_metrics,         AUTH_VIEWER,   false, false},
-    {"/api/v1/health",             HTTP_READ,    http_health,          AUTH_VIEWER,   false, false},
-    {"/api/v1/clusters",           HTTP_READ,    http_clusters,        AUTH_VIEWER,   false, false},
-    {"/api/v1/clusters/",          HTTP_READ,    http_clusters,        AUTH_VIEWER,   false, false},
-    {"/api/v1/nodes",              HTTP_READ,    http_nodes,           AUTH_VIEWER,   false, false},
-    {"/api/v1/nodes/",             HTTP_READ,    http_node,            AUTH_VIEWER,   false, false},
-    {"/api/v1/events",             HTTP_READ,    http_events,          AUTH_VIEWER,   false, false},
-    {"/api/v1/metrics",            HTTP_READ,    http_metric_names,    AUTH_VIEWER,   false, false},
-    {"/api/v1/stream",             HTTP_READ,    http_stream,          AUTH_VIEWER,   false, false},
-    {"/api/v1/alerts",             HTTP_READ,    http_alerts,          AUTH_VIEWER,   false, false},
-    {"/api/v1/alerts/",            HTTP_READ,    http_alerts,          AUTH_VIEWER,   false, false},
-    {"/api/v1/alerts/",            HTTP_PATCH,   http_alert_change,    AUTH_OPERATOR, true,  false},
-    {"/api/v1/silences",           HTTP_READ,    http_silences,        AUTH_VIEWER,   false, false},
-    {"/api/v1/silences",           HTTP_POST,    http_silence_add,     AUTH_OPERATOR, true,  false},
-    {"/api/v1/silences/",          HTTP_READ,    http_silences,        AUTH_VIEWER,   false, false},
-    {"/api/v1/silences/",          HTTP_DELETE,  http_silence_delete,  AUTH_OPERATOR, true,  false},
-    {"/api/v1/recommendations",    HTTP_READ,    http_recommendations, AUTH_VIEWER,   false, false},
-    {"/api/v1/maintenance",        HTTP_READ,    http_maintenance,     AUTH_VIEWER,   false, false},
-    {"/api/v1/maintenance",        HTTP_POST,    http_maintenance_add, AUTH_OPERATOR, true,  false},
-    {"/api/v1/maintenance/",       HTTP_READ,    http_maintenance,     AUTH_VIEWER,   false, false},
-    {"/api/v1/audit",              HTTP_READ,    http_audit,           AUTH_ADMIN,    false, false},
+    /* pattern                         methods      handler                 role           mutation unlimited part */
+    {"/healthz",                       HTTP_READ,   http_healthz,           AUTH_NONE,     false, true,  NULL},
+    {"/readyz",                        HTTP_READ,   http_readyz,            AUTH_NONE,     false, true,  NULL},
+    {"/status",                        HTTP_READ,   http_status_html,       AUTH_NONE,     false, false, NULL},
+    {"/api/v1/status",                 HTTP_READ,   http_status_json,       AUTH_NONE,     false, false, NULL},
+    {"/api/v1/whoami",                 HTTP_READ,   http_whoami,            AUTH_NONE,     false, false, NULL},
+    {"/",                              HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/index.html",                    HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/ui/{file...}",                  HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/metrics",                       HTTP_READ,   http_metrics,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/health",                 HTTP_READ,   http_health,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/clusters",               HTTP_READ,   http_clusters,          AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/clusters/{cluster}",     HTTP_READ,   http_cluster,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/nodes",                  HTTP_READ,   http_nodes,             AUTH_VIEWER,   false, false, NULL},
+    {NODE,                             HTTP_READ,   http_node,              AUTH_VIEWER,   false, false, NULL},
+    {NODE "/history",                  HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "history"},
+    {NODE "/lag",                      HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "lag"},
+    {NODE "/uptime",                   HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "uptime"},
+    {NODE "/statements/{queryid}/history", HTTP_READ, http_statement_history, AUTH_VIEWER, false, false, NULL},
+    {NODE "/tables",                   HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "tables"},
+    {NODE "/indexes",                  HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "indexes"},
+    {NODE "/statements",               HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "statements"},
+    {NODE "/recommendations",          HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "recommendations"},
+    {NODE "/backup",                   HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "backup"},
+    {NODE "/diagnostics",              HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "diagnostics"},
+    {"/api/v1/events",                 HTTP_READ,   http_events,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/metrics",                HTTP_READ,   http_metric_names,      AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/stream",                 HTTP_READ,   http_stream,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts",                 HTTP_READ,   http_alerts,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts/{id}",            HTTP_READ,   http_alert,             AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts/{id}",            HTTP_PATCH,  http_alert_change,      AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/silences",               HTTP_READ,   http_silences,          AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/silences",               HTTP_POST,   http_silence_add,       AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/silences/{id}",          HTTP_READ,   http_silence,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/silences/{id}",          HTTP_DELETE, http_silence_delete,    AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/recommendations",        HTTP_READ,   http_recommendations,   AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/maintenance",            HTTP_READ,   http_maintenance,       AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/maintenance",            HTTP_POST,   http_maintenance_add,   AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/maintenance/{id}",       HTTP_READ,   http_maintenance_one,   AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/audit",                  HTTP_READ,   http_audit,             AUTH_ADMIN,    false, false, NULL},
 };
 
 /* Longest decoded path served. */
 #define HTTP_PATH_MAX 2048
 
 /* Anything else: 404 for those who may read the API (401 before that). */
-static const http_route_t http_fallback = {"", HTTP_READ, http_not_found, AUTH_VIEWER, false, false};
+static const http_route_t http_fallback = {"", HTTP_READ, http_not_found, AUTH_VIEWER, false, false, NULL};
 
 static unsigned http_method_bit(const char *method)
 {
@@ -124,30 +135,44 @@ static unsigned http_method_bit(const char *method)
     return 0;
 }
 
-static bool http_route_matches(const http_route_t *route, const char *path, const char **rest)
+/* Does path match pattern? Captures go to args (at most HTTP_ARGS_MAX,
+ * each non-empty and shorter than HTTP_ARG_MAX, or there is no match). */
+static bool http_route_matches(const char *pattern, const char *path, char args[][HTTP_ARG_MAX])
 {
-    size_t n = strlen(route->path);
-    bool prefix = n > 1 && route->path[n - 1] == '/';
-    if (prefix ? strncmp(path, route->path, n) != 0 : strcmp(path, route->path) != 0)
-        return false;
-    *rest = path + (prefix ? n : strlen(path));
-    return true;
+    const char *p = pattern, *s = path;
+    int n = 0;
+    while (*p) {
+        if (*p != '{') {
+            if (*p++ != *s++)
+                return false;
+            continue;
+        }
+        const char *close = strchr(p, '}');
+        bool tail = close - p > 4 && strncmp(close - 3, "...", 3) == 0;
+        size_t len = tail ? strlen(s) : strcspn(s, "/");
+        if (len == 0 || len >= HTTP_ARG_MAX || n == HTTP_ARGS_MAX)
+            return false;
+        memcpy(args[n], s, len);
+        args[n++][len] = '\0';
+        s += len;
+        p = close + 1;
+    }
+    return *s == '\0';
 }
 
-/* The route for path and method; NULL when the path exists but not for
- * this method (405). */
-static const http_route_t *http_route_find(const char *path, const char *method, const char **rest)
+/* The route for r->path and method, its captures in r->arg; NULL when the
+ * path exists but not for this method (405). */
+static const http_route_t *http_route_find(http_req_t *r, const char *method)
 {
     unsigned bit = http_method_bit(method);
     bool path_known = false;
     for (size_t i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++) {
-        if (!http_route_matches(&http_routes[i], path, rest))
+        if (!http_route_matches(http_routes[i].pattern, r->path, r->arg))
             continue;
         if (http_routes[i].methods & bit)
             return &http_routes[i];
         path_known = true;
     }
-    *rest = "";
     return path_known || !(http_fallback.methods & bit) ? NULL : &http_fallback;
 }
 
@@ -220,6 +245,14 @@ static int http_decode_path(struct mg_connection *conn, const struct mg_request_
     return 0;
 }
 
+/* "/api/v1/alerts/" names the collection, as "/api/v1/alerts" does. */
+static void http_trim_slash(char *path)
+{
+    size_t n = strlen(path);
+    if (n > 8 && strncmp(path, "/api/v1/", 8) == 0 && path[n - 1] == '/')
+        path[n - 1] = '\0';
+}
+
 /* Rate limits first, so that guessing tokens is throttled like anything
  * else; then the token and the role. 0, or the status already sent. */
 static int http_gate(http_req_t *r, const http_route_t *route)
@@ -263,7 +296,7 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
 {
     http_t *self = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    const char *method = ri->request_method, *rest = "";
+    const char *method = ri->request_method;
     char path[HTTP_PATH_MAX];
     if (strcmp(method, "OPTIONS") == 0 && self->cfg->auth.cors_origin)
         return http_send_ex(conn, 204, "text/plain", "", 0,
@@ -273,15 +306,18 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
     int bad = http_decode_path(conn, ri, path, sizeof path);
     if (bad)
         return bad;
-    const http_route_t *route = http_route_find(path, method, &rest);
+    http_trim_slash(path);
+    http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN,
+                    NULL, {{0}}};
+    const http_route_t *route = http_route_find(&r, method);
     if (!route)
         return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", method);
-    http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN};
+    r.part = route->part;
     int refused = http_gate(&r, route);
     if (refused)
         return refused;
     r.snap = snapshot_acquire(self->snapshots);
-    int rc = route->handler(&r, rest);
+    int rc = route->handler(&r);
     snapshot_release(self->snapshots, r.snap);
     return rc;
 }

@@ -103,10 +103,14 @@ static int ha_list(const http_req_t *r)
     return http_json(r->conn, 200, json_pack("{s:o}", "alerts", out));
 }
 
-int http_alerts(const http_req_t *r, const char *rest)
+int http_alerts(const http_req_t *r)
 {
-    if (!*rest)
-        return ha_list(r);
+    return ha_list(r);
+}
+
+int http_alert(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no alert \"%s\"", rest);
@@ -114,8 +118,9 @@ int http_alerts(const http_req_t *r, const char *rest)
 }
 
 /* PATCH /api/v1/alerts/{id} */
-int http_alert_change(const http_req_t *r, const char *rest)
+int http_alert_change(const http_req_t *r)
 {
+    const char *rest = r->arg[0];
     uint64_t id;
     char msg[256];
     if (!http_id(rest, &id))
@@ -137,10 +142,14 @@ int http_alert_change(const http_req_t *r, const char *rest)
     return http_core_command(r, cmd, verb, rest);
 }
 
-int http_silences(const http_req_t *r, const char *rest)
+int http_silences(const http_req_t *r)
 {
-    if (!*rest)
-        return http_json(r->conn, 200, json_pack("{s:o}", "silences", http_copy(r->snap->silences)));
+    return http_json(r->conn, 200, json_pack("{s:o}", "silences", http_copy(r->snap->silences)));
+}
+
+int http_silence(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no silence \"%s\"", rest);
@@ -148,9 +157,8 @@ int http_silences(const http_req_t *r, const char *rest)
 }
 
 /* POST /api/v1/silences */
-int http_silence_add(const http_req_t *r, const char *rest)
+int http_silence_add(const http_req_t *r)
 {
-    (void)rest;
     char msg[256];
     json_t *body = http_read_json(r);
     if (!body)
@@ -164,8 +172,9 @@ int http_silence_add(const http_req_t *r, const char *rest)
 }
 
 /* DELETE /api/v1/silences/{id} */
-int http_silence_delete(const http_req_t *r, const char *rest)
+int http_silence_delete(const http_req_t *r)
 {
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no silence \"%s\"", rest);

@@ -73,8 +73,11 @@ static bool hd_keep_rec(const http_req_t *r, const json_t *x)
     return true;
 }
 
-int http_node_diag(const http_req_t *r, const char *node, const char *sub)
+int http_node_diag(const http_req_t *r)
 {
+    const char *node = r->arg[0], *sub = r->part;
+    if (!json_object_get(r->snap->nodes, node))
+        return http_error(r->conn, 404, "not_found", "no node named \"%s\"", node);
     const json_t *doc = json_object_get(r->snap->diag, node);
     if (strcmp(sub, "recommendations") == 0)
         return http_json(r->conn, 200,
@@ -111,9 +114,8 @@ int http_node_diag(const http_req_t *r, const char *node, const char *sub)
     return http_json(r->conn, 200, out);
 }
 
-int http_recommendations(const http_req_t *r, const char *rest)
+int http_recommendations(const http_req_t *r)
 {
-    (void)rest;
     char node[128];
     bool one = http_param(r, "node", node, sizeof node);
     json_t *all = json_array();
@@ -144,9 +146,8 @@ static bool hd_state_in(const char *state, const char *filter)
 }
 
 /* POST /api/v1/maintenance */
-int http_maintenance_add(const http_req_t *r, const char *rest)
+int http_maintenance_add(const http_req_t *r)
 {
-    (void)rest;
     char msg[256];
     json_t *body = http_read_json(r);
     if (!body)
@@ -163,32 +164,35 @@ int http_maintenance_add(const http_req_t *r, const char *rest)
     return http_core_command(r, body, "maintenance", target);
 }
 
-int http_maintenance(const http_req_t *r, const char *rest)
+int http_maintenance(const http_req_t *r)
 {
-    if (!*rest) {
-        char state[16] = "all", node[128];
-        http_param(r, "state", state, sizeof state);
-        static const char *const states[] = {"all",       "active", "history", "queued",
-                                             "running",   "completed", "failed", NULL};
-        size_t i = 0;
-        while (states[i] && strcmp(states[i], state) != 0)
-            i++;
-        if (!states[i])
-            return http_error(r->conn, 400, "bad_request",
-                              "state must be one of all, active, history, queued, running, completed, failed");
-        bool one = http_param(r, "node", node, sizeof node);
-        json_t *out = json_array();
-        const json_t *op;
-        json_array_foreach(r->snap->maintenance, i, op)
-        {
-            if (!hd_state_in(json_string_value(json_object_get(op, "state")) ?: "", state))
-                continue;
-            if (one && strcmp(node, json_string_value(json_object_get(op, "node")) ?: "") != 0)
-                continue;
-            json_array_append_new(out, http_copy(op));
-        }
-        return http_json(r->conn, 200, json_pack("{s:o}", "operations", out));
+    char state[16] = "all", node[128];
+    http_param(r, "state", state, sizeof state);
+    static const char *const states[] = {"all",       "active", "history", "queued",
+                                         "running",   "completed", "failed", NULL};
+    size_t i = 0;
+    while (states[i] && strcmp(states[i], state) != 0)
+        i++;
+    if (!states[i])
+        return http_error(r->conn, 400, "bad_request",
+                          "state must be one of all, active, history, queued, running, completed, failed");
+    bool one = http_param(r, "node", node, sizeof node);
+    json_t *out = json_array();
+    const json_t *op;
+    json_array_foreach(r->snap->maintenance, i, op)
+    {
+        if (!hd_state_in(json_string_value(json_object_get(op, "state")) ?: "", state))
+            continue;
+        if (one && strcmp(node, json_string_value(json_object_get(op, "node")) ?: "") != 0)
+            continue;
+        json_array_append_new(out, http_copy(op));
     }
+    return http_json(r->conn, 200, json_pack("{s:o}", "operations", out));
+}
+
+int http_maintenance_one(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no operation \"%s\"", rest);

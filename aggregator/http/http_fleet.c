@@ -24,15 +24,13 @@
 #include "clock.h"
 #include "history.h"
 
-int http_healthz(const http_req_t *r, const char *rest)
+int http_healthz(const http_req_t *r)
 {
-    (void)rest;
     return http_send(r->conn, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
-int http_readyz(const http_req_t *r, const char *rest)
+int http_readyz(const http_req_t *r)
 {
-    (void)rest;
     store_stats_t st = {.connected = true};
     if (r->http->store)
         store_stats(r->http->store, &st);
@@ -41,9 +39,8 @@ int http_readyz(const http_req_t *r, const char *rest)
                                      "the history database is not reachable; samples are buffered");
 }
 
-int http_health(const http_req_t *r, const char *rest)
+int http_health(const http_req_t *r)
 {
-    (void)rest;
     char type[16] = "quick";
     http_param(r, "type", type, sizeof type);
     const snapshot_t *s = r->snap;
@@ -66,12 +63,15 @@ int http_health(const http_req_t *r, const char *rest)
                                "cluster_details", http_copy(s->clusters)));
 }
 
-int http_clusters(const http_req_t *r, const char *id)
+int http_clusters(const http_req_t *r)
 {
-    if (!id[0]) {
-        const char *body = r->snap->clusters_json ? r->snap->clusters_json : "{\"clusters\":[]}";
-        return http_send(r->conn, 200, "application/json", body, strlen(body));
-    }
+    const char *body = r->snap->clusters_json ? r->snap->clusters_json : "{\"clusters\":[]}";
+    return http_send(r->conn, 200, "application/json", body, strlen(body));
+}
+
+int http_cluster(const http_req_t *r)
+{
+    const char *id = r->arg[0];
     size_t i;
     json_t *c;
     json_array_foreach(r->snap->clusters, i, c)
@@ -83,9 +83,8 @@ int http_clusters(const http_req_t *r, const char *id)
     return http_error(r->conn, 404, "not_found", "no cluster with id or name \"%s\"", id);
 }
 
-int http_nodes(const http_req_t *r, const char *rest)
+int http_nodes(const http_req_t *r)
 {
-    (void)rest;
     json_t *arr = json_array();
     const char *name;
     json_t *n;
@@ -116,13 +115,23 @@ static int hf_answer(const http_req_t *r, history_result_t rc, json_t *out, cons
     return http_json(r->conn, 200, out);
 }
 
-static int http_node_history(const http_req_t *r, const char *name, const char *sub)
+/* The node of the path, known to the snapshot; else 404 (sent: NULL). */
+static const char *hf_node(const http_req_t *r)
+{
+    if (json_object_get(r->snap->nodes, r->arg[0]))
+        return r->arg[0];
+    http_error(r->conn, 404, "not_found", "no node named \"%s\"", r->arg[0]);
+    return NULL;
+}
+
+/* /api/v1/nodes/{node}/{history,lag,uptime}?from=&to= (history: &metric=) */
+int http_node_history(const http_req_t *r)
 {
     char metric[64] = "", from[64] = "", to[64] = "", err[256] = "";
-    const char *f, *t;
+    const char *f, *t, *name = hf_node(r), *sub = r->part;
+    if (!name)
+        return 404;
     bool is_history = strcmp(sub, "history") == 0;
-    if (!is_history && strcmp(sub, "lag") != 0 && strcmp(sub, "uptime") != 0)
-        return http_error(r->conn, 404, "not_found", "no resource \"%s\" for node \"%s\"", sub, name);
     if (!r->http->history)
         return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
     if (is_history && !http_param(r, "metric", metric, sizeof metric))
@@ -139,15 +148,12 @@ static int http_node_history(const http_req_t *r, const char *name, const char *
 }
 
 /* /api/v1/nodes/{node}/statements/{queryid}/history?from=&to= */
-static int http_statement_history(const http_req_t *r, const char *name, const char *rest)
+int http_statement_history(const http_req_t *r)
 {
-    char id[32], from[64] = "", to[64] = "", err[256] = "";
-    const char *f, *t;
-    const char *slash = strchr(rest, '/');
-    if (!slash || strcmp(slash, "/history") != 0 || (size_t)(slash - rest) >= sizeof id)
-        return http_error(r->conn, 404, "not_found", "expected /api/v1/nodes/%s/statements/{queryid}/history", name);
-    memcpy(id, rest, (size_t)(slash - rest));
-    id[slash - rest] = '\0';
+    char from[64] = "", to[64] = "", err[256] = "";
+    const char *f, *t, *name = hf_node(r), *id = r->arg[1];
+    if (!name)
+        return 404;
     if (!r->http->history)
         return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
     int sent = hf_range(r, from, to, sizeof from, &f, &t);
@@ -158,32 +164,16 @@ static int http_statement_history(const http_req_t *r, const char *name, const c
     return hf_answer(r, rc, out, err);
 }
 
-int http_node(const http_req_t *r, const char *rest)
+int http_node(const http_req_t *r)
 {
-    char name[128];
-    const char *slash = strchr(rest, '/');
-    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (len == 0 || len >= sizeof name)
-        return http_error(r->conn, 404, "not_found", "no such node");
-    memcpy(name, rest, len);
-    name[len] = '\0';
-    json_t *n = json_object_get(r->snap->nodes, name);
-    if (!n)
-        return http_error(r->conn, 404, "not_found", "no node named \"%s\"", name);
-    if (!slash)
-        return http_json(r->conn, 200, json_pack("{s:o}", "node", http_copy(n)));
-    const char *sub = slash + 1;
-    if (strncmp(sub, "statements/", 11) == 0)
-        return http_statement_history(r, name, sub + 11);
-    if (strcmp(sub, "tables") == 0 || strcmp(sub, "indexes") == 0 || strcmp(sub, "statements") == 0 ||
-        strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0 || strcmp(sub, "diagnostics") == 0)
-        return http_node_diag(r, name, sub);
-    return http_node_history(r, name, sub);
+    const char *name = hf_node(r);
+    if (!name)
+        return 404;
+    return http_json(r->conn, 200, json_pack("{s:o}", "node", http_copy(json_object_get(r->snap->nodes, name))));
 }
 
-int http_events(const http_req_t *r, const char *rest)
+int http_events(const http_req_t *r)
 {
-    (void)rest;
     char cluster[80] = "", node[80] = "", limit_text[16] = "100";
     http_param(r, "cluster", cluster, sizeof cluster);
     http_param(r, "node", node, sizeof node);
@@ -208,18 +198,16 @@ int http_events(const http_req_t *r, const char *rest)
     return http_json(r->conn, 200, json_pack("{s:o}", "events", out));
 }
 
-int http_metric_names(const http_req_t *r, const char *rest)
+int http_metric_names(const http_req_t *r)
 {
-    (void)rest;
     json_t *names = json_array();
     for (const char *const *n = history_metric_names(); *n; n++)
         json_array_append_new(names, json_string(*n));
     return http_json(r->conn, 200, json_pack("{s:o}", "metrics", names));
 }
 
-int http_audit(const http_req_t *r, const char *rest)
+int http_audit(const http_req_t *r)
 {
-    (void)rest;
     char limit_text[16] = "100";
     http_param(r, "limit", limit_text, sizeof limit_text);
     char *end, err[256];

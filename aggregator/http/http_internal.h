@@ -39,6 +39,10 @@ struct http {
 /* Event streams open at once; each holds a worker thread. */
 #define HTTP_STREAMS_MAX 16
 
+/* Captures of a route's path pattern ("{node}", "{id}", "{file...}"). */
+#define HTTP_ARGS_MAX 2
+#define HTTP_ARG_MAX 256
+
 typedef struct {
     struct mg_connection *conn;
     http_t *http;
@@ -49,11 +53,12 @@ typedef struct {
     const char *client; /* remote address */
     const char *who;    /* token name, or "anonymous" */
     auth_role_t role;   /* AUTH_ADMIN when auth is not configured */
+    const char *part;   /* the route's part name ("tables", "lag", ...) or NULL */
+    char arg[HTTP_ARGS_MAX][HTTP_ARG_MAX]; /* the pattern's captures, in order */
 } http_req_t;
 
-/* A route's handler; rest is what follows a prefix route's path ("" for
- * an exact one). Returns the HTTP status sent. */
-typedef int (*http_handler_fn)(const http_req_t *r, const char *rest);
+/* A route's handler (http.c's table). Returns the HTTP status sent. */
+typedef int (*http_handler_fn)(const http_req_t *r);
 
 int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len);
 /* The same with extra header lines ("Retry-After: 3\r\n"); one holding
@@ -82,24 +87,31 @@ bool http_time_valid(const char *text);
 json_t *http_copy(const json_t *shared);
 
 /* Fleet reads (http_fleet.c). */
-int http_healthz(const http_req_t *r, const char *rest);
-int http_readyz(const http_req_t *r, const char *rest);
-int http_health(const http_req_t *r, const char *rest);
-int http_clusters(const http_req_t *r, const char *id);
-int http_nodes(const http_req_t *r, const char *rest);
-int http_node(const http_req_t *r, const char *rest);
-int http_events(const http_req_t *r, const char *rest);
-int http_metric_names(const http_req_t *r, const char *rest);
-int http_audit(const http_req_t *r, const char *rest);
+/* Fleet reads (http_fleet.c); arg[0] is {cluster} or {node}, arg[1]
+ * {queryid}; part names the node history ("history", "lag", "uptime"). */
+int http_healthz(const http_req_t *r);
+int http_readyz(const http_req_t *r);
+int http_health(const http_req_t *r);
+int http_clusters(const http_req_t *r);
+int http_cluster(const http_req_t *r);
+int http_nodes(const http_req_t *r);
+int http_node(const http_req_t *r);
+int http_node_history(const http_req_t *r);
+int http_statement_history(const http_req_t *r);
+int http_events(const http_req_t *r);
+int http_metric_names(const http_req_t *r);
+int http_audit(const http_req_t *r);
 /* GET /metrics (http_metrics.c). */
-int http_metrics(const http_req_t *r, const char *rest);
-/* /api/v1/alerts[/{id}] and /api/v1/silences[/{id}] (http_alerts.c); rest
- * is what follows the collection's slash ("" for the collection). */
-int http_alerts(const http_req_t *r, const char *rest);
-int http_alert_change(const http_req_t *r, const char *rest);
-int http_silences(const http_req_t *r, const char *rest);
-int http_silence_add(const http_req_t *r, const char *rest);
-int http_silence_delete(const http_req_t *r, const char *rest);
+int http_metrics(const http_req_t *r);
+/* /api/v1/alerts[/{id}] and /api/v1/silences[/{id}] (http_alerts.c); arg[0]
+ * is {id}. */
+int http_alerts(const http_req_t *r);
+int http_alert(const http_req_t *r);
+int http_alert_change(const http_req_t *r);
+int http_silences(const http_req_t *r);
+int http_silence(const http_req_t *r);
+int http_silence_add(const http_req_t *r);
+int http_silence_delete(const http_req_t *r);
 /* A positive decimal id (alerts, silences, operations). */
 bool http_id(const char *text, uint64_t *id);
 /* GET of one item of a snapshot list by its "id": {"<kind>": item}, or 404
@@ -111,22 +123,24 @@ json_t *http_read_json(const http_req_t *r);
 /* Send cmd (stolen) to the core with an audit record of this request and
  * answer with the core's status and body. */
 int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target);
-/* /api/v1/nodes/{node}/{tables,indexes,statements,recommendations},
- * /api/v1/recommendations and /api/v1/maintenance[/{id}] (http_diag.c). */
-int http_node_diag(const http_req_t *r, const char *node, const char *sub);
-int http_recommendations(const http_req_t *r, const char *rest);
-int http_maintenance(const http_req_t *r, const char *rest);
-int http_maintenance_add(const http_req_t *r, const char *rest);
+/* /api/v1/nodes/{node}/{part} for the diagnostics parts (tables, indexes,
+ * statements, recommendations, backup, diagnostics), /api/v1/recommendations
+ * and /api/v1/maintenance[/{id}] (http_diag.c). */
+int http_node_diag(const http_req_t *r);
+int http_recommendations(const http_req_t *r);
+int http_maintenance(const http_req_t *r);
+int http_maintenance_one(const http_req_t *r);
+int http_maintenance_add(const http_req_t *r);
 /* gzip (http_web.c): does the client take it, and one whole buffer
  * compressed (malloc'ed into *out; 0 on success). */
 bool http_accepts_gzip(struct mg_connection *conn);
 int http_gzip(const void *in, size_t len, unsigned char **out, size_t *out_len);
 /* The dashboard's files (/, /ui/...) and /api/v1/whoami (http_web.c). */
-int http_web(const http_req_t *r, const char *rest);
-int http_whoami(const http_req_t *r, const char *rest);
+int http_web(const http_req_t *r);
+int http_whoami(const http_req_t *r);
 
 /* /api/v1/stream (http_stream.c): Server-Sent Events of the fleet. */
-int http_stream(const http_req_t *r, const char *rest);
+int http_stream(const http_req_t *r);
 /* /status (html) and /api/v1/status (http_status.c): public, cacheable. */
 int http_status(const http_req_t *r, bool html);
 

@@ -96,9 +96,8 @@ static void hm_store(FILE *f, store_t *store)
             st.partitions_dropped);
 }
 
-int http_metrics(const http_req_t *r, const char *rest)
+int http_metrics(const http_req_t *r)
 {
-    (void)rest;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);

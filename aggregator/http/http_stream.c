@@ -68,9 +68,8 @@ static int hs_write(struct mg_connection *conn, z_stream *z, const char *text, s
     return (int)len;
 }
 
-int http_stream(const http_req_t *r, const char *rest)
+int http_stream(const http_req_t *r)
 {
-    (void)rest;
     http_t *h = r->http;
     if (atomic_fetch_add(&h->streams, 1) >= HTTP_STREAMS_MAX) {
         atomic_fetch_sub(&h->streams, 1);

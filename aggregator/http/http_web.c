@@ -133,9 +133,8 @@ static int hw_file(const http_req_t *r, const char *dir, const char *rel)
     return rc;
 }
 
-int http_web(const http_req_t *r, const char *rest)
+int http_web(const http_req_t *r)
 {
-    (void)rest;
     /* Configured, else the source tree this binary was built from, else
      * where `make install` put the files. */
     const char *dir = r->http->cfg->auth.web_dir;
@@ -159,9 +158,8 @@ int http_web(const http_req_t *r, const char *rest)
     return http_error(r->conn, 404, "not_found", "no resource at %s", r->path);
 }
 
-int http_whoami(const http_req_t *r, const char *rest)
+int http_whoami(const http_req_t *r)
 {
-    (void)rest;
     return http_json(r->conn, 200,
                      json_pack("{s:s,s:s,s:b}", "name", r->who, "role", auth_role_name(r->role), "auth",
                                r->http->cfg->auth.enabled));
