@@ -90,10 +90,10 @@ static void maint_store(maint_t *self, const json_t *op)
     self->view = NULL;
 }
 
-static int maint_check(const json_t *cmd, const maint_node_t *node, json_t **body, const json_t **table,
-                       const json_t **index)
+/* The request alone: a known operation, the fields it takes, valid names. */
+static int maint_check_shape(const json_t *cmd, json_t **body)
 {
-    const char *opn = ms(cmd, "operation"), *role = ms(cmd, "role");
+    const char *opn = ms(cmd, "operation");
     const char *schema = json_object_get(cmd, "schema") ? ms(cmd, "schema") : "public";
     const char *db = ms(cmd, "database"), *tname = ms(cmd, "table"), *iname = ms(cmd, "index");
     bool vacuum = strcmp(opn, "VACUUM") == 0, full = strcmp(opn, "VACUUM FULL") == 0;
@@ -127,6 +127,22 @@ static int maint_check(const json_t *cmd, const maint_node_t *node, json_t **bod
         *body = core_error("bad_request", "names are at most 63 bytes without control characters");
         return 400;
     }
+    return 0;
+}
+
+/* The request against the node: known, role, up, primary, the table or
+ * index exists, not heavy during peak unless forced. */
+static int maint_check(const json_t *cmd, const maint_node_t *node, json_t **body, const json_t **table,
+                       const json_t **index)
+{
+    int rc = maint_check_shape(cmd, body);
+    if (rc)
+        return rc;
+    const char *opn = ms(cmd, "operation"), *role = ms(cmd, "role");
+    const char *schema = json_object_get(cmd, "schema") ? ms(cmd, "schema") : "public";
+    const char *db = ms(cmd, "database"), *tname = ms(cmd, "table"), *iname = ms(cmd, "index");
+    bool full = strcmp(opn, "VACUUM FULL") == 0, reindex = strcmp(opn, "REINDEX") == 0;
+    bool conc = json_is_true(json_object_get(cmd, "concurrently"));
     if (!node->known) {
         *body = core_error("not_found", "no node named \"%s\"", ms(cmd, "node"));
         return 404;

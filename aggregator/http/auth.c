@@ -49,10 +49,35 @@ static int auth_unhex(const char *hex, unsigned char out[32])
     return 0;
 }
 
+/* auth.tokens: name, role (not none) and the SHA-256 of the token. */
+static int auth_tokens_parse(config_t *cfg, const config_node_t *auth, const config_node_t *tokens,
+                             auth_config_t *c)
+{
+    static const char *const tkeys[] = {"name", "role", "sha256", NULL};
+    size_t n = tokens ? config_seq_len(tokens) : 0;
+    if (n && !(c->tokens = calloc(n, sizeof *c->tokens)))
+        return config_fail(cfg, auth, "tokens", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const config_node_t *t = config_seq_at(cfg, tokens, i);
+        const char *name = NULL, *hex = NULL;
+        int role = 0;
+        if (config_expect_keys(cfg, t, tkeys) != 0 || config_str(cfg, t, "name", true, &name) != 0 ||
+            config_enum(cfg, t, "role", true, auth_roles, &role) != 0 || config_str(cfg, t, "sha256", true, &hex) != 0)
+            return -1;
+        if (role == AUTH_NONE)
+            return config_fail(cfg, t, "role", "expected viewer, operator or admin");
+        if (auth_unhex(hex, c->tokens[i].sha256) != 0)
+            return config_fail(cfg, t, "sha256", "expected the 64 hex digits printed by `pgvigil-aggregator token`");
+        c->tokens[i].name = strdup(name);
+        c->tokens[i].role = (auth_role_t)role;
+        c->token_count = i + 1;
+    }
+    return 0;
+}
+
 int auth_config_parse(config_t *cfg, const config_node_t *root, auth_config_t *c)
 {
     static const char *const keys[] = {"tokens", "anonymous", NULL};
-    static const char *const tkeys[] = {"name", "role", "sha256", NULL};
     static const char *const hkeys[] = {"rate_limit", "tls_certificate", "redirect_from", "cors_origin",
                                         "web_dir", "public_name", NULL};
     static const char *const rkeys[] = {"per_second", "burst", NULL};
@@ -95,25 +120,7 @@ int auth_config_parse(config_t *cfg, const config_node_t *root, auth_config_t *c
     if (anon > AUTH_VIEWER)
         return config_fail(cfg, auth, "anonymous", "expected none or viewer");
     c->anonymous = (auth_role_t)anon;
-    size_t n = tokens ? config_seq_len(tokens) : 0;
-    if (n && !(c->tokens = calloc(n, sizeof *c->tokens)))
-        return config_fail(cfg, auth, "tokens", "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const config_node_t *t = config_seq_at(cfg, tokens, i);
-        const char *name = NULL, *hex = NULL;
-        int role = 0;
-        if (config_expect_keys(cfg, t, tkeys) != 0 || config_str(cfg, t, "name", true, &name) != 0 ||
-            config_enum(cfg, t, "role", true, auth_roles, &role) != 0 || config_str(cfg, t, "sha256", true, &hex) != 0)
-            return -1;
-        if (role == AUTH_NONE)
-            return config_fail(cfg, t, "role", "expected viewer, operator or admin");
-        if (auth_unhex(hex, c->tokens[i].sha256) != 0)
-            return config_fail(cfg, t, "sha256", "expected the 64 hex digits printed by `pgvigil-aggregator token`");
-        c->tokens[i].name = strdup(name);
-        c->tokens[i].role = (auth_role_t)role;
-        c->token_count = i + 1;
-    }
-    return 0;
+    return auth_tokens_parse(cfg, auth, tokens, c);
 }
 
 void auth_config_free(auth_config_t *c)

@@ -1,18 +1,33 @@
 /*
- * http.c — the HTTP API (civetweb): liveness, readiness, health verdicts,
- * fleet, cluster and node views, recent events and Prometheus metrics.
+ * http.c — the aggregator's HTTP server (civetweb): one route table, and the
+ * gate every request passes before its handler.
  *
- * Handlers run on civetweb's worker threads and read the current snapshot
- * (snapshot.h): they never touch the core's state and never wait for it.
- * Responses are JSON (jansson) with one error shape:
+ * The route table below is the only place that says which paths exist (as
+ * patterns: "{node}" captures one path segment, "{file...}" the rest),
+ * which methods each takes, who may call it (public, viewer, operator, admin) and
+ * whether a call changes state (audited; refusals counted, see
+ * http_refusals.h). The gate, in order: CORS preflight; the path must be
+ * valid UTF-8 without NUL bytes (400/404); the method must be one the path
+ * takes (405); the per-client and per-token rate limits (429); the bearer
+ * token (401) and the role (401/403). Then the handler runs with the
+ * current snapshot.
+ *
+ * Handlers run on civetweb's worker threads and read the snapshot
+ * (snapshot.h): they never touch the core's state, never wait for it, and
+ * never change reference counts of its values (http_copy). Responses are
+ * JSON (jansson) with one error shape:
  *   {"error": {"code": "not_found", "message": "..."}}
+ *
+ * Slow clients: every connection has read deadlines (request_timeout_ms for
+ * a request's head and body, keep_alive_timeout_ms between requests) and
+ * there are many more workers than a handful of slow clients can hold, so a
+ * hundred connections trickling a byte a second do not keep a health probe
+ * waiting (tests/integration/test_http_hardening.py).
  */
 #include "http.h"
 #include "http_internal.h"
 
 #include <civetweb.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,421 +37,182 @@
 #include "history.h"
 #include "log.h"
 
+enum {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PATCH = 1 << 3,
+    HTTP_DELETE = 1 << 4,
+    HTTP_READ = HTTP_GET | HTTP_HEAD,
+};
 
-static const char *http_reason(int status)
+typedef struct {
+    const char *pattern;    /* the path; "{x}" captures one segment, "{x...}" the rest */
+    unsigned methods;       /* HTTP_GET | ... */
+    http_handler_fn handler;
+    auth_role_t role;       /* AUTH_NONE: public, no token needed */
+    bool mutation;          /* changes state: audited, refusals counted */
+    bool unlimited;         /* probes: not rate-limited */
+    const char *part;       /* handed to the handler as r->part */
+} http_route_t;
+
+static int http_status_html(const http_req_t *r)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 429: return "Too Many Requests";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
+    return http_status(r, true);
 }
 
-int http_send_ex(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len,
-                 const char *extra)
+static int http_status_json(const http_req_t *r)
 {
-    const http_t *self = mg_get_user_data(mg_get_context(conn));
-    const char *cors = self && self->cfg ? self->cfg->auth.cors_origin : NULL;
-    /* Headers and body in one write: two small writes on a keep-alive
-     * connection meet Nagle's algorithm and the peer's delayed ACK. */
-    char head[1024];
-    int h = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                     "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
-                     "%sReferrer-Policy: no-referrer\r\n%s%s%s%s\r\n",
-                     status, http_reason(status), ctype, len,
-                     extra && strstr(extra, "Cache-Control:") ? "" : "Cache-Control: no-store\r\n",
-                     extra && strstr(extra, "Content-Security-Policy:")
-                         ? ""
-                         : "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n",
-                     cors ? "Access-Control-Allow-Origin: " : "", cors ? cors : "", cors ? "\r\nVary: Origin\r\n" : "",
-                     extra ? extra : "");
-    if (h < 0 || (size_t)h >= sizeof head)
-        return 500;
-    if (len <= 4096) {
-        char buf[1024 + 4096];
-        memcpy(buf, head, (size_t)h);
-        memcpy(buf + h, body, len);
-        mg_write(conn, buf, (size_t)h + len);
-    } else {
-        mg_write(conn, head, (size_t)h);
-        mg_write(conn, body, len);
-    }
-    return status;
+    return http_status(r, false);
 }
 
-int http_send(struct mg_connection *conn, int status, const char *ctype, const char *body, size_t len)
+static int http_not_found(const http_req_t *r)
 {
-    return http_send_ex(conn, status, ctype, body, len, NULL);
+    return http_error(r->conn, 404, "not_found", "no resource at %s", r->path);
 }
 
-/* Serialize and send j (stolen). */
-int http_json(struct mg_connection *conn, int status, json_t *j)
+#define NODE "/api/v1/nodes/{node}"
+
+static const http_route_t http_routes[] = {
+    /* pattern                         methods      handler                 role           mutation unlimited part */
+    {"/healthz",                       HTTP_READ,   http_healthz,           AUTH_NONE,     false, true,  NULL},
+    {"/readyz",                        HTTP_READ,   http_readyz,            AUTH_NONE,     false, true,  NULL},
+    {"/status",                        HTTP_READ,   http_status_html,       AUTH_NONE,     false, false, NULL},
+    {"/api/v1/status",                 HTTP_READ,   http_status_json,       AUTH_NONE,     false, false, NULL},
+    {"/api/v1/whoami",                 HTTP_READ,   http_whoami,            AUTH_NONE,     false, false, NULL},
+    {"/",                              HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/index.html",                    HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/ui/{file...}",                  HTTP_READ,   http_web,               AUTH_NONE,     false, false, NULL},
+    {"/metrics",                       HTTP_READ,   http_metrics,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/health",                 HTTP_READ,   http_health,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/clusters",               HTTP_READ,   http_clusters,          AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/clusters/{cluster}",     HTTP_READ,   http_cluster,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/nodes",                  HTTP_READ,   http_nodes,             AUTH_VIEWER,   false, false, NULL},
+    {NODE,                             HTTP_READ,   http_node,              AUTH_VIEWER,   false, false, NULL},
+    {NODE "/history",                  HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "history"},
+    {NODE "/lag",                      HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "lag"},
+    {NODE "/uptime",                   HTTP_READ,   http_node_history,      AUTH_VIEWER,   false, false, "uptime"},
+    {NODE "/statements/{queryid}/history", HTTP_READ, http_statement_history, AUTH_VIEWER, false, false, NULL},
+    {NODE "/tables",                   HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "tables"},
+    {NODE "/indexes",                  HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "indexes"},
+    {NODE "/statements",               HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "statements"},
+    {NODE "/recommendations",          HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "recommendations"},
+    {NODE "/backup",                   HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "backup"},
+    {NODE "/diagnostics",              HTTP_READ,   http_node_diag,         AUTH_VIEWER,   false, false, "diagnostics"},
+    {"/api/v1/events",                 HTTP_READ,   http_events,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/metrics",                HTTP_READ,   http_metric_names,      AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/stream",                 HTTP_READ,   http_stream,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts",                 HTTP_READ,   http_alerts,            AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts/{id}",            HTTP_READ,   http_alert,             AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/alerts/{id}",            HTTP_PATCH,  http_alert_change,      AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/silences",               HTTP_READ,   http_silences,          AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/silences",               HTTP_POST,   http_silence_add,       AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/silences/{id}",          HTTP_READ,   http_silence,           AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/silences/{id}",          HTTP_DELETE, http_silence_delete,    AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/recommendations",        HTTP_READ,   http_recommendations,   AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/maintenance",            HTTP_READ,   http_maintenance,       AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/maintenance",            HTTP_POST,   http_maintenance_add,   AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/maintenance/{id}",       HTTP_READ,   http_maintenance_one,   AUTH_VIEWER,   false, false, NULL},
+    {"/api/v1/audit",                  HTTP_READ,   http_audit,             AUTH_ADMIN,    false, false, NULL},
+};
+
+/* Longest decoded path served. */
+#define HTTP_PATH_MAX 2048
+
+/* Anything else: 404 for those who may read the API (401 before that). */
+static const http_route_t http_fallback = {"", HTTP_READ, http_not_found, AUTH_VIEWER, false, false, NULL};
+
+static unsigned http_method_bit(const char *method)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return http_send(conn, 500, "application/json", "{}", 2);
-    int rc = http_send(conn, status, "application/json", text, strlen(text));
-    free(text);
-    return rc;
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } methods[] = {{"GET", HTTP_GET}, {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST}, {"PATCH", HTTP_PATCH},
+                   {"DELETE", HTTP_DELETE}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(methods[i].name, method) == 0)
+            return methods[i].bit;
+    return 0;
 }
 
-int http_error(struct mg_connection *conn, int status,
-                                                             const char *code, const char *fmt, ...)
+/* Does path match pattern? Captures go to args (at most HTTP_ARGS_MAX,
+ * each non-empty and shorter than HTTP_ARG_MAX, or there is no match). */
+static bool http_route_matches(const char *pattern, const char *path, char args[][HTTP_ARG_MAX])
 {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return http_json(conn, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
-}
-
-/* A query parameter into buf; false when absent. */
-bool http_param(const http_req_t *r, const char *name, char *buf, size_t len)
-{
-    char tmp[256];
-    if (!r->query || mg_get_var(r->query, strlen(r->query), name, tmp, sizeof tmp) < 0)
-        return false; /* mg_get_var empties its buffer even when absent */
-    size_t n = strnlen(tmp, sizeof tmp);
-    n = n < len ? n : len - 1; /* an overlong value is cut and then fails validation */
-    memcpy(buf, tmp, n);
-    buf[n] = '\0';
-    return true;
-}
-
-static int http_health(const http_req_t *r)
-{
-    char type[16] = "quick";
-    http_param(r, "type", type, sizeof type);
-    const snapshot_t *s = r->snap;
-    if (strcmp(type, "quick") != 0 && strcmp(type, "full") != 0)
-        return http_error(r->conn, 400, "bad_request", "type must be quick or full, not \"%s\"", type);
-    if (strcmp(type, "quick") == 0) {
-        char body[256];
-        int n = snprintf(body, sizeof body,
-                         "{\"status\":\"%s\",\"clusters\":%u,\"nodes\":%u,\"up\":%u,\"down\":%u,\"stale\":%u}",
-                         s->status, s->cluster_count, s->node_count, s->nodes_up, s->nodes_down,
-                         s->nodes_stale);
-        return http_send(r->conn, 200, "application/json", body, (size_t)n);
-    }
-    char built[40];
-    clock_format_rfc3339(s->built_at_us, built, sizeof built);
-    return http_json(r->conn, 200,
-                     json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:O}", "status", s->status, "clusters",
-                               (int)s->cluster_count, "nodes", (int)s->node_count, "up", (int)s->nodes_up,
-                               "down", (int)s->nodes_down, "stale", (int)s->nodes_stale, "as_of", built,
-                               "cluster_details", s->clusters));
-}
-
-static int http_clusters(const http_req_t *r, const char *id)
-{
-    if (!id[0]) {
-        const char *body = r->snap->clusters_json ? r->snap->clusters_json : "{\"clusters\":[]}";
-        return http_send(r->conn, 200, "application/json", body, strlen(body));
-    }
-    size_t i;
-    json_t *c;
-    json_array_foreach(r->snap->clusters, i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0 ||
-            strcmp(json_string_value(json_object_get(c, "name")), id) == 0)
-            return http_json(r->conn, 200, json_pack("{s:O}", "cluster", c));
-    }
-    return http_error(r->conn, 404, "not_found", "no cluster with id or name \"%s\"", id);
-}
-
-static int http_nodes(const http_req_t *r)
-{
-    json_t *arr = json_array();
-    const char *name;
-    json_t *n;
-    json_object_foreach(r->snap->nodes, name, n)
-    {
-        json_t *summary = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(n, k, v) if (strcmp(k, "sample") != 0) json_object_set(summary, k, v);
-        json_array_append_new(arr, summary);
-    }
-    return http_json(r->conn, 200, json_pack("{s:o}", "nodes", arr));
-}
-
-static int http_node_history(const http_req_t *r, const char *name, const char *sub)
-{
-    char metric[64] = "", from[64] = "", to[64] = "", err[256] = "";
-    bool is_history = strcmp(sub, "history") == 0;
-    if (!is_history && strcmp(sub, "lag") != 0 && strcmp(sub, "uptime") != 0)
-        return http_error(r->conn, 404, "not_found", "no resource \"%s\" for node \"%s\"", sub, name);
-    if (!r->http->history)
-        return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
-    if (is_history && !http_param(r, "metric", metric, sizeof metric))
-        return http_error(r->conn, 400, "bad_request", "the metric parameter is required");
-    bool has_from = http_param(r, "from", from, sizeof from), has_to = http_param(r, "to", to, sizeof to);
-    json_t *out = NULL;
-    history_result_t rc =
-        is_history ? history_node_metric(r->http->history, name, metric, has_from ? from : NULL,
-                                         has_to ? to : NULL, &out, err, sizeof err)
-        : strcmp(sub, "lag") == 0
-            ? history_lag(r->http->history, name, has_from ? from : NULL, has_to ? to : NULL, &out, err,
-                          sizeof err)
-            : history_uptime(r->http->history, name, has_from ? from : NULL, has_to ? to : NULL, &out,
-                             err, sizeof err);
-    if (rc == HISTORY_BAD_REQUEST)
-        return http_error(r->conn, 400, "bad_request", "%s", err);
-    if (rc != HISTORY_OK)
-        return http_error(r->conn, 503, "unavailable", "%s", err);
-    return http_json(r->conn, 200, out);
-}
-
-/* /api/v1/nodes/{node}/statements/{queryid}/history?from=&to= */
-static int http_statement_history(const http_req_t *r, const char *name, const char *rest)
-{
-    char id[32], from[64] = "", to[64] = "", err[256] = "";
-    const char *slash = strchr(rest, '/');
-    if (!slash || strcmp(slash, "/history") != 0 || (size_t)(slash - rest) >= sizeof id)
-        return http_error(r->conn, 404, "not_found", "expected /api/v1/nodes/%s/statements/{queryid}/history", name);
-    memcpy(id, rest, (size_t)(slash - rest));
-    id[slash - rest] = '\0';
-    if (!r->http->history)
-        return http_error(r->conn, 503, "unavailable", "no history is kept: storage is not configured");
-    bool has_from = http_param(r, "from", from, sizeof from), has_to = http_param(r, "to", to, sizeof to);
-    json_t *out = NULL;
-    history_result_t rc = history_statement(r->http->history, name, id, has_from ? from : NULL, has_to ? to : NULL,
-                                            &out, err, sizeof err);
-    if (rc == HISTORY_BAD_REQUEST)
-        return http_error(r->conn, 400, "bad_request", "%s", err);
-    if (rc != HISTORY_OK)
-        return http_error(r->conn, 503, "unavailable", "%s", err);
-    return http_json(r->conn, 200, out);
-}
-
-static int http_node(const http_req_t *r, const char *rest)
-{
-    char name[128];
-    const char *slash = strchr(rest, '/');
-    size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (len == 0 || len >= sizeof name)
-        return http_error(r->conn, 404, "not_found", "no such node");
-    memcpy(name, rest, len);
-    name[len] = '\0';
-    json_t *n = json_object_get(r->snap->nodes, name);
-    if (!n)
-        return http_error(r->conn, 404, "not_found", "no node named \"%s\"", name);
-    if (!slash)
-        return http_json(r->conn, 200, json_pack("{s:O}", "node", n));
-    const char *sub = slash + 1;
-    if (strncmp(sub, "statements/", 11) == 0)
-        return http_statement_history(r, name, sub + 11);
-    if (strcmp(sub, "tables") == 0 || strcmp(sub, "indexes") == 0 || strcmp(sub, "statements") == 0 ||
-        strcmp(sub, "recommendations") == 0 || strcmp(sub, "backup") == 0 || strcmp(sub, "diagnostics") == 0)
-        return http_node_diag(r, name, sub);
-    return http_node_history(r, name, sub);
-}
-
-static int http_events(const http_req_t *r)
-{
-    char cluster[80] = "", node[80] = "", limit_text[16] = "100";
-    http_param(r, "cluster", cluster, sizeof cluster);
-    http_param(r, "node", node, sizeof node);
-    http_param(r, "limit", limit_text, sizeof limit_text);
-    char *end;
-    long limit = strtol(limit_text, &end, 10);
-    if (*end || limit < 1 || limit > 1000)
-        return http_error(r->conn, 400, "bad_request", "limit must be a number from 1 to 1000");
-    json_t *out = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach(r->snap->events, i, e)
-    {
-        const char *en = json_string_value(json_object_get(e, "node"));
-        if ((cluster[0] && strcmp(json_string_value(json_object_get(e, "cluster")), cluster) != 0) ||
-            (node[0] && (!en || strcmp(en, node) != 0)))
+    const char *p = pattern, *s = path;
+    int n = 0;
+    while (*p) {
+        if (*p != '{') {
+            if (*p++ != *s++)
+                return false;
             continue;
-        json_array_append(out, e);
-        if ((long)json_array_size(out) >= limit)
-            break;
+        }
+        const char *close = strchr(p, '}');
+        bool tail = close - p > 4 && strncmp(close - 3, "...", 3) == 0;
+        size_t len = tail ? strlen(s) : strcspn(s, "/");
+        if (len == 0 || len >= HTTP_ARG_MAX || n == HTTP_ARGS_MAX)
+            return false;
+        memcpy(args[n], s, len);
+        args[n++][len] = '\0';
+        s += len;
+        p = close + 1;
     }
-    return http_json(r->conn, 200, json_pack("{s:o}", "events", out));
+    return *s == '\0';
 }
 
-static int http_metrics(const http_req_t *r)
+/* The route for r->path and method, its captures in r->arg; NULL when the
+ * path exists but not for this method (405). */
+static const http_route_t *http_route_find(http_req_t *r, const char *method)
 {
-    ingest_counters_t *c = r->http->counters;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return http_error(r->conn, 500, "internal", "out of memory");
-    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
-    fprintf(f,
-            "# HELP pgvigil_ingest_received_total Messages received on the ingest socket\n"
-            "# TYPE pgvigil_ingest_received_total counter\npgvigil_ingest_received_total %" PRIu64 "\n"
-            "# HELP pgvigil_ingest_accepted_total Samples accepted\n"
-            "# TYPE pgvigil_ingest_accepted_total counter\npgvigil_ingest_accepted_total %" PRIu64 "\n"
-            "# HELP pgvigil_ingest_bytes_total Sample body bytes received\n"
-            "# TYPE pgvigil_ingest_bytes_total counter\npgvigil_ingest_bytes_total %" PRIu64 "\n"
-            "# HELP pgvigil_ingest_unauthenticated_total CURVE handshakes refused\n"
-            "# TYPE pgvigil_ingest_unauthenticated_total counter\n"
-            "pgvigil_ingest_unauthenticated_total %" PRIu64 "\n"
-            "# HELP pgvigil_core_samples_applied_total Samples applied to the fleet (as of the snapshot)\n"
-            "# TYPE pgvigil_core_samples_applied_total counter\npgvigil_core_samples_applied_total %" PRIu64 "\n"
-            "# HELP pgvigil_ingest_rejected_total Messages dropped, by reason\n"
-            "# TYPE pgvigil_ingest_rejected_total counter\n",
-            (uint64_t)atomic_load(&c->received), (uint64_t)atomic_load(&c->accepted),
-            (uint64_t)atomic_load(&c->bytes), (uint64_t)atomic_load(&c->unauthenticated),
-            r->snap->samples_applied);
-    for (int i = 1; i < INGEST_REASON_COUNT; i++)
-        fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
-    fprintf(f,
-            "# HELP pgvigil_alerts_firing Alerts firing, by severity\n"
-            "# TYPE pgvigil_alerts_firing gauge\n"
-            "pgvigil_alerts_firing{severity=\"warning\"} %u\npgvigil_alerts_firing{severity=\"critical\"} %u\n"
-            "# HELP pgvigil_peak 1 while a region is in its peak window\n# TYPE pgvigil_peak gauge\n",
-            r->snap->alerts_warning, r->snap->alerts_critical);
-    size_t pi;
-    json_t *pr;
-    json_array_foreach(r->snap->peak_regions, pi, pr)
-        fprintf(f, "pgvigil_peak{region=\"%s\"} 1\n", json_string_value(pr));
-    if (r->http->notify_stats) {
-        notify_stats_t *ns = r->http->notify_stats;
-        fprintf(f,
-                "# HELP pgvigil_notifications_total Notifications, by outcome\n"
-                "# TYPE pgvigil_notifications_total counter\n"
-                "pgvigil_notifications_total{outcome=\"queued\"} %" PRIu64 "\n"
-                "pgvigil_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
-                "pgvigil_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
-                "# HELP pgvigil_notification_attempts_total Delivery attempts (retries included)\n"
-                "# TYPE pgvigil_notification_attempts_total counter\n"
-                "pgvigil_notification_attempts_total %" PRIu64 "\n"
-                "# HELP pgvigil_notification_breakers_open Receivers whose circuit breaker is open\n"
-                "# TYPE pgvigil_notification_breakers_open gauge\npgvigil_notification_breakers_open %u\n"
-                "# HELP pgvigil_alert_writes_pending Alert writes waiting for the database\n"
-                "# TYPE pgvigil_alert_writes_pending gauge\npgvigil_alert_writes_pending %" PRIu64 "\n",
-                (uint64_t)atomic_load(&ns->queued), (uint64_t)atomic_load(&ns->delivered),
-                (uint64_t)atomic_load(&ns->failed), (uint64_t)atomic_load(&ns->attempts),
-                (unsigned)atomic_load(&ns->breakers_open), (uint64_t)atomic_load(&ns->db_pending));
+    unsigned bit = http_method_bit(method);
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++) {
+        if (!http_route_matches(http_routes[i].pattern, r->path, r->arg))
+            continue;
+        if (http_routes[i].methods & bit)
+            return &http_routes[i];
+        path_known = true;
     }
-    if (r->http->store) {
-        store_stats_t st;
-        store_stats(r->http->store, &st);
-        fprintf(f,
-                "# HELP pgvigil_store_connected 1 while the history database is reachable\n"
-                "# TYPE pgvigil_store_connected gauge\npgvigil_store_connected %d\n"
-                "# HELP pgvigil_store_rows_written_total History rows committed\n"
-                "# TYPE pgvigil_store_rows_written_total counter\n"
-                "pgvigil_store_rows_written_total %" PRIu64 "\n"
-                "# HELP pgvigil_store_rows_buffered History rows waiting in memory\n"
-                "# TYPE pgvigil_store_rows_buffered gauge\npgvigil_store_rows_buffered %" PRIu64 "\n"
-                "# HELP pgvigil_store_rows_spooled History rows waiting in the spool file\n"
-                "# TYPE pgvigil_store_rows_spooled gauge\npgvigil_store_rows_spooled %" PRIu64 "\n"
-                "# HELP pgvigil_store_write_errors_total Failed history batches (retried)\n"
-                "# TYPE pgvigil_store_write_errors_total counter\n"
-                "pgvigil_store_write_errors_total %" PRIu64 "\n"
-                "# HELP pgvigil_store_partitions_dropped_total Expired partitions dropped\n"
-                "# TYPE pgvigil_store_partitions_dropped_total counter\n"
-                "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
-                st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
-                st.partitions_dropped);
-    }
-    fclose(f);
-    int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
-    free(text);
-    return rc;
+    return path_known || !(http_fallback.methods & bit) ? NULL : &http_fallback;
 }
 
-static int http_audit(const http_req_t *r)
+/* Write one audit record of a refusal (or a count of them). */
+static void http_audit_write(const char *who, const char *role, const char *action, const char *target,
+                             const char *client, int status)
 {
-    char limit_text[16] = "100";
-    http_param(r, "limit", limit_text, sizeof limit_text);
-    char *end, err[256];
-    long limit = strtol(limit_text, &end, 10);
-    if (*end || limit < 1 || limit > 1000)
-        return http_error(r->conn, 400, "bad_request", "limit must be a number from 1 to 1000");
-    if (!r->http->history)
-        return http_error(r->conn, 503, "unavailable", "the audit log needs storage to be configured");
-    json_t *out = NULL;
-    if (history_audit(r->http->history, (int)limit, &out, err, sizeof err) != HISTORY_OK)
-        return http_error(r->conn, 503, "unavailable", "%s", err);
-    return http_json(r->conn, 200, out);
-}
-
-static int http_route(const http_req_t *r)
-{
-    const char *p = r->path;
-    if (strcmp(p, "/healthz") == 0)
-        return http_send(r->conn, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    if (strcmp(p, "/readyz") == 0) {
-        store_stats_t st = {.connected = true};
-        if (r->http->store)
-            store_stats(r->http->store, &st);
-        return st.connected ? http_send(r->conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
-                            : http_error(r->conn, 503, "unavailable",
-                                         "the history database is not reachable; samples are buffered");
-    }
-    if (strcmp(p, "/metrics") == 0)
-        return http_metrics(r);
-    if (strcmp(p, "/api/v1/health") == 0)
-        return http_health(r);
-    if (strcmp(p, "/api/v1/clusters") == 0)
-        return http_clusters(r, "");
-    if (strncmp(p, "/api/v1/clusters/", 17) == 0)
-        return http_clusters(r, p + 17);
-    if (strcmp(p, "/api/v1/nodes") == 0)
-        return http_nodes(r);
-    if (strncmp(p, "/api/v1/nodes/", 14) == 0)
-        return http_node(r, p + 14);
-    if (strcmp(p, "/api/v1/events") == 0)
-        return http_events(r);
-    if (strncmp(p, "/api/v1/alerts", 14) == 0 && (p[14] == '\0' || p[14] == '/'))
-        return http_alerts(r, p[14] ? p + 15 : NULL);
-    if (strncmp(p, "/api/v1/silences", 16) == 0 && (p[16] == '\0' || p[16] == '/'))
-        return http_silences(r, p[16] ? p + 17 : NULL);
-    if (strcmp(p, "/api/v1/recommendations") == 0)
-        return http_recommendations(r);
-    if (strncmp(p, "/api/v1/maintenance", 19) == 0 && (p[19] == '\0' || p[19] == '/'))
-        return http_maintenance(r, p[19] ? p + 20 : "");
-    if (strcmp(p, "/api/v1/audit") == 0)
-        return http_audit(r);
-    if (strcmp(p, "/api/v1/stream") == 0)
-        return http_stream(r);
-    if (strcmp(p, "/api/v1/status") == 0 || strcmp(p, "/status") == 0)
-        return http_status(r, p[1] == 's');
-    if (strcmp(p, "/api/v1/whoami") == 0)
-        return http_whoami(r);
-    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0 || strncmp(p, "/ui/", 4) == 0)
-        return http_web(r);
-    if (strcmp(p, "/api/v1/metrics") == 0) {
-        json_t *names = json_array();
-        for (const char *const *n = history_metric_names(); *n; n++)
-            json_array_append_new(names, json_string(*n));
-        return http_json(r->conn, 200, json_pack("{s:o}", "metrics", names));
-    }
-    return http_error(r->conn, 404, "not_found", "no resource at %s", p);
-}
-
-/* Record a refused change (the core writes it to audit_log). */
-static void http_audit_refusal(const http_req_t *r, int status)
-{
-    json_t *body = NULL, *cmd = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:i}}", "cmd", "audit", "audit", "who", r->who,
-                                          "role", auth_role_name(r->role), "action", r->method, "target", r->path,
-                                          "client", r->client ? r->client : "", "result", status);
+    json_t *body = NULL, *cmd = json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:i}}", "cmd", "audit", "audit", "who", who,
+                                          "role", role, "action", action, "target", target, "client", client,
+                                          "result", status);
+    if (!cmd)
+        return; /* names that are not UTF-8: nothing to record them by */
     core_command(cmd, 1000, &body);
     json_decref(cmd);
     json_decref(body);
+}
+
+static void http_audit_counts(const http_refusal_t *due, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char action[160], since[40];
+        clock_format_rfc3339(due[i].since_us, since, sizeof since);
+        snprintf(action, sizeof action, "%llu more refused requests in the minute from %s",
+                 (unsigned long long)due[i].count, since);
+        http_audit_write(due[i].who, due[i].role, action, "*", due[i].client, due[i].status);
+    }
+}
+
+/* Record a refused change: the first per client, token and status in a
+ * minute as itself, the rest as one count when the minute is over. */
+static void http_audit_refusal(const http_req_t *r, int status)
+{
+    http_refusal_t due[8];
+    size_t n_due = 0;
+    const char *client = r->client ? r->client : "";
+    bool first = http_refusals_note(r->http->refusals, client, r->who, auth_role_name(r->role), status,
+                                    clock_wall_us(), due, 8, &n_due);
+    http_audit_counts(due, n_due);
+    if (first)
+        http_audit_write(r->who, auth_role_name(r->role), r->method, r->path, client, status);
 }
 
 static int http_refuse(const http_req_t *r, bool mutation, int status, const char *extra, const char *code,
@@ -444,50 +220,55 @@ static int http_refuse(const http_req_t *r, bool mutation, int status, const cha
 {
     if (mutation)
         http_audit_refusal(r, status);
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
+    char *text = http_error_text(code, message);
     int rc = http_send_ex(r->conn, status, "application/json", text ? text : "{}", text ? strlen(text) : 2, extra);
     free(text);
     return rc;
 }
 
-static bool http_public(const char *path)
+/* The request's path, decoded here (civetweb runs with decode_url=no, so
+ * that a %00 cannot silently cut the path short: "/ui/index.html%00.js"
+ * must not name index.html). 0 with path filled, or the status sent: 404
+ * for a NUL byte or an overlong path, 400 for bytes that are not UTF-8. */
+static int http_decode_path(struct mg_connection *conn, const struct mg_request_info *ri, char *path, size_t len)
 {
-    return strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 || strcmp(path, "/status") == 0 ||
-           strcmp(path, "/api/v1/status") == 0 || strcmp(path, "/api/v1/whoami") == 0 || strcmp(path, "/") == 0 ||
-           strcmp(path, "/index.html") == 0 || strncmp(path, "/ui/", 4) == 0;
+    const char *raw = ri->local_uri ? ri->local_uri : "";
+    int n = mg_url_decode(raw, (int)strlen(raw), path, (int)len, 0);
+    if (n < 0 || (size_t)n >= len)
+        return http_error(conn, 404, "not_found", "no resource at a path that long");
+    if (memchr(path, '\0', (size_t)n))
+        return http_error(conn, 404, "not_found", "no resource at a path holding a NUL byte");
+    json_t *s = json_stringn(path, (size_t)n);
+    if (!s)
+        return http_error(conn, 400, "bad_request", "the path is not valid UTF-8");
+    json_decref(s);
+    return 0;
 }
 
-static int http_handler(struct mg_connection *conn, void *cbdata)
+/* "/api/v1/alerts/" names the collection, as "/api/v1/alerts" does. */
+static void http_trim_slash(char *path)
 {
-    http_t *self = cbdata;
+    size_t n = strlen(path);
+    if (n > 8 && strncmp(path, "/api/v1/", 8) == 0 && path[n - 1] == '/')
+        path[n - 1] = '\0';
+}
+
+/* Rate limits first, so that guessing tokens is throttled like anything
+ * else; then the token and the role. 0, or the status already sent. */
+static int http_gate(http_req_t *r, const http_route_t *route)
+{
+    http_t *self = r->http;
     const auth_config_t *auth = &self->cfg->auth;
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    const char *path = ri->local_uri, *method = ri->request_method;
-    if (strcmp(method, "OPTIONS") == 0 && auth->cors_origin)
-        return http_send_ex(conn, 204, "text/plain", "", 0,
-                            "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE\r\n"
-                            "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
-                            "Access-Control-Max-Age: 600\r\n");
-    bool read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool mutation_path = strncmp(path, "/api/v1/alerts/", 15) == 0 || strncmp(path, "/api/v1/silences", 16) == 0 ||
-                         strcmp(path, "/api/v1/maintenance") == 0;
-    if (!read_only && !mutation_path)
-        return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", method);
-    http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN};
-    bool mutation = !read_only;
     const auth_token_t *tok = NULL;
-    const char *hdr = auth->enabled ? mg_get_header(conn, "Authorization") : NULL;
+    const char *hdr = auth->enabled ? mg_get_header(r->conn, "Authorization") : NULL;
     if (auth->enabled) {
         tok = auth_check(auth, hdr);
-        r.role = tok ? tok->role : auth->anonymous;
-        r.who = tok ? tok->name : "anonymous";
+        r->role = tok ? tok->role : auth->anonymous;
+        r->who = tok ? tok->name : "anonymous";
     }
-    /* Limits first, so that guessing tokens is throttled like anything else. */
-    if (self->limiter && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0) {
+    if (self->limiter && !route->unlimited) {
         char key[80], extra[64];
-        snprintf(key, sizeof key, "ip:%s", ri->remote_addr);
+        snprintf(key, sizeof key, "ip:%s", r->client);
         int wait = auth_limiter_take(self->limiter, key, clock_mono_us());
         if (tok) {
             snprintf(key, sizeof key, "token:%s", tok->name);
@@ -496,23 +277,47 @@ static int http_handler(struct mg_connection *conn, void *cbdata)
         }
         if (wait > 0) {
             snprintf(extra, sizeof extra, "Retry-After: %d\r\n", wait);
-            return http_refuse(&r, mutation, 429, extra, "rate_limited", "too many requests; retry later");
+            return http_refuse(r, route->mutation, 429, extra, "rate_limited", "too many requests; retry later");
         }
     }
-    if (hdr && !tok && !http_public(path))
-        return http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
+    bool public = route->role == AUTH_NONE;
+    if (hdr && !tok && !public)
+        return http_refuse(r, route->mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
                            "the bearer token is not valid");
-    auth_role_t need = http_public(path)                         ? AUTH_NONE
-                       : mutation                                 ? AUTH_OPERATOR
-                       : strncmp(path, "/api/v1/audit", 13) == 0 ? AUTH_ADMIN
-                                                                  : AUTH_VIEWER;
-    if (r.role < need)
-        return r.role == AUTH_NONE
-                   ? http_refuse(&r, mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
+    if (r->role < route->role)
+        return r->role == AUTH_NONE
+                   ? http_refuse(r, route->mutation, 401, "WWW-Authenticate: Bearer\r\n", "unauthorized",
                                  "a bearer token is required")
-                   : http_refuse(&r, mutation, 403, NULL, "forbidden", "the token's role does not allow this");
+                   : http_refuse(r, route->mutation, 403, NULL, "forbidden", "the token's role does not allow this");
+    return 0;
+}
+
+static int http_handler(struct mg_connection *conn, void *cbdata)
+{
+    http_t *self = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *method = ri->request_method;
+    char path[HTTP_PATH_MAX];
+    if (strcmp(method, "OPTIONS") == 0 && self->cfg->auth.cors_origin)
+        return http_send_ex(conn, 204, "text/plain", "", 0,
+                            "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE\r\n"
+                            "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+                            "Access-Control-Max-Age: 600\r\n");
+    int bad = http_decode_path(conn, ri, path, sizeof path);
+    if (bad)
+        return bad;
+    http_trim_slash(path);
+    http_req_t r = {conn, self, NULL, path, ri->query_string, method, ri->remote_addr, "anonymous", AUTH_ADMIN,
+                    NULL, {{0}}};
+    const http_route_t *route = http_route_find(&r, method);
+    if (!route)
+        return http_error(conn, 405, "method_not_allowed", "%s is not allowed here", method);
+    r.part = route->part;
+    int refused = http_gate(&r, route);
+    if (refused)
+        return refused;
     r.snap = snapshot_acquire(self->snapshots);
-    int rc = http_route(&r);
+    int rc = route->handler(&r);
     snapshot_release(self->snapshots, r.snap);
     return rc;
 }
@@ -522,6 +327,27 @@ static int http_log_message(const struct mg_connection *conn, const char *messag
     (void)conn;
     log_warning("http: %s", message);
     return 1;
+}
+
+/* civetweb's listening_ports (TLS "s", an HTTP port redirecting "r") and
+ * the host name it uses in its redirects to HTTPS. */
+static void http_listen_names(const agg_config_t *cfg, char *ports, size_t ports_len, char *host, size_t host_len)
+{
+    snprintf(ports, ports_len, "%s%s%s%s", cfg->http_listen, cfg->auth.tls_certificate ? "s" : "",
+             cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
+    size_t n = strlen(ports);
+    if (cfg->auth.redirect_from && n + 1 < ports_len) {
+        ports[n] = 'r';
+        ports[n + 1] = '\0';
+    }
+    snprintf(host, host_len, "%s", cfg->auth.public_name ? cfg->auth.public_name : cfg->http_listen);
+    if (!cfg->auth.public_name) {
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
+            snprintf(host, host_len, "localhost");
+    }
 }
 
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
@@ -536,28 +362,28 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->notify_stats = notify_stats;
     self->cfg = cfg;
     self->limiter = auth_limiter_new(cfg->auth.rate_per_second, cfg->auth.rate_burst);
-    if (cfg->storage_dsn && !(self->history = history_new(cfg->storage_dsn))) {
+    self->refusals = http_refusals_new(HTTP_REFUSALS_WINDOW_US);
+    if (!self->refusals) {
+        auth_limiter_destroy(&self->limiter);
         free(self);
         return NULL;
     }
-    char ports[512];
-    snprintf(ports, sizeof ports, "%s%s%s%s", cfg->http_listen, cfg->auth.tls_certificate ? "s" : "",
-             cfg->auth.redirect_from ? "," : "", cfg->auth.redirect_from ? cfg->auth.redirect_from : "");
-    if (cfg->auth.redirect_from)
-        strncat(ports, "r", sizeof ports - strlen(ports) - 1);
-    /* civetweb names this host in its redirects to HTTPS. */
-    char host[256];
-    snprintf(host, sizeof host, "%s", cfg->auth.public_name ? cfg->auth.public_name : cfg->http_listen);
-    if (!cfg->auth.public_name) {
-        char *colon = strrchr(host, ':');
-        if (colon)
-            *colon = '\0';
-        if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
-            snprintf(host, sizeof host, "localhost");
+    if (cfg->storage_dsn && !(self->history = history_new(cfg->storage_dsn))) {
+        http_refusals_destroy(&self->refusals);
+        auth_limiter_destroy(&self->limiter);
+        free(self);
+        return NULL;
     }
-    const char *options[] = {"listening_ports", ports, "num_threads", "40", "authentication_domain", host,
-                             "request_timeout_ms", "10000", "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "30000", "tcp_nodelay", "1",
+    char ports[512], host[256];
+    http_listen_names(cfg, ports, sizeof ports, host, sizeof host);
+    /* Deadlines per connection (a request's head and body; the wait for the
+     * next request on a kept-alive connection; lingering at close) and far
+     * more workers than slow clients usually hold: see the header comment. */
+    const char *options[] = {"listening_ports", ports, "num_threads", HTTP_WORKERS, "authentication_domain", host,
+                             "request_timeout_ms", "5000", "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", "10000", "linger_timeout_ms", "500",
+                             "listen_backlog", "1024", "connection_queue", "256", "tcp_nodelay", "1",
+                             "decode_url", "no",
                              cfg->auth.tls_certificate ? "ssl_certificate" : NULL, cfg->auth.tls_certificate,
                              NULL};
     if (!cfg->auth.enabled)
@@ -569,6 +395,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
                  cfg->auth.tls_certificate ? "S (check http.tls_certificate: a PEM with certificate and key)" : "");
         history_destroy(&self->history);
         auth_limiter_destroy(&self->limiter);
+        http_refusals_destroy(&self->refusals);
         free(self);
         return NULL;
     }
@@ -582,6 +409,12 @@ void http_destroy(http_t **self_p)
         return;
     atomic_store(&(*self_p)->stopping, true); /* event streams end within 200 ms */
     mg_stop((*self_p)->ctx);
+    http_refusal_t due[64];
+    size_t n = http_refusals_drain((*self_p)->refusals, due, 64);
+    for (size_t i = 0; i < n; i++) /* the core may be gone: say it here */
+        log_info("http: %llu more requests from %s (%s) refused with %d since the last audit record",
+                 (unsigned long long)due[i].count, due[i].client, due[i].who, due[i].status);
+    http_refusals_destroy(&(*self_p)->refusals);
     history_destroy(&(*self_p)->history);
     auth_limiter_destroy(&(*self_p)->limiter);
     free(*self_p);

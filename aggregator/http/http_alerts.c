@@ -1,6 +1,8 @@
 /*
  * http_alerts.c — alert and silence routes.
  *
+ * (methods and roles: the route table in http.c)
+ *
  *   GET    /api/v1/alerts?state=&severity=&cluster=&node=
  *          state: open (default: pending, firing, nodata), pending, firing,
  *          nodata, resolved, all
@@ -42,62 +44,8 @@ int http_item(const http_req_t *r, const json_t *list, uint64_t id, const char *
     size_t i;
     const json_t *x;
     json_array_foreach(list, i, x) if ((uint64_t)json_integer_value(json_object_get(x, "id")) == id)
-        return http_json(r->conn, 200, json_pack("{s:O}", kind, x));
+        return http_json(r->conn, 200, json_pack("{s:o}", kind, http_copy(x)));
     return http_error(r->conn, 404, "not_found", "no %s %" PRIu64 "%s", kind, id, hint ? hint : "");
-}
-
-/* The request body as a JSON object, or an error already sent (NULL). */
-json_t *http_read_json(const http_req_t *r)
-{
-    const struct mg_request_info *ri = mg_get_request_info(r->conn);
-    if (ri->content_length > HTTP_BODY_MAX) {
-        http_error(r->conn, 413, "payload_too_large", "request bodies are limited to %d bytes", HTTP_BODY_MAX);
-        return NULL;
-    }
-    char *buf = malloc(HTTP_BODY_MAX + 1);
-    if (!buf) {
-        http_error(r->conn, 500, "internal", "out of memory");
-        return NULL;
-    }
-    size_t len = 0;
-    int n;
-    while (len <= HTTP_BODY_MAX && (n = mg_read(r->conn, buf + len, HTTP_BODY_MAX + 1 - len)) > 0)
-        len += (size_t)n;
-    if (len > HTTP_BODY_MAX) {
-        free(buf);
-        http_error(r->conn, 413, "payload_too_large", "request bodies are limited to %d bytes", HTTP_BODY_MAX);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        http_error(r->conn, 400, "bad_request", "expected a JSON object: %s", j ? "got another JSON value" : jerr.text);
-        return NULL;
-    }
-    return j;
-}
-
-/* Only known keys, each a string when present. */
-static bool ha_strings(const http_req_t *r, const json_t *body, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)body, k, v) {
-        size_t i = 0;
-        while (keys[i] && strcmp(keys[i], k) != 0)
-            i++;
-        if (!keys[i]) {
-            http_error(r->conn, 400, "bad_request", "unknown field \"%s\"", k);
-            return false;
-        }
-        if (!json_is_string(v) && strcmp(k, "matchers") != 0) {
-            http_error(r->conn, 400, "bad_request", "field \"%s\" must be a string", k);
-            return false;
-        }
-    }
-    return true;
 }
 
 int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
@@ -150,75 +98,87 @@ static int ha_list(const http_req_t *r)
             (cluster[0] && strcmp(json_string_value(json_object_get(a, "cluster")), cluster) != 0) ||
             (node[0] && strcmp(json_string_value(json_object_get(a, "node")), node) != 0))
             continue;
-        json_array_append(out, a);
+        json_array_append_new(out, http_copy(a));
     }
     return http_json(r->conn, 200, json_pack("{s:o}", "alerts", out));
 }
 
-int http_alerts(const http_req_t *r, const char *rest)
+int http_alerts(const http_req_t *r)
 {
-    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    if (!rest || !*rest) {
-        if (!get)
-            return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on /api/v1/alerts", r->method);
-        return ha_list(r);
-    }
+    return ha_list(r);
+}
+
+int http_alert(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no alert \"%s\"", rest);
-    if (get)
-        return http_item(r, r->snap->alerts, id, "alert", NULL);
-    if (strcmp(r->method, "PATCH") != 0)
-        return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on an alert", r->method);
+    return http_item(r, r->snap->alerts, id, "alert", NULL);
+}
+
+/* PATCH /api/v1/alerts/{id} */
+int http_alert_change(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
+    uint64_t id;
+    char msg[256];
+    if (!http_id(rest, &id))
+        return http_error(r->conn, 404, "not_found", "no alert \"%s\"", rest);
     json_t *body = http_read_json(r);
     if (!body)
         return 400;
-    static const char *const keys[] = {"action", "comment", "by", "expires_in", NULL};
-    const char *action = json_string_value(json_object_get(body, "action"));
-    if (!ha_strings(r, body, keys)) {
+    if (!http_body_alert_action(body, msg, sizeof msg)) {
         json_decref(body);
-        return 400;
-    }
-    if (!action || (strcmp(action, "acknowledge") != 0 && strcmp(action, "resolve") != 0)) {
-        json_decref(body);
-        return http_error(r->conn, 400, "bad_request", "expected \"action\": \"acknowledge\" or \"resolve\"");
+        return http_error(r->conn, 400, "bad_request", "%s", msg);
     }
     char verb[16];
-    snprintf(verb, sizeof verb, "%s", action);
+    snprintf(verb, sizeof verb, "%s", json_string_value(json_object_get(body, "action")));
     json_t *cmd = body;
     json_object_set_new(cmd, "cmd", json_string(verb));
-    json_object_del(cmd, "action"); /* action pointed into it: not used after this */
+    json_object_del(cmd, "action");
     json_object_set_new(cmd, "id", json_integer((json_int_t)id));
     json_object_set_new(cmd, "id_text", json_string(rest));
     return http_core_command(r, cmd, verb, rest);
 }
 
-int http_silences(const http_req_t *r, const char *rest)
+int http_silences(const http_req_t *r)
 {
-    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    if (!rest || !*rest) {
-        if (get)
-            return http_json(r->conn, 200, json_pack("{s:O}", "silences", r->snap->silences));
-        if (strcmp(r->method, "POST") != 0)
-            return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on /api/v1/silences", r->method);
-        json_t *body = http_read_json(r);
-        if (!body)
-            return 400;
-        static const char *const keys[] = {"matchers", "starts_at", "ends_at", "comment", "by", NULL};
-        if (!ha_strings(r, body, keys)) {
-            json_decref(body);
-            return 400;
-        }
-        json_object_set_new(body, "cmd", json_string("silence_add"));
-        return http_core_command(r, body, "silence", "new silence");
-    }
+    return http_json(r->conn, 200, json_pack("{s:o}", "silences", http_copy(r->snap->silences)));
+}
+
+int http_silence(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no silence \"%s\"", rest);
-    if (get)
-        return http_item(r, r->snap->silences, id, "silence", NULL);
-    if (strcmp(r->method, "DELETE") != 0)
-        return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on a silence", r->method);
-    return http_core_command(r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),
-                      "delete silence", rest);
+    return http_item(r, r->snap->silences, id, "silence", NULL);
+}
+
+/* POST /api/v1/silences */
+int http_silence_add(const http_req_t *r)
+{
+    char msg[256];
+    json_t *body = http_read_json(r);
+    if (!body)
+        return 400;
+    if (!http_body_silence(body, msg, sizeof msg)) {
+        json_decref(body);
+        return http_error(r->conn, 400, "bad_request", "%s", msg);
+    }
+    json_object_set_new(body, "cmd", json_string("silence_add"));
+    return http_core_command(r, body, "silence", "new silence");
+}
+
+/* DELETE /api/v1/silences/{id} */
+int http_silence_delete(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
+    uint64_t id;
+    if (!http_id(rest, &id))
+        return http_error(r->conn, 404, "not_found", "no silence \"%s\"", rest);
+    return http_core_command(
+        r, json_pack("{s:s,s:I,s:s}", "cmd", "silence_delete", "id", (json_int_t)id, "id_text", rest),
+        "delete silence", rest);
 }

@@ -16,6 +16,7 @@
  * POST goes to the core, which checks it (maint.h) and hands it to the
  * node's collector.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "diag.h"
@@ -33,7 +34,7 @@ static json_t *hd_filter(const json_t *list, bool (*keep)(const http_req_t *, co
     json_t *out = json_array();
     size_t i;
     const json_t *v;
-    json_array_foreach(list, i, v) if (keep(r, v)) json_array_append(out, (json_t *)v);
+    json_array_foreach(list, i, v) if (keep(r, v)) json_array_append_new(out, http_copy(v));
     return out;
 }
 
@@ -72,37 +73,40 @@ static bool hd_keep_rec(const http_req_t *r, const json_t *x)
     return true;
 }
 
-int http_node_diag(const http_req_t *r, const char *node, const char *sub)
+int http_node_diag(const http_req_t *r)
 {
+    const char *node = r->arg[0], *sub = r->part;
+    if (!json_object_get(r->snap->nodes, node))
+        return http_error(r->conn, 404, "not_found", "no node named \"%s\"", node);
     const json_t *doc = json_object_get(r->snap->diag, node);
     if (strcmp(sub, "recommendations") == 0)
         return http_json(r->conn, 200,
                          json_pack("{s:s,s:o}", "node", node, "recommendations",
                                    hd_filter(json_object_get(doc, "recommendations"), hd_keep_rec, r)));
     if (strcmp(sub, "diagnostics") == 0)
-        return doc ? http_json(r->conn, 200, json_pack("{s:O}", "diagnostics", doc))
+        return doc ? http_json(r->conn, 200, json_pack("{s:o}", "diagnostics", http_copy(doc)))
                    : http_error(r->conn, 404, "not_found", "no diagnostics from \"%s\" yet", node);
     const json_t *part = json_object_get(doc, sub);
     if (strcmp(sub, "backup") == 0)
-        return http_json(r->conn, 200, json_pack("{s:s,s:O?}", "node", node, "backup", part));
+        return http_json(r->conn, 200, json_pack("{s:s,s:o?}", "node", node, "backup", http_copy(part)));
     json_t *collected = json_object_get(part, "collected_at");
     if (strcmp(sub, "tables") == 0)
         return http_json(r->conn, 200,
-                         json_pack("{s:s,s:O?,s:o}", "node", node, "collected_at", collected, "tables",
+                         json_pack("{s:s,s:o?,s:o}", "node", node, "collected_at", http_copy(collected), "tables",
                                    hd_filter(json_object_get(part, "tables"), hd_keep_table, r)));
     if (strcmp(sub, "indexes") == 0)
         return http_json(r->conn, 200,
-                         json_pack("{s:s,s:O?,s:o}", "node", node, "collected_at", collected, "indexes",
+                         json_pack("{s:s,s:o?,s:o}", "node", node, "collected_at", http_copy(collected), "indexes",
                                    hd_filter(json_object_get(part, "indexes"), hd_keep_index, r)));
     /* statements */
-    json_t *out = json_pack("{s:s,s:O?,s:O?,s:O?}", "node", node, "collected_at", collected, "window_seconds",
-                            json_object_get(part, "window_seconds"), "reset_detected",
-                            json_object_get(part, "reset_detected"));
+    json_t *out = json_pack("{s:s,s:o?,s:o?,s:o?}", "node", node, "collected_at", http_copy(collected),
+                            "window_seconds", http_copy(json_object_get(part, "window_seconds")),
+                            "reset_detected", http_copy(json_object_get(part, "reset_detected")));
     json_t *regs = json_object_get(part, "regressions");
-    json_object_set_new(out, "regressions", regs ? json_incref(regs) : json_array());
+    json_object_set_new(out, "regressions", regs ? http_copy(regs) : json_array());
     if (!hd_flag(r, "regressions")) {
         json_t *st = json_object_get(part, "statements");
-        json_object_set_new(out, "statements", st ? json_incref(st) : json_array());
+        json_object_set_new(out, "statements", st ? http_copy(st) : json_array());
     }
     if (!part)
         json_object_set_new(out, "note", json_string("pg_stat_statements has not reported yet (is the extension "
@@ -141,30 +145,16 @@ static bool hd_state_in(const char *state, const char *filter)
     return strcmp(filter, state) == 0;
 }
 
-static int hd_maintenance_post(const http_req_t *r)
+/* POST /api/v1/maintenance */
+int http_maintenance_add(const http_req_t *r)
 {
+    char msg[256];
     json_t *body = http_read_json(r);
     if (!body)
         return 400;
-    static const char *const strs[] = {"node", "operation", "database", "schema", "table", "index", "by",
-                                       "comment", NULL};
-    static const char *const bools[] = {"concurrently", "verbose", "analyze", "force", NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool is_str = false, is_bool = false;
-        for (size_t i = 0; strs[i]; i++)
-            is_str = is_str || strcmp(strs[i], k) == 0;
-        for (size_t i = 0; bools[i]; i++)
-            is_bool = is_bool || strcmp(bools[i], k) == 0;
-        if ((!is_str && !is_bool) || (is_str && !json_is_string(v)) || (is_bool && !json_is_boolean(v))) {
-            json_decref(body);
-            return http_error(r->conn, 400, "bad_request",
-                              is_str ? "\"%s\" must be a string" : is_bool ? "\"%s\" must be true or false"
-                                                                           : "unknown key \"%s\"",
-                              k);
-        }
+    if (!http_body_maintenance(body, msg, sizeof msg)) {
+        json_decref(body);
+        return http_error(r->conn, 400, "bad_request", "%s", msg);
     }
     char target[300];
     snprintf(target, sizeof target, "%s %s", json_string_value(json_object_get(body, "operation")) ?: "?",
@@ -174,40 +164,35 @@ static int hd_maintenance_post(const http_req_t *r)
     return http_core_command(r, body, "maintenance", target);
 }
 
-int http_maintenance(const http_req_t *r, const char *rest)
+int http_maintenance(const http_req_t *r)
 {
-    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    if (!rest || !*rest) {
-        if (strcmp(r->method, "POST") == 0)
-            return hd_maintenance_post(r);
-        if (!get)
-            return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on /api/v1/maintenance",
-                              r->method);
-        char state[16] = "all", node[128];
-        http_param(r, "state", state, sizeof state);
-        static const char *const states[] = {"all",       "active", "history", "queued",
-                                             "running",   "completed", "failed", NULL};
-        size_t i = 0;
-        while (states[i] && strcmp(states[i], state) != 0)
-            i++;
-        if (!states[i])
-            return http_error(r->conn, 400, "bad_request",
-                              "state must be one of all, active, history, queued, running, completed, failed");
-        bool one = http_param(r, "node", node, sizeof node);
-        json_t *out = json_array();
-        const json_t *op;
-        json_array_foreach(r->snap->maintenance, i, op)
-        {
-            if (!hd_state_in(json_string_value(json_object_get(op, "state")) ?: "", state))
-                continue;
-            if (one && strcmp(node, json_string_value(json_object_get(op, "node")) ?: "") != 0)
-                continue;
-            json_array_append(out, (json_t *)op);
-        }
-        return http_json(r->conn, 200, json_pack("{s:o}", "operations", out));
+    char state[16] = "all", node[128];
+    http_param(r, "state", state, sizeof state);
+    static const char *const states[] = {"all",       "active", "history", "queued",
+                                         "running",   "completed", "failed", NULL};
+    size_t i = 0;
+    while (states[i] && strcmp(states[i], state) != 0)
+        i++;
+    if (!states[i])
+        return http_error(r->conn, 400, "bad_request",
+                          "state must be one of all, active, history, queued, running, completed, failed");
+    bool one = http_param(r, "node", node, sizeof node);
+    json_t *out = json_array();
+    const json_t *op;
+    json_array_foreach(r->snap->maintenance, i, op)
+    {
+        if (!hd_state_in(json_string_value(json_object_get(op, "state")) ?: "", state))
+            continue;
+        if (one && strcmp(node, json_string_value(json_object_get(op, "node")) ?: "") != 0)
+            continue;
+        json_array_append_new(out, http_copy(op));
     }
-    if (!get)
-        return http_error(r->conn, 405, "method_not_allowed", "%s is not allowed on an operation", r->method);
+    return http_json(r->conn, 200, json_pack("{s:o}", "operations", out));
+}
+
+int http_maintenance_one(const http_req_t *r)
+{
+    const char *rest = r->arg[0];
     uint64_t id;
     if (!http_id(rest, &id))
         return http_error(r->conn, 404, "not_found", "no operation \"%s\"", rest);

@@ -35,13 +35,13 @@ static char *hs_event(const snapshot_t *s)
     json_array_foreach(s->alerts, i, a) {
         const char *st = json_string_value(json_object_get(a, "state"));
         if (st && (strcmp(st, "pending") == 0 || strcmp(st, "firing") == 0 || strcmp(st, "nodata") == 0))
-            json_array_append(open, a);
+            json_array_append_new(open, http_copy(a));
     }
-    json_t *ev = json_pack("{s:I,s:s,s:i,s:i,s:i,s:i,s:O,s:O,s:o}", "version", (json_int_t)s->version, "status",
+    json_t *ev = json_pack("{s:I,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "version", (json_int_t)s->version, "status",
                            s->status, "nodes", (int)s->node_count, "up", (int)s->nodes_up, "down", (int)s->nodes_down,
                            "stale", (int)s->nodes_stale, "peak_regions",
-                           s->peak_regions ? s->peak_regions : json_array(), "clusters",
-                           s->clusters ? s->clusters : json_array(), "alerts", open);
+                           s->peak_regions ? http_copy(s->peak_regions) : json_array(), "clusters",
+                           s->clusters ? http_copy(s->clusters) : json_array(), "alerts", open);
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     return text;

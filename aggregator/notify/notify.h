@@ -21,6 +21,11 @@
  *
  * Receiver URLs and secrets never appear in logs: failures name the
  * receiver and the error.
+ *
+ * Files: notify.c (the actor and delivery), notify_persist.c (the ordered
+ * durable writes, the spool, the state read at start), notify_rows.c (one
+ * row writer per operation, in a table), notify_render.c (the request each
+ * receiver type gets).
  */
 #ifndef PGVIGIL_NOTIFY_H
 #define PGVIGIL_NOTIFY_H

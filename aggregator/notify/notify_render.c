@@ -125,6 +125,45 @@ static int nr_email(const receiver_t *r, const json_t *payload, notify_request_t
 }
 
 /* Replace {name} placeholders, escaping each value for the content type. */
+/* val escaped for the template's content type (JSON string contents
+ * without the quotes, or form encoding), or a plain copy; caller frees. */
+static char *nr_escape(const char *val, bool json, bool form)
+{
+    if (json) {
+        json_t *s = json_string(val);
+        char *esc = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        if (esc) { /* drop the quotes: the template has its own */
+            size_t l = strlen(esc);
+            memmove(esc, esc + 1, l - 2);
+            esc[l - 2] = '\0';
+        }
+        return esc;
+    }
+    if (form) {
+        char *c = curl_easy_escape(NULL, val, 0), *esc = c ? strdup(c) : NULL;
+        curl_free(c);
+        return esc;
+    }
+    return strdup(val);
+}
+
+/* Append n bytes to *buf (growing it); -1 when out of memory. */
+static int nr_append(char **buf, size_t *len, size_t *cap, const char *piece, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t grown_cap = (*len + n + 1) * 2;
+        char *grown = realloc(*buf, grown_cap);
+        if (!grown)
+            return -1;
+        *buf = grown;
+        *cap = grown_cap;
+    }
+    memcpy(*buf + *len, piece, n);
+    *len += n;
+    return 0;
+}
+
 static int nr_template(const receiver_t *r, const json_t *payload, notify_request_t *out)
 {
     const json_t *a = json_object_get(payload, "alert");
@@ -150,49 +189,14 @@ static int nr_template(const receiver_t *r, const json_t *payload, notify_reques
                 skip = l + 2;
             }
         }
-        char *esc = NULL;
-        const char *piece = val;
-        size_t plen = 1;
-        if (val && json) {
-            json_t *s = json_string(val);
-            esc = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-            json_decref(s);
-            if (esc) { /* drop the quotes: the template has its own */
-                size_t l = strlen(esc);
-                memmove(esc, esc + 1, l - 2);
-                esc[l - 2] = '\0';
-            }
-            piece = esc;
-        } else if (val && form) {
-            esc = curl_easy_escape(NULL, val, 0);
-            piece = esc;
+        char *esc = val ? nr_escape(val, json, form) : NULL;
+        int rc = val ? (esc ? nr_append(&buf, &len, &cap, esc, strlen(esc)) : 0) : nr_append(&buf, &len, &cap, p, 1);
+        free(esc);
+        if (rc != 0) {
+            free(buf);
+            return -1;
         }
-        if (val) {
-            plen = piece ? strlen(piece) : 0;
-            p += skip;
-        } else {
-            piece = p++;
-        }
-        if (len + plen + 1 > cap) {
-            cap = (len + plen + 1) * 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                if (form)
-                    curl_free(esc);
-                else
-                    free(esc);
-                return -1;
-            }
-            buf = grown;
-        }
-        if (piece)
-            memcpy(buf + len, piece, plen);
-        len += piece ? plen : 0;
-        if (form)
-            curl_free(esc);
-        else
-            free(esc);
+        p += val ? skip : 1;
     }
     buf[len] = '\0';
     out->body = buf;

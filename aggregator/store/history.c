@@ -21,12 +21,12 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history_pool.h"
+#include "log.h"
 #include "metric.h"
 
 struct history {
-    char *dsn;
-    PGconn *conn;
-    pthread_mutex_t lock;
+    history_pool_t *pool; /* the connections (history_pool.h) */
 };
 
 /* Names for /api/v1/metrics: the catalogue's metrics kept in history, then
@@ -56,11 +56,10 @@ const char *const *history_metric_names(void)
 history_t *history_new(const char *dsn)
 {
     history_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->dsn = strdup(dsn))) {
+    if (!self || !(self->pool = history_pool_new(dsn, HISTORY_POOL_SIZE))) {
         free(self);
         return NULL;
     }
-    pthread_mutex_init(&self->lock, NULL);
     return self;
 }
 
@@ -68,37 +67,36 @@ void history_destroy(history_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    PQfinish((*self_p)->conn);
-    pthread_mutex_destroy(&(*self_p)->lock);
-    free((*self_p)->dsn);
+    history_pool_destroy(&(*self_p)->pool);
     free(*self_p);
     *self_p = NULL;
 }
 
-/* Run a query under the lock, (re)connecting as needed. */
+/* Run a query on a connection of the pool. The database's own error text
+ * is logged, never returned: err gets a message of ours. */
 static PGresult *history_query(history_t *self, const char *sql, int n, const char *const *params,
                                history_result_t *rc, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&self->lock);
-    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
-        PQfinish(self->conn);
-        const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-        const char *vals[] = {self->dsn, "pgvigil-aggregator-api", "2", "-c statement_timeout=5000",
-                              NULL};
-        self->conn = PQconnectdbParams(keys, vals, 1);
-    }
-    PGresult *r = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
-    pthread_mutex_unlock(&self->lock);
+    PGconn *conn = history_pool_take(self->pool);
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        history_pool_give(self->pool, conn);
         *rc = HISTORY_OK;
         return r;
     }
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     /* Class 22: data exceptions (a time that does not parse). */
     *rc = state && strncmp(state, "22", 2) == 0 ? HISTORY_BAD_REQUEST : HISTORY_UNAVAILABLE;
+    if (*rc == HISTORY_BAD_REQUEST)
+        log_info("history: a request's parameters were refused by the database: %s",
+                 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+    else
+        log_warning("history: query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    history_pool_give(self->pool, conn);
     snprintf(err, errlen, "%s",
-             *rc == HISTORY_BAD_REQUEST ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                        : "the history database is not available");
+             *rc == HISTORY_BAD_REQUEST
+                 ? "a parameter is not valid: from and to are RFC 3339, Unix seconds or a duration ago (-1h)"
+                 : "the history database is not available");
     PQclear(r);
     return NULL;
 }

@@ -1,10 +1,11 @@
 /*
  * history.h — read queries on the history database for the HTTP API.
  *
- * Called from civetweb worker threads. One connection, opened on first use
- * and reopened after an error, guarded by a mutex: history reads are rare
- * next to the ingest path, which never touches this module. Every query has
- * a 5 s statement_timeout and takes its input as parameters.
+ * Called from civetweb worker threads. Queries run on a small pool of
+ * connections (history_pool.h), so one slow query does not hold up the
+ * others; the ingest path never touches this module. Every query has a 5 s
+ * statement_timeout and takes its input as parameters. The database's error
+ * text is logged, never handed back: err holds a message of ours.
  */
 #ifndef PGVIGIL_HISTORY_H
 #define PGVIGIL_HISTORY_H

@@ -1,0 +1,117 @@
+/*
+ * http_metrics.c — GET /metrics: the Prometheus text of the fleet (built
+ * by the core into the snapshot) followed by the aggregator's own counters
+ * (ingest, alerts, notifications, history storage), read where they live.
+ *
+ * Owns nothing; runs on civetweb's worker threads.
+ */
+#include "http_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The ingest socket's counters and the core's applied samples. */
+static void hm_ingest(FILE *f, const http_req_t *r)
+{
+    ingest_counters_t *c = r->http->counters;
+    fprintf(f,
+            "# HELP pgvigil_ingest_received_total Messages received on the ingest socket\n"
+            "# TYPE pgvigil_ingest_received_total counter\npgvigil_ingest_received_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_accepted_total Samples accepted\n"
+            "# TYPE pgvigil_ingest_accepted_total counter\npgvigil_ingest_accepted_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_bytes_total Sample body bytes received\n"
+            "# TYPE pgvigil_ingest_bytes_total counter\npgvigil_ingest_bytes_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_unauthenticated_total CURVE handshakes refused\n"
+            "# TYPE pgvigil_ingest_unauthenticated_total counter\n"
+            "pgvigil_ingest_unauthenticated_total %" PRIu64 "\n"
+            "# HELP pgvigil_core_samples_applied_total Samples applied to the fleet (as of the snapshot)\n"
+            "# TYPE pgvigil_core_samples_applied_total counter\npgvigil_core_samples_applied_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_rejected_total Messages dropped, by reason\n"
+            "# TYPE pgvigil_ingest_rejected_total counter\n",
+            (uint64_t)atomic_load(&c->received), (uint64_t)atomic_load(&c->accepted),
+            (uint64_t)atomic_load(&c->bytes), (uint64_t)atomic_load(&c->unauthenticated),
+            r->snap->samples_applied);
+    for (int i = 1; i < INGEST_REASON_COUNT; i++)
+        fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+                ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+}
+
+/* Alerts firing and regions in their peak window (from the snapshot). */
+static void hm_alerts(FILE *f, const http_req_t *r)
+{
+    fprintf(f,
+            "# HELP pgvigil_alerts_firing Alerts firing, by severity\n"
+            "# TYPE pgvigil_alerts_firing gauge\n"
+            "pgvigil_alerts_firing{severity=\"warning\"} %u\npgvigil_alerts_firing{severity=\"critical\"} %u\n"
+            "# HELP pgvigil_peak 1 while a region is in its peak window\n# TYPE pgvigil_peak gauge\n",
+            r->snap->alerts_warning, r->snap->alerts_critical);
+    size_t pi;
+    json_t *pr;
+    json_array_foreach(r->snap->peak_regions, pi, pr)
+        fprintf(f, "pgvigil_peak{region=\"%s\"} 1\n", json_string_value(pr));
+}
+
+static void hm_notify(FILE *f, notify_stats_t *ns)
+{
+    fprintf(f,
+            "# HELP pgvigil_notifications_total Notifications, by outcome\n"
+            "# TYPE pgvigil_notifications_total counter\n"
+            "pgvigil_notifications_total{outcome=\"queued\"} %" PRIu64 "\n"
+            "pgvigil_notifications_total{outcome=\"delivered\"} %" PRIu64 "\n"
+            "pgvigil_notifications_total{outcome=\"failed\"} %" PRIu64 "\n"
+            "# HELP pgvigil_notification_attempts_total Delivery attempts (retries included)\n"
+            "# TYPE pgvigil_notification_attempts_total counter\n"
+            "pgvigil_notification_attempts_total %" PRIu64 "\n"
+            "# HELP pgvigil_notification_breakers_open Receivers whose circuit breaker is open\n"
+            "# TYPE pgvigil_notification_breakers_open gauge\npgvigil_notification_breakers_open %u\n"
+            "# HELP pgvigil_alert_writes_pending Alert writes waiting for the database\n"
+            "# TYPE pgvigil_alert_writes_pending gauge\npgvigil_alert_writes_pending %" PRIu64 "\n",
+            (uint64_t)atomic_load(&ns->queued), (uint64_t)atomic_load(&ns->delivered),
+            (uint64_t)atomic_load(&ns->failed), (uint64_t)atomic_load(&ns->attempts),
+            (unsigned)atomic_load(&ns->breakers_open), (uint64_t)atomic_load(&ns->db_pending));
+}
+
+static void hm_store(FILE *f, store_t *store)
+{
+    store_stats_t st;
+    store_stats(store, &st);
+    fprintf(f,
+            "# HELP pgvigil_store_connected 1 while the history database is reachable\n"
+            "# TYPE pgvigil_store_connected gauge\npgvigil_store_connected %d\n"
+            "# HELP pgvigil_store_rows_written_total History rows committed\n"
+            "# TYPE pgvigil_store_rows_written_total counter\n"
+            "pgvigil_store_rows_written_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_rows_buffered History rows waiting in memory\n"
+            "# TYPE pgvigil_store_rows_buffered gauge\npgvigil_store_rows_buffered %" PRIu64 "\n"
+            "# HELP pgvigil_store_rows_spooled History rows waiting in the spool file\n"
+            "# TYPE pgvigil_store_rows_spooled gauge\npgvigil_store_rows_spooled %" PRIu64 "\n"
+            "# HELP pgvigil_store_write_errors_total Failed history batches (retried)\n"
+            "# TYPE pgvigil_store_write_errors_total counter\n"
+            "pgvigil_store_write_errors_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_partitions_dropped_total Expired partitions dropped\n"
+            "# TYPE pgvigil_store_partitions_dropped_total counter\n"
+            "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
+            st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
+            st.partitions_dropped);
+}
+
+int http_metrics(const http_req_t *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return http_error(r->conn, 500, "internal", "out of memory");
+    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    hm_ingest(f, r);
+    hm_alerts(f, r);
+    if (r->http->notify_stats)
+        hm_notify(f, r->http->notify_stats);
+    if (r->http->store)
+        hm_store(f, r->http->store);
+    fclose(f);
+    int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+    return rc;
+}
