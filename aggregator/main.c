@@ -13,7 +13,10 @@
  * deploy/man/), so it documents every subcommand and option.
  *
  * SIGHUP re-reads and validates the file and logs the outcome; the running
- * configuration stays in force until a restart.
+ * configuration stays in force until a restart. SIGHUP is blocked in every
+ * thread (set before any starts) and taken with sigtimedwait() by the main
+ * loop alone: a handler would interrupt an actor's zmq_poll(), which czmq
+ * reads as "terminated".
  *
  * Exit status: 0 clean stop, 1 runtime failure (a port cannot be bound),
  * 2 usage or configuration error.
@@ -21,11 +24,13 @@
 #include <civetweb.h>
 #include <curl/curl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <czmq.h>
 
@@ -42,14 +47,6 @@
 #ifndef PGVIGIL_SQL_INSTALL_DIR
 #define PGVIGIL_SQL_INSTALL_DIR PGVIGIL_SQL_DIR
 #endif
-
-static volatile sig_atomic_t main_hangup;
-
-static void main_on_hangup(int sig)
-{
-    (void)sig;
-    main_hangup = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -183,12 +180,13 @@ static int run(const agg_config_t *cfg)
     }
     log_info("aggregating samples on %s; HTTP API on http://%s/", cfg->ingest_endpoints[0],
              cfg->http_listen);
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
     while (!zsys_interrupted) {
-        zclock_sleep(100);
-        if (main_hangup) {
-            main_hangup = 0;
+        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP)
             main_revalidate(cfg->path);
-        }
     }
     log_info("shutting down");
     rc = 0;
@@ -278,10 +276,11 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    struct sigaction hup = {.sa_handler = main_on_hangup, .sa_flags = SA_RESTART};
-    sigemptyset(&hup.sa_mask);
-    if (sigaction(SIGHUP, &hup, NULL) != 0)
-        log_warning("could not install the SIGHUP handler: SIGHUP will stop the aggregator");
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0) /* before any thread starts */
+        log_warning("could not block SIGHUP: SIGHUP will stop the aggregator");
     mg_init_library(0);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
     int rc = run(cfg);

@@ -11,16 +11,18 @@
  * The --help text is also the source of the man page (help2man, see
  * deploy/man/), so it documents every subcommand and option. SIGHUP is
  * answered with a line on stderr: the collector applies a changed file at
- * restart.
+ * restart. SIGHUP is blocked in every thread (set before any starts) and
+ * taken by one small thread with sigwait(): a handler would interrupt the
+ * collector's zmq_poll(), which czmq reads as "terminated".
  *
  * Exit status: 0 success, 1 runtime failure (--once: server unreachable),
  * 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <czmq.h>
 
@@ -59,19 +61,38 @@ static void usage(FILE *out)
             "  -h, --help           print this help and exit\n"
             "  -V, --version        print the version and exit\n"
             "\n"
-            "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP is acknowledged on stderr\n"
+            "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP is acknowledged in the log\n"
             "and changes nothing: a changed file applies at the next restart.\n"
             "\n"
             "Exit status: 0 clean stop or valid configuration, 1 runtime failure,\n"
             "2 usage or configuration error.\n");
 }
 
-static void main_on_hangup(int sig)
+static void *main_hangup_thread(void *arg)
 {
-    static const char msg[] = "pgvigil-collector: SIGHUP: configuration changes apply at the next restart\n";
-    (void)sig;
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)w;
+    sigset_t *hup = arg;
+    int sig;
+    while (sigwait(hup, &sig) == 0)
+        log_info("SIGHUP: configuration changes apply at the next restart");
+    return NULL;
+}
+
+/* Block SIGHUP everywhere and answer it from one detached thread. */
+static void main_take_hangup(void)
+{
+    static sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_t t;
+    pthread_attr_t attr;
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0 || pthread_attr_init(&attr) != 0) {
+        log_warning("could not block SIGHUP: SIGHUP will stop the collector");
+        return;
+    }
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, main_hangup_thread, &hup) != 0)
+        log_warning("could not start the SIGHUP thread: SIGHUP is ignored");
+    pthread_attr_destroy(&attr);
 }
 
 /* check-config: the daemon's own loader, then a one-line verdict. */
@@ -167,10 +188,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    struct sigaction hup = {.sa_handler = main_on_hangup, .sa_flags = SA_RESTART};
-    sigemptyset(&hup.sa_mask);
-    if (!once && sigaction(SIGHUP, &hup, NULL) != 0)
-        log_warning("could not install the SIGHUP handler: SIGHUP will stop the collector");
+    if (!once)
+        main_take_hangup();
     int rc = once ? print_once(cfg) : collector_run(cfg);
     col_config_destroy(&cfg);
     return rc;
