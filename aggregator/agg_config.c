@@ -68,7 +68,8 @@ static int agg_config_curve(config_t *cfg, const config_node_t *root, agg_config
     if (config_expect_keys(cfg, cv, keys) != 0 || config_str(cfg, cv, "server_cert", true, &cert) != 0 ||
         config_str(cfg, cv, "allow_dir", true, &dir) != 0)
         return -1;
-    zcert_t *z = zcert_load(cert);
+    struct stat cs; /* a regular file only: a FIFO or device would block the load */
+    zcert_t *z = stat(cert, &cs) == 0 && S_ISREG(cs.st_mode) ? zcert_load(cert) : NULL;
     bool has_secret = z && strcmp(zcert_secret_txt(z), "0000000000000000000000000000000000000000") != 0;
     zcert_destroy(&z);
     if (!has_secret)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -163,7 +164,8 @@ static int col_config_backup(config_t *cfg, const config_node_t *root, col_confi
 static int col_config_cert(config_t *cfg, const config_node_t *cv, const char *key, const char *path,
                            bool secret)
 {
-    zcert_t *z = zcert_load(path);
+    struct stat st; /* a regular file only: a FIFO or device would block the load */
+    zcert_t *z = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? zcert_load(path) : NULL;
     bool ok = z && (!secret || strcmp(zcert_secret_txt(z), "0000000000000000000000000000000000000000") != 0);
     zcert_destroy(&z);
     if (ok)
