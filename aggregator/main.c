@@ -51,11 +51,11 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n"
-            "       pgvigil-aggregator check-config FILE\n"
-            "       pgvigil-aggregator keygen PATH\n"
-            "       pgvigil-aggregator token\n"
-            "       pgvigil-aggregator --help | --version\n"
+            "Usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n"
+            "  or:  pgvigil-aggregator check-config FILE\n"
+            "  or:  pgvigil-aggregator keygen PATH\n"
+            "  or:  pgvigil-aggregator token\n"
+            "  or:  pgvigil-aggregator --help | --version\n"
             "\n"
             "Receive samples from pgvigil collectors, keep the fleet's state, history and\n"
             "alerts, and serve the HTTP API and the dashboard.\n"

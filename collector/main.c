@@ -34,11 +34,11 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: pgvigil-collector -c FILE [--log-level LEVEL]\n"
-            "       pgvigil-collector -c FILE --once --print\n"
-            "       pgvigil-collector check-config FILE\n"
-            "       pgvigil-collector keygen PATH\n"
-            "       pgvigil-collector --help | --version\n"
+            "Usage: pgvigil-collector -c FILE [--log-level LEVEL]\n"
+            "  or:  pgvigil-collector -c FILE --once --print\n"
+            "  or:  pgvigil-collector check-config FILE\n"
+            "  or:  pgvigil-collector keygen PATH\n"
+            "  or:  pgvigil-collector --help | --version\n"
             "\n"
             "Read the statistics of one PostgreSQL instance on a schedule and publish\n"
             "them to one or more pgvigil aggregators over ZeroMQ.\n"
