@@ -13,7 +13,8 @@ configuration files (valid: 0; broken: 2 naming file, line and key). Then it
 starts both daemons from the installed paths, as the pgvigil user, against
 a real PostgreSQL on the host (loopback), sees a sample arrive through the
 installed aggregator's API and the dashboard files served, sends SIGHUP,
-stops them, and purges the packages.
+stops them, serves HTTPS from the installed tree (no libssl-dev there), and
+purges the packages.
 
 Run by ctest (label packaging) from tests/run.sh; needs root (chroot).
 """
@@ -246,6 +247,7 @@ class PackagesTest(unittest.TestCase):
         self.check_units()
         self.check_config_command()
         self.run_daemons()
+        self.check_https()
         self.purge()
 
     def check_installed(self):
@@ -368,6 +370,33 @@ class PackagesTest(unittest.TestCase):
             d.remove()
         for name in ("test-aggregator.yaml", "test-collector.yaml"):
             os.unlink(os.path.join(ROOT, "etc/pgvigil", name))
+
+    def check_https(self):
+        """HTTPS from the installed tree, which has no libssl-dev: civetweb's
+        dlopen of "libssl.so" and "libcrypto.so" must find lib/pgvigil's."""
+        d = TestDir()
+        try:
+            key, crt = os.path.join(d.path, "key.pem"), os.path.join(d.path, "cert.pem")
+            run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days", "1",
+                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], timeout=60)
+            with open(crt) as c, open(key) as k:
+                self.write_conf("test-tls.pem", c.read() + k.read())
+            port = free_port()
+            conf = self.write_conf("test-https.yaml", "listen:\n  ingest: [tcp://127.0.0.1:%d]\n  http: 127.0.0.1:%d\n"
+                                   "http: {tls_certificate: /etc/pgvigil/test-tls.pem}\n" % (free_port(), port))
+            agg = self.daemon(d, "aggregator", conf)
+            try:
+                curl = ["curl", "-sS", "--max-time", "5", "--cacert", crt, "https://127.0.0.1:%d/healthz" % port]
+                try:
+                    wait_for(lambda: run(curl, check=False).returncode == 0, 20, what="HTTPS")
+                except TimeoutError:
+                    raise AssertionError(agg.log_text())
+            finally:
+                self.assertEqual(agg.stop(timeout=30), 0, agg.log_text())
+        finally:
+            d.remove()
+            for name in ("test-tls.pem", "test-https.yaml"):
+                os.unlink(os.path.join(ROOT, "etc/pgvigil", name))
 
     def purge(self):
         inside(["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq pgvigil-collector pgvigil-aggregator"],
