@@ -248,6 +248,11 @@ int main(int argc, char **argv)
     int sub = subcommand(argc, argv);
     if (sub >= 0)
         return sub;
+    sigset_t hup; /* before any thread starts, so every thread inherits it */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0)
+        fprintf(stderr, "pgvigil-aggregator: could not block SIGHUP: SIGHUP will stop the aggregator\n");
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -276,11 +281,6 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0) /* before any thread starts */
-        log_warning("could not block SIGHUP: SIGHUP will stop the aggregator");
     mg_init_library(0);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
     int rc = run(cfg);

@@ -10,7 +10,7 @@
  *
  * The --help text is also the source of the man page (help2man, see
  * deploy/man/), so it documents every subcommand and option. SIGHUP is
- * answered with a line on stderr: the collector applies a changed file at
+ * answered with a log line: the collector applies a changed file at
  * restart. SIGHUP is blocked in every thread (set before any starts) and
  * taken by one small thread with sigwait(): a handler would interrupt the
  * collector's zmq_poll(), which czmq reads as "terminated".
@@ -77,7 +77,7 @@ static void *main_hangup_thread(void *arg)
     return NULL;
 }
 
-/* Block SIGHUP everywhere and answer it from one detached thread. */
+/* Answer SIGHUP (blocked in every thread by main) from one detached thread. */
 static void main_take_hangup(void)
 {
     static sigset_t hup;
@@ -85,12 +85,12 @@ static void main_take_hangup(void)
     sigaddset(&hup, SIGHUP);
     pthread_t t;
     pthread_attr_t attr;
-    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0 || pthread_attr_init(&attr) != 0) {
-        log_warning("could not block SIGHUP: SIGHUP will stop the collector");
+    if (pthread_attr_init(&attr) != 0) {
+        log_warning("could not start the SIGHUP thread: SIGHUP is ignored");
         return;
     }
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, main_hangup_thread, &hup) != 0)
+    if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+        pthread_create(&t, &attr, main_hangup_thread, &hup) != 0)
         log_warning("could not start the SIGHUP thread: SIGHUP is ignored");
     pthread_attr_destroy(&attr);
 }
@@ -158,6 +158,11 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "restore-test") == 0) /* run by the collector itself */
         return backup_restore_main(argc - 1, argv + 1);
+    sigset_t hup; /* before any thread starts, so every thread inherits it */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0)
+        fprintf(stderr, "pgvigil-collector: could not block SIGHUP: SIGHUP will stop the collector\n");
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {

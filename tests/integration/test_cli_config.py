@@ -124,6 +124,20 @@ class CliTest(unittest.TestCase):
         finally:
             self.assertEqual(agg.stop(), 0, agg.log_text())
 
+    def test_collector_sighup_keeps_running(self):
+        path = self.dir.file("col-hup.yaml", "node: db-hup\nregion: eu\ndsn: \"host=127.0.0.1 port=%d\"\n"
+                                             "aggregators: [tcp://127.0.0.1:%d]\n" % (free_port(), free_port()))
+        col = Process(self.dir, "collector-hup", [binary(COL), "-c", path])
+        try:
+            wait_for(lambda: "collecting from" in col.log_text(), 15, what="the collector")
+            for _ in range(5):
+                col.signal(signal.SIGHUP)
+                time.sleep(0.1)
+            wait_for(lambda: col.log_text().count("SIGHUP") == 5, 10, what="five SIGHUPs answered")
+            self.assertTrue(col.running(), col.log_text())
+        finally:
+            self.assertEqual(col.stop(), 0, col.log_text())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
