@@ -12,7 +12,8 @@ directory, the configuration's permissions, the RPATH and the libraries,
 configuration files (valid: 0; broken: 2 naming file, line and key). Then it
 starts both daemons from the installed paths, as the pgvigil user, against
 a real PostgreSQL on the host (loopback), sees a sample arrive through the
-installed aggregator's API and the dashboard files served, sends SIGHUP,
+installed aggregator's API and in its history tables (migrations from the
+installed SQL files), the dashboard files served, sends SIGHUP,
 stops them, serves HTTPS from the installed tree (no libssl-dev there), and
 purges the packages.
 
@@ -348,6 +349,9 @@ class PackagesTest(unittest.TestCase):
                          what="a sample from the installed collector")
             except TimeoutError:
                 raise AssertionError("aggregator:\n%s\ncollector:\n%s" % (procs[0].log_text(), procs[1].log_text()))
+            # History: the migrations from /usr/share/pgvigil/sql ran and samples are written.
+            wait_for(lambda: int(cluster.scalar("primary", "SELECT count(*) FROM node_samples WHERE node = 'db-pkg'",
+                                                dbname="pgvigil") or 0) > 0, 30, what="a history row")
             status, body = get(base + "/")
             self.assertEqual(status, 200)
             self.assertIn(b"<html", body.lower())
