@@ -245,6 +245,7 @@ class PackagesTest(unittest.TestCase):
                 "/tmp/debs/*.deb systemd man-db"], timeout=900)
         log("installed into the Debian 12 tree in %.0f s" % (time.monotonic() - start))
         self.check_installed()
+        self.check_upgrade_keeps_permissions()
         self.check_units()
         self.check_config_command()
         self.run_daemons()
@@ -276,6 +277,19 @@ class PackagesTest(unittest.TestCase):
         man = inside(["sh", "-c", "zcat /usr/share/man/man8/pgvigil-aggregator.8.gz"]).stdout
         self.assertIn("check\\-config", man)
         self.assertIn("CONFIGURATION ERRORS", man)
+
+    def check_upgrade_keeps_permissions(self):
+        """Reinstalling (as an upgrade does) keeps the configuration's mode on an
+        unchanged file (which dpkg replaces) and an edit (a conffile)."""
+        with open(os.path.join(ROOT, "etc/pgvigil/aggregator.yaml"), "a") as f:
+            f.write("# edited here\n")
+        inside(["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "
+                "-o Dpkg::Options::=--force-confold /tmp/debs/*.deb"], timeout=300)
+        for daemon in ("collector", "aggregator"):
+            self.assertEqual(inside(["stat", "-c", "%U:%G %a", "/etc/pgvigil/%s.yaml" % daemon]).stdout.strip(),
+                             "root:pgvigil 640", daemon)
+        with open(os.path.join(ROOT, "etc/pgvigil/aggregator.yaml")) as f:
+            self.assertIn("# edited here", f.read())
 
     def check_units(self):
         units = ["/lib/systemd/system/pgvigil-%s.service" % d for d in ("collector", "aggregator")]
@@ -407,6 +421,7 @@ class PackagesTest(unittest.TestCase):
                timeout=300)
         for gone in ("usr/bin/pgvigil-aggregator", "etc/pgvigil", "lib/systemd/system/pgvigil-collector.service"):
             self.assertFalse(os.path.exists(os.path.join(ROOT, gone)), "left after purge: /" + gone)
+        self.assertNotIn("/etc/pgvigil", inside(["dpkg-statoverride", "--list"], check=False).stdout)
 
 
 if __name__ == "__main__":
