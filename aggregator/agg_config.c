@@ -1,5 +1,11 @@
 /*
  * agg_config.c — parse and validate the aggregator's YAML file (agg_config.h).
+ *
+ * Validation includes what the daemon would otherwise find only when it
+ * starts an actor: the CURVE certificate must load, the allow-list and spool
+ * directories must exist, and durations where zero makes no sense are
+ * refused. So `check-config` and a start agree, and both exit 2 naming the
+ * file, line and key.
  */
 #include "agg_config.h"
 
@@ -7,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <czmq.h>
 
 #include "config.h"
 #include "log.h"
@@ -58,9 +68,36 @@ static int agg_config_curve(config_t *cfg, const config_node_t *root, agg_config
     if (config_expect_keys(cfg, cv, keys) != 0 || config_str(cfg, cv, "server_cert", true, &cert) != 0 ||
         config_str(cfg, cv, "allow_dir", true, &dir) != 0)
         return -1;
+    struct stat cs; /* a regular file only: a FIFO or device would block the load */
+    zcert_t *z = stat(cert, &cs) == 0 && S_ISREG(cs.st_mode) ? zcert_load(cert) : NULL;
+    bool has_secret = z && strcmp(zcert_secret_txt(z), "0000000000000000000000000000000000000000") != 0;
+    zcert_destroy(&z);
+    if (!has_secret)
+        return config_fail(cfg, cv, "server_cert",
+                           "expected the aggregator's secret certificate (PATH_secret written by "
+                           "\"pgvigil-aggregator keygen PATH\"), but \"%s\" %s",
+                           cert, access(cert, R_OK) == 0 ? "holds no secret key" : "cannot be read");
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return config_fail(cfg, cv, "allow_dir",
+                           "expected an existing directory holding the public certificates of the "
+                           "admitted collectors, but \"%s\" %s", dir,
+                           stat(dir, &st) != 0 ? "does not exist" : "is not a directory");
     c->curve_server_cert = strdup(cert);
     c->curve_allow_dir = strdup(dir);
     return 0;
+}
+
+/* The history spool lives in spool_dir: it must exist when history is kept. */
+static int agg_config_spool_dir(config_t *cfg, const config_node_t *st, const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0;
+    return config_fail(cfg, st, "spool_dir",
+                       "expected an existing directory for the history spool, but \"%s\" %s; "
+                       "create it (owned by the aggregator's user) or set storage.spool_dir",
+                       dir, stat(dir, &sb) != 0 ? "does not exist" : "is not a directory");
 }
 
 static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_config_t *c)
@@ -90,7 +127,7 @@ static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_conf
         free(c->spool_dir);
         c->spool_dir = strdup(spool);
     }
-    return 0;
+    return c->spool_dir ? agg_config_spool_dir(cfg, st, c->spool_dir) : config_fail(cfg, st, NULL, "out of memory");
 }
 
 static int agg_config_diagnostics(config_t *cfg, const config_node_t *root, agg_config_t *c)
@@ -173,6 +210,25 @@ static int agg_config_events(config_t *cfg, const config_node_t *root, agg_confi
     return 0;
 }
 
+/* Durations alert_config.c accepts as any value but where zero means nothing
+ * sensible: a delivery that gives up at once, a breaker that never rests, a
+ * flapping window that holds no transition. */
+static int agg_config_nonzero(config_t *cfg, const config_node_t *root, const alert_config_t *a)
+{
+    const config_node_t *d = config_get(cfg, root, "delivery"), *f = config_get(cfg, root, "flapping");
+    if (d && a->give_up_after_ms < a->retry_initial_ms)
+        return config_fail(cfg, d, "give_up_after",
+                           "expected a duration of at least retry_initial (%llums): how long a notification is "
+                           "retried before it is given up", (unsigned long long)a->retry_initial_ms);
+    if (d && a->breaker_cooldown_ms < 1000)
+        return config_fail(cfg, d, "breaker_cooldown",
+                           "expected at least 1s: how long a failing receiver rests before it is tried again");
+    if (f && a->flap_window_ms < 1000)
+        return config_fail(cfg, f, "window",
+                           "expected at least 1s: the time in which \"transitions\" changes mark an alert as flapping");
+    return 0;
+}
+
 static int agg_config_parse(config_t *cfg, agg_config_t *c)
 {
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
@@ -188,7 +244,8 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
         config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
-        alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0)
+        alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0 ||
+        agg_config_nonzero(cfg, root, &c->alerting) != 0)
         return -1;
     c->stale_intervals = (uint32_t)stale;
     if (c->publish_interval_ms < 10 || c->publish_interval_ms > 10000)

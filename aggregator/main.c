@@ -4,9 +4,19 @@
  * HTTP) and stopped in reverse on SIGINT or SIGTERM.
  *
  *   pgvigil-aggregator -c FILE [--log-level LEVEL]
+ *   pgvigil-aggregator check-config FILE (validate as at start; nothing runs)
  *   pgvigil-aggregator keygen PATH
  *   pgvigil-aggregator token          (a new API token and its SHA-256)
- *   pgvigil-aggregator --version
+ *   pgvigil-aggregator --help | --version
+ *
+ * The --help text is also the source of the man page (help2man, see
+ * deploy/man/), so it documents every subcommand and option.
+ *
+ * SIGHUP re-reads and validates the file and logs the outcome; the running
+ * configuration stays in force until a restart. SIGHUP is blocked in every
+ * thread (set before any starts) and taken with sigtimedwait() by the main
+ * loop alone: a handler would interrupt an actor's zmq_poll(), which czmq
+ * reads as "terminated".
  *
  * Exit status: 0 clean stop, 1 runtime failure (a port cannot be bound),
  * 2 usage or configuration error.
@@ -14,9 +24,13 @@
 #include <civetweb.h>
 #include <curl/curl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <czmq.h>
 
@@ -29,6 +43,75 @@
 #include "notify.h"
 #include "snapshot.h"
 #include "store.h"
+
+#ifndef PGVIGIL_SQL_INSTALL_DIR
+#define PGVIGIL_SQL_INSTALL_DIR PGVIGIL_SQL_DIR
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n"
+            "  or:  pgvigil-aggregator check-config FILE\n"
+            "  or:  pgvigil-aggregator keygen PATH\n"
+            "  or:  pgvigil-aggregator token\n"
+            "  or:  pgvigil-aggregator --help | --version\n"
+            "\n"
+            "Receive samples from pgvigil collectors, keep the fleet's state, history and\n"
+            "alerts, and serve the HTTP API and the dashboard.\n"
+            "\n"
+            "Subcommands:\n"
+            "  check-config FILE    validate FILE exactly as the daemon does at start,\n"
+            "                       print any error (file:line: key: what was expected)\n"
+            "                       and exit 0 if valid, 2 if not; nothing is started\n"
+            "  keygen PATH          write a CURVE key pair: the public certificate PATH\n"
+            "                       (copy it to each collector) and PATH_secret (the\n"
+            "                       aggregator's curve.server_cert)\n"
+            "  token                print a new API token and the SHA-256 to put in\n"
+            "                       auth.tokens\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config=FILE    run the aggregator with the configuration FILE\n"
+            "                       (YAML; e.g. /etc/pgvigil/aggregator.yaml)\n"
+            "      --log-level=LEVEL  debug, info, warning or error; overrides log_level\n"
+            "  -h, --help           print this help and exit\n"
+            "  -V, --version        print the version and exit\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT stop cleanly (history is flushed or spooled);\n"
+            "SIGHUP re-reads and validates the configuration file and logs the result;\n"
+            "changes take effect at the next restart.\n"
+            "\n"
+            "Exit status: 0 clean stop or valid configuration, 1 runtime failure (for\n"
+            "example a port that cannot be bound), 2 usage or configuration error.\n");
+}
+
+/* check-config: the daemon's own loader, then a one-line verdict. */
+static int check_config(const char *path)
+{
+    char err[2048];
+    agg_config_t *cfg = agg_config_load(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "pgvigil-aggregator: %s\n", err);
+        fprintf(stderr, "%s: configuration is NOT valid\n", path);
+        return 2;
+    }
+    printf("%s: configuration is valid\n", path);
+    agg_config_destroy(&cfg);
+    return 0;
+}
+
+/* After SIGHUP: say whether the file on disk would be accepted. */
+static void main_revalidate(const char *path)
+{
+    char err[2048];
+    agg_config_t *next = agg_config_load(path, err, sizeof err);
+    if (next)
+        log_info("SIGHUP: \"%s\" is valid; the running configuration is kept until a restart", path);
+    else
+        log_report(LOG_LEVEL_ERROR, NULL, "Fix the file before the next restart; the running configuration is kept.",
+                   "SIGHUP: %s", err);
+    agg_config_destroy(&next);
+}
 
 static int keygen(const char *path)
 {
@@ -50,7 +133,10 @@ static int run(const agg_config_t *cfg)
     static notify_stats_t notify_stats;
     char err[512] = "", alert_spool[1024];
     int rc = 1;
-    const char *sql_dir = getenv("PGVIGIL_SQL_DIR") ? getenv("PGVIGIL_SQL_DIR") : PGVIGIL_SQL_DIR;
+    const char *sql_dir = getenv("PGVIGIL_SQL_DIR");
+    struct stat sql_st;
+    if (!sql_dir) /* the source tree's when built there, else the installed copy */
+        sql_dir = stat(PGVIGIL_SQL_DIR, &sql_st) == 0 ? PGVIGIL_SQL_DIR : PGVIGIL_SQL_INSTALL_DIR;
     json_t *alerts = NULL, *silences = NULL;
     notify_t *notify = NULL;
     core_t *core = NULL;
@@ -94,8 +180,14 @@ static int run(const agg_config_t *cfg)
     }
     log_info("aggregating samples on %s; HTTP API on http://%s/", cfg->ingest_endpoints[0],
              cfg->http_listen);
-    while (!zsys_interrupted)
-        zclock_sleep(100);
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    while (!zsys_interrupted) {
+        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP)
+            main_revalidate(cfg->path);
+    }
     log_info("shutting down");
     rc = 0;
 done:
@@ -111,40 +203,68 @@ done:
     return rc;
 }
 
+static int print_token(void)
+{
+    char token[64], hex[65];
+    if (auth_new_token(token, hex) != 0) {
+        fprintf(stderr, "pgvigil-aggregator: no random bytes available\n");
+        return 1;
+    }
+    printf("token:  %s\nsha256: %s\n# auth.tokens entry: {name: NAME, role: viewer|operator|admin, sha256: %s}\n",
+           token, hex, hex);
+    return 0;
+}
+
+/* Subcommands: -1 when argv names none. */
+static int subcommand(int argc, char **argv)
+{
+    if (argc < 2)
+        return -1;
+    const char *cmd = argv[1];
+    int want = strcmp(cmd, "keygen") == 0 || strcmp(cmd, "check-config") == 0 ? 3
+               : strcmp(cmd, "token") == 0                                    ? 2
+                                                                             : 0;
+    if (!want)
+        return -1;
+    if (argc != want) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "keygen") == 0)
+        return keygen(argv[2]);
+    if (strcmp(cmd, "check-config") == 0)
+        return check_config(argv[2]);
+    return print_token();
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *level_text = NULL;
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"log-level", required_argument, NULL, 'l'},
                                          {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    if (argc == 3 && strcmp(argv[1], "keygen") == 0)
-        return keygen(argv[2]);
-    if (argc == 2 && strcmp(argv[1], "token") == 0) {
-        char token[64], hex[65];
-        if (auth_new_token(token, hex) != 0) {
-            fprintf(stderr, "pgvigil-aggregator: no random bytes available\n");
-            return 1;
-        }
-        printf("token:  %s\nsha256: %s\n# auth.tokens entry: {name: NAME, role: viewer|operator|admin, sha256: %s}\n",
-               token, hex, hex);
-        return 0;
-    }
+    int sub = subcommand(argc, argv);
+    if (sub >= 0)
+        return sub;
+    sigset_t hup; /* before any thread starts, so every thread inherits it */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0)
+        fprintf(stderr, "pgvigil-aggregator: could not block SIGHUP: SIGHUP will stop the aggregator\n");
     int c;
-    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
         case 'l': level_text = optarg; break;
         case 'V': printf("pgvigil-aggregator %s\n", PGVIGIL_VERSION); return 0;
-        default:
-            fprintf(stderr, "usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n");
-            return 2;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (!path || optind != argc) {
-        fprintf(stderr, "usage: pgvigil-aggregator -c FILE [--log-level LEVEL]\n"
-                        "       pgvigil-aggregator keygen PATH\n"
-                        "       pgvigil-aggregator token\n");
+        usage(stderr);
         return 2;
     }
     log_init("pgvigil-aggregator", LOG_LEVEL_INFO);

@@ -1,11 +1,19 @@
 /*
  * col_config.c — parse and validate the collector's YAML file (col_config.h).
+ *
+ * Validation includes what the collector would otherwise find only when it
+ * connects: both CURVE certificates must load (the client's with its secret
+ * key). Durations where zero makes no sense are refused.
  */
 #include "col_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <czmq.h>
 
 #include "config.h"
 #include "envelope.h"
@@ -83,12 +91,15 @@ static int col_config_maintenance(config_t *cfg, const config_node_t *root, col_
         return -1;
     if (!m)
         return 0;
-    return config_expect_keys(cfg, m, keys) != 0 ||
-                   config_bool(cfg, m, "enabled", false, &c->maintenance_enabled) != 0 ||
-                   config_duration_ms(cfg, m, "statement_timeout", false, &c->maintenance_statement_timeout_ms) != 0 ||
-                   config_duration_ms(cfg, m, "lock_timeout", false, &c->maintenance_lock_timeout_ms) != 0
-               ? -1
-               : 0;
+    if (config_expect_keys(cfg, m, keys) != 0 || config_bool(cfg, m, "enabled", false, &c->maintenance_enabled) != 0 ||
+        config_duration_ms(cfg, m, "statement_timeout", false, &c->maintenance_statement_timeout_ms) != 0 ||
+        config_duration_ms(cfg, m, "lock_timeout", false, &c->maintenance_lock_timeout_ms) != 0)
+        return -1;
+    if (c->maintenance_lock_timeout_ms == 0) /* PostgreSQL reads 0 as "wait for ever" */
+        return config_fail(cfg, m, "lock_timeout",
+                           "expected a positive duration: 0 would let an operation wait for a lock without "
+                           "limit while every query behind it waits too");
+    return 0;
 }
 
 static int col_config_dup(config_t *cfg, const config_node_t *map, const char *key, bool required, char **out)
@@ -122,6 +133,8 @@ static int col_config_restore(config_t *cfg, const config_node_t *b, col_config_
         return -1;
     if (c->restore_interval_ms < 1000)
         return config_fail(cfg, r, "interval", "expected at least 1s");
+    if (c->restore_rto_ms < 1000)
+        return config_fail(cfg, r, "rto", "expected at least 1s: the longest a restore test may take");
     return 0;
 }
 
@@ -147,6 +160,26 @@ static int col_config_backup(config_t *cfg, const config_node_t *root, col_confi
     return 0;
 }
 
+/* A certificate written by keygen; with secret, the PATH_secret half. */
+static int col_config_cert(config_t *cfg, const config_node_t *cv, const char *key, const char *path,
+                           bool secret)
+{
+    struct stat st; /* a regular file only: a FIFO or device would block the load */
+    zcert_t *z = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? zcert_load(path) : NULL;
+    bool ok = z && (!secret || strcmp(zcert_secret_txt(z), "0000000000000000000000000000000000000000") != 0);
+    zcert_destroy(&z);
+    if (ok)
+        return 0;
+    if (secret)
+        return config_fail(cfg, cv, key,
+                           "expected this collector's secret certificate (PATH_secret written by "
+                           "\"pgvigil-collector keygen PATH\"), but \"%s\" %s",
+                           path, access(path, R_OK) == 0 ? "holds no secret key" : "cannot be read");
+    return config_fail(cfg, cv, key,
+                       "expected the aggregator's public certificate (PATH written by "
+                       "\"pgvigil-aggregator keygen PATH\"), but \"%s\" cannot be read", path);
+}
+
 static int col_config_curve(config_t *cfg, const config_node_t *root, col_config_t *c)
 {
     static const char *const keys[] = {"server_public_key", "client_cert", NULL};
@@ -159,6 +192,9 @@ static int col_config_curve(config_t *cfg, const config_node_t *root, col_config
     if (config_expect_keys(cfg, cv, keys) != 0 ||
         config_str(cfg, cv, "server_public_key", true, &spk) != 0 ||
         config_str(cfg, cv, "client_cert", true, &cc) != 0)
+        return -1;
+    if (col_config_cert(cfg, cv, "server_public_key", spk, false) != 0 ||
+        col_config_cert(cfg, cv, "client_cert", cc, true) != 0)
         return -1;
     c->curve_server_public_key = strdup(spk);
     c->curve_client_cert = strdup(cc);
@@ -189,6 +225,10 @@ static int col_config_durations(config_t *cfg, const config_node_t *root, col_co
         return -1;
     if (c->statement_timeout_ms < 10)
         return config_fail(cfg, root, "statement_timeout", "expected at least 10ms");
+    if (c->lock_timeout_ms == 0) /* PostgreSQL reads 0 as "wait for ever" */
+        return config_fail(cfg, root, "lock_timeout",
+                           "expected a positive duration: 0 would let a monitoring query wait for a lock "
+                           "without limit");
     return 0;
 }
 

@@ -4,13 +4,23 @@
  *
  *   pgvigil-collector -c FILE [--log-level LEVEL]
  *   pgvigil-collector -c FILE --once --print
+ *   pgvigil-collector check-config FILE (validate as at start; nothing runs)
  *   pgvigil-collector keygen PATH
- *   pgvigil-collector --version
+ *   pgvigil-collector --help | --version
+ *
+ * The --help text is also the source of the man page (help2man, see
+ * deploy/man/), so it documents every subcommand and option. SIGHUP is
+ * answered with a log line: the collector applies a changed file at
+ * restart. SIGHUP is blocked in every thread (set before any starts) and
+ * taken by one small thread with sigwait(): a handler would interrupt the
+ * collector's zmq_poll(), which czmq reads as "terminated".
  *
  * Exit status: 0 success, 1 runtime failure (--once: server unreachable),
  * 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,9 +33,81 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: pgvigil-collector -c FILE [--once --print] [--log-level LEVEL]\n"
-                 "       pgvigil-collector keygen PATH\n"
-                 "       pgvigil-collector --version\n");
+    fprintf(out,
+            "Usage: pgvigil-collector -c FILE [--log-level LEVEL]\n"
+            "  or:  pgvigil-collector -c FILE --once --print\n"
+            "  or:  pgvigil-collector check-config FILE\n"
+            "  or:  pgvigil-collector keygen PATH\n"
+            "  or:  pgvigil-collector --help | --version\n"
+            "\n"
+            "Read the statistics of one PostgreSQL instance on a schedule and publish\n"
+            "them to one or more pgvigil aggregators over ZeroMQ.\n"
+            "\n"
+            "Subcommands:\n"
+            "  check-config FILE    validate FILE exactly as the daemon does at start,\n"
+            "                       print any error (file:line: key: what was expected)\n"
+            "                       and exit 0 if valid, 2 if not; nothing is started\n"
+            "  keygen PATH          write a CURVE key pair: the public certificate PATH\n"
+            "                       (copy it into the aggregator's curve.allow_dir) and\n"
+            "                       PATH_secret (this collector's curve.client_cert)\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config=FILE    run the collector with the configuration FILE\n"
+            "                       (YAML; e.g. /etc/pgvigil/collector.yaml)\n"
+            "      --once           collect one round and stop (needs --print)\n"
+            "      --print          print that round as JSON on stdout; exit 1 if the\n"
+            "                       server could not be reached\n"
+            "      --log-level=LEVEL  debug, info, warning or error; overrides log_level\n"
+            "  -h, --help           print this help and exit\n"
+            "  -V, --version        print the version and exit\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP is acknowledged in the log\n"
+            "and changes nothing: a changed file applies at the next restart.\n"
+            "\n"
+            "Exit status: 0 clean stop or valid configuration, 1 runtime failure,\n"
+            "2 usage or configuration error.\n");
+}
+
+static void *main_hangup_thread(void *arg)
+{
+    sigset_t *hup = arg;
+    int sig;
+    while (sigwait(hup, &sig) == 0)
+        log_info("SIGHUP: configuration changes apply at the next restart");
+    return NULL;
+}
+
+/* Answer SIGHUP (blocked in every thread by main) from one detached thread. */
+static void main_take_hangup(void)
+{
+    static sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_t t;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) {
+        log_warning("could not start the SIGHUP thread: SIGHUP is ignored");
+        return;
+    }
+    if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+        pthread_create(&t, &attr, main_hangup_thread, &hup) != 0)
+        log_warning("could not start the SIGHUP thread: SIGHUP is ignored");
+    pthread_attr_destroy(&attr);
+}
+
+/* check-config: the daemon's own loader, then a one-line verdict. */
+static int check_config(const char *path)
+{
+    char err[2048];
+    col_config_t *cfg = col_config_load(path, true, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "pgvigil-collector: %s\n", err);
+        fprintf(stderr, "%s: configuration is NOT valid\n", path);
+        return 2;
+    }
+    printf("%s: configuration is valid\n", path);
+    col_config_destroy(&cfg);
+    return 0;
 }
 
 static int keygen(const char *path)
@@ -67,12 +149,22 @@ int main(int argc, char **argv)
         {"print", no_argument, NULL, 'p'},       {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    if (argc == 3 && strcmp(argv[1], "keygen") == 0)
-        return keygen(argv[2]);
+    if (argc >= 2 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "check-config") == 0)) {
+        if (argc != 3) {
+            usage(stderr);
+            return 2;
+        }
+        return strcmp(argv[1], "keygen") == 0 ? keygen(argv[2]) : check_config(argv[2]);
+    }
     if (argc >= 2 && strcmp(argv[1], "restore-test") == 0) /* run by the collector itself */
         return backup_restore_main(argc - 1, argv + 1);
+    sigset_t hup; /* before any thread starts, so every thread inherits it */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0)
+        fprintf(stderr, "pgvigil-collector: could not block SIGHUP: SIGHUP will stop the collector\n");
     int c;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
         case 'o': once = true; break;
@@ -101,6 +193,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
+    if (!once)
+        main_take_hangup();
     int rc = once ? print_once(cfg) : collector_run(cfg);
     col_config_destroy(&cfg);
     return rc;

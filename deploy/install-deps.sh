@@ -18,6 +18,8 @@ PACKAGES=(
     curl openssl python3 python3-zmq procps iproute2 util-linux wrk
     # the dashboard's browser tests
     chromium
+    # Debian packages: man pages, the package test's tree, lint and unit checks
+    help2man dpkg-dev debootstrap lintian systemd
 )
 # shellcheck disable=SC2206
 PACKAGES+=(${PGVIGIL_DEPS_EXTRA:-})

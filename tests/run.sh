@@ -19,8 +19,10 @@ fi
 
 # The demo and production builds are optimised: -O2 brings warnings of its
 # own, and warnings are errors, so the Release build is checked too.
+# Configured as the Debian packages are, so tests/packaging/ packs this tree.
 release=${build}-release
-if ! { cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release -DPGVIGIL_TESTS=OFF >"$release.configure.log" 2>&1 &&
+if ! { cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release -DPGVIGIL_TESTS=OFF \
+           -DCMAKE_INSTALL_PREFIX=/usr -DPGVIGIL_PACKAGE=ON >"$release.configure.log" 2>&1 &&
        cmake --build "$release" -j"$jobs" >"$release.build.log" 2>&1; }; then
     grep -E 'error|Error|warning' "$release.configure.log" "$release.build.log" | head -50 >&2
     echo "tests/run.sh: Release build failed; logs in $release.build.log" >&2

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "col_config.h"
+#include "keys_test.h"
 #include "log.h"
 
 static col_config_t *load_ok(const char *text, bool need_aggregators)
@@ -60,7 +61,10 @@ static void test_defaults(void **state)
 static void test_every_key(void **state)
 {
     (void)state;
-    col_config_t *c = load_ok("node: db-1\nregion: eu\ndsn: host=x\n"
+    char text[1024], agg[128], me[128];
+    keys_test_path(agg, sizeof agg, "agg");
+    keys_test_path(me, sizeof me, "me_secret");
+    snprintf(text, sizeof text, "node: db-1\nregion: eu\ndsn: host=x\n"
                               "aggregators: [tcp://a:7400, tcp://b:7400]\n"
                               "databases: [app, postgres]\n"
                               "interval: 250ms\nslow_interval: 5s\nstats_interval: 2m\n"
@@ -68,9 +72,9 @@ static void test_every_key(void **state)
                               "statement_timeout: 3s\nlock_timeout: 100ms\n"
                               "statements: {enabled: false, query_text: false, max: 50,"
                               " query_text_max: 200}\n"
-                              "curve: {server_public_key: /k/agg, client_cert: /k/me_secret}\n"
-                              "send_queue: 10\nlog_level: debug\n",
-                              true);
+                              "curve: {server_public_key: %s, client_cert: %s}\n"
+                              "send_queue: 10\nlog_level: debug\n", agg, me);
+    col_config_t *c = load_ok(text, true);
     assert_int_equal(c->aggregator_count, 2);
     assert_int_equal(c->database_count, 2);
     assert_string_equal(c->databases[1], "postgres");
@@ -80,8 +84,8 @@ static void test_every_key(void **state)
     assert_false(c->statements_enabled);
     assert_false(c->statements_query_text);
     assert_true(c->statements_max == 50 && c->statements_query_text_max == 200);
-    assert_string_equal(c->curve_server_public_key, "/k/agg");
-    assert_string_equal(c->curve_client_cert, "/k/me_secret");
+    assert_string_equal(c->curve_server_public_key, agg);
+    assert_string_equal(c->curve_client_cert, me);
     assert_true(c->send_queue == 10);
     assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
     col_config_destroy(&c);
@@ -133,6 +137,44 @@ static void test_errors_name_the_key(void **state)
     expect_error(text, "backup.restore.rto");
 }
 
+/* Issue 14: files named by the configuration must exist and load, and zero
+ * where zero means nothing sensible is refused. */
+static void test_files_and_zero_durations(void **state)
+{
+    (void)state;
+    const char *base = "node: db-1\nregion: eu\ndsn: host=x\naggregators: [tcp://a:1]\n";
+    char text[1024], agg[128], me[128], missing[128];
+    keys_test_path(agg, sizeof agg, "agg");
+    keys_test_path(me, sizeof me, "me_secret");
+    keys_test_path(missing, sizeof missing, "nope_secret");
+    snprintf(text, sizeof text, "%scurve: {server_public_key: %s, client_cert: %s}\n", base, agg, missing);
+    expect_error(text, "curve.client_cert");
+    keys_test_path(me, sizeof me, "pub"); /* a public certificate: no secret key */
+    snprintf(text, sizeof text, "%scurve: {server_public_key: %s, client_cert: %s}\n", base, agg, me);
+    expect_error(text, "curve.client_cert");
+    keys_test_path(me, sizeof me, "me_secret");
+    snprintf(text, sizeof text, "%scurve: {server_public_key: %s, client_cert: %s}\n", base, missing + 1, me);
+    expect_error(text, "curve.server_public_key");
+    snprintf(text, sizeof text, "%slock_timeout: 0s\n", base);
+    expect_error(text, "lock_timeout");
+    snprintf(text, sizeof text, "%smaintenance: {enabled: true, lock_timeout: 0ms}\n", base);
+    expect_error(text, "maintenance.lock_timeout");
+    snprintf(text, sizeof text, "%sbackup: {directory: /b, restore: {rto: 0s}}\n", base);
+    expect_error(text, "backup.restore.rto");
+}
+
+static void test_error_names_the_line(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    col_config_t *c = col_config_load_string("collector.yaml",
+                                             "node: db-1\nregion: eu\ndsn: host=x\n"
+                                             "aggregators: [tcp://a:1]\nlock_timeout: 0s\n",
+                                             true, err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "collector.yaml:5: key \"lock_timeout\": expected a positive duration"));
+}
+
 static void test_maintenance_and_backup(void **state)
 {
     (void)state;
@@ -166,6 +208,8 @@ int main(void)
         cmocka_unit_test(test_once_needs_no_aggregators),
         cmocka_unit_test(test_errors_name_the_key),
         cmocka_unit_test(test_maintenance_and_backup),
+        cmocka_unit_test(test_files_and_zero_durations),
+        cmocka_unit_test(test_error_names_the_line),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, keys_test_setup, keys_test_teardown);
 }
