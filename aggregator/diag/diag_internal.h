@@ -54,6 +54,10 @@ char *diag_qualified(const char *schema, const char *name);
 /* o[k] as a string ("" when absent) and as a number (0 when absent). */
 const char *diag_js(const json_t *o, const char *k);
 double diag_jnum(const json_t *o, const char *k);
+/* A catalogue metric (fleet/metric.h) derived from a connections or a
+ * wraparound section alone, so pressure and recommendations read the same
+ * derivation as alerting and /metrics. False when it cannot be derived. */
+bool diag_metric(int metric, const Pgvigil__Connections *conn, const Pgvigil__Wraparound *wrap, double *out);
 
 /* Values computed only on the collector's hourly cadence carry over from
  * the previous list to the new one (diag_tables.c). */

@@ -4,6 +4,8 @@
  */
 #include "diag_internal.h"
 
+#include "metric.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,4 +68,14 @@ const char *diag_js(const json_t *o, const char *k)
 double diag_jnum(const json_t *o, const char *k)
 {
     return json_number_value(json_object_get(o, k));
+}
+
+bool diag_metric(int metric, const Pgvigil__Connections *conn, const Pgvigil__Wraparound *wrap, double *out)
+{
+    /* The catalogue derives from a sample: lend it the one section. */
+    Pgvigil__Sample s = PGVIGIL__SAMPLE__INIT;
+    s.up = true;
+    s.connections = (Pgvigil__Connections *)conn;
+    s.wraparound = (Pgvigil__Wraparound *)wrap;
+    return metric_from_sample(metric, &s, out);
 }

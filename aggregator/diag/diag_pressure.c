@@ -6,6 +6,8 @@
  */
 #include "diag_internal.h"
 
+#include "metric.h"
+
 json_t *diag_wraparound(const Pgvigil__Wraparound *w)
 {
     json_t *dbs = json_array();
@@ -19,11 +21,13 @@ json_t *diag_wraparound(const Pgvigil__Wraparound *w)
                                              (json_int_t)d->datminmxid_age));
     }
     uint64_t age = oldest ? oldest->datfrozenxid_age : 0;
+    double ratio = 0;
+    diag_metric(METRIC_XID_WRAPAROUND_RATIO, NULL, w, &ratio);
     return json_pack("{s:s?,s:I,s:o,s:f,s:f,s:o}", "oldest_database", oldest ? oldest->datname : NULL,
                      "datfrozenxid_age", (json_int_t)age, "autovacuum_freeze_max_age",
                      w->has_autovacuum_freeze_max_age ? json_integer((json_int_t)w->autovacuum_freeze_max_age)
                                                       : json_null(),
-                     "wraparound_ratio", (double)age / 2147483648.0, "freeze_max_age_ratio",
+                     "wraparound_ratio", ratio, "freeze_max_age_ratio",
                      w->autovacuum_freeze_max_age ? (double)age / (double)w->autovacuum_freeze_max_age : 0.0,
                      "databases", dbs);
 }
@@ -63,12 +67,13 @@ json_t *diag_pressure(const diag_node_t *n)
                                       all > 0 ? (double)n->ckpt.checkpoints_requested / all : 0.0));
     }
     if (n->has_conn) {
-        double usable = (double)n->conn.max_connections - (double)n->conn.superuser_reserved;
+        double saturation = 0;
+        diag_metric(METRIC_CONNECTION_SATURATION, &n->conn, NULL, &saturation);
         json_object_set_new(p, "connections",
                             json_pack("{s:i,s:i,s:i,s:i,s:i,s:f}", "total", (int)n->conn.total, "active",
                                       (int)n->conn.active, "idle_in_transaction", (int)n->conn.idle_in_transaction,
                                       "waiting", (int)n->conn.waiting, "max_connections", (int)n->conn.max_connections,
-                                      "saturation", usable > 0 ? (double)n->conn.total / usable : 0.0));
+                                      "saturation", saturation));
     }
     return p;
 }

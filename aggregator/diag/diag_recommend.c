@@ -7,6 +7,8 @@
  */
 #include "diag_internal.h"
 
+#include "metric.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -258,9 +260,10 @@ json_t *diag_recommend(const char *node, const json_t *tables, const json_t *ind
         diag_rec_indexes(out, node, indexes);
     if (statements)
         diag_rec_statements(out, node, statements);
-    if (conn && conn->has_max_connections && conn->has_total && conn->max_connections > conn->superuser_reserved) {
+    double used = 0;
+    if (conn && conn->has_max_connections && conn->has_total &&
+        diag_metric(METRIC_CONNECTION_SATURATION, conn, NULL, &used)) {
         double usable = (double)(conn->max_connections - conn->superuser_reserved);
-        double used = (double)conn->total / usable;
         if (used >= 0.8) {
             char *sql = NULL;
             if (asprintf(&sql,
