@@ -26,12 +26,14 @@
 #include "log.h"
 #include "lsn.h"
 #include "pbjson.h"
+#include "pbtext.h"
 #include "backup.h"
 #include "maintenance.h"
 #include "publish.h"
 #include "section.h"
 
 #define COLLECTOR_BACKOFF_CAP_MS 8000
+#define COLLECTOR_TEXT_MAX 65536 /* the aggregator refuses longer strings (INGEST_TEXT_MAX) */
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -128,8 +130,11 @@ static void collector_connect(collector_t *self)
              (unsigned long long)(self->cfg->connect_timeout_ms + 999) / 1000);
     /* The user's DSN is expanded after application_name (so it may override
      * it) and before options (so the collector's timeouts always apply). */
-    const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
-    const char *vals[] = {"pgvigil-collector", timeout, self->cfg->dsn, options, NULL};
+    /* client_encoding: names, queries and messages arrive as UTF-8 whatever
+     * the database's encoding (SQL_ASCII ones excepted: see collector_emit). */
+    const char *keys[] = {"application_name", "client_encoding", "connect_timeout", "dbname",
+                          "options", NULL};
+    const char *vals[] = {"pgvigil-collector", "UTF8", timeout, self->cfg->dsn, options, NULL};
     self->conn = PQconnectStartParams(keys, vals, 1);
     self->connect_started_us = clock_wall_us();
     if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
@@ -229,6 +234,13 @@ static void collector_emit(collector_t *self, Pgvigil__Sample *s)
         if (self->last_error[0])
             s->error = strdup(self->last_error);
     }
+    /* Text from the server is not always UTF-8: the error of a failed
+     * connection comes in the server's lc_messages encoding (LATIN1 on a
+     * localized server), and a SQL_ASCII database returns names as stored.
+     * Read such bytes as LATIN1 so the aggregator (which refuses anything
+     * but UTF-8) gets the sample. */
+    if (pbtext_repair_message(&s->base, COLLECTOR_TEXT_MAX) < 0)
+        log_warning("out of memory while cleaning the text of a sample");
     if (self->once) {
         self->once_json = collector_sample_json(s);
         self->once_up = s->up;

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pbtext.h"
 
 #define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
 #define INGEST_STR_MAX 4096
@@ -35,7 +36,8 @@ typedef struct {
 const char *ingest_reject_name(ingest_reject_t why)
 {
     static const char *const names[] = {"ok", "bad_frames", "bad_envelope", "oversized",
-                                        "bad_body", "invalid", "name_mismatch"};
+                                        "bad_body", "invalid", "name_mismatch", "bad_text",
+                                        "key_not_allowed", "sequence_jump", "stale_process"};
     return (unsigned)why < INGEST_REASON_COUNT ? names[why] : "unknown";
 }
 
@@ -96,6 +98,33 @@ int ingest_validate(const Pgvigil__Sample *s, char *why, size_t len)
     return ingest_validate_sections(s, why, len);
 }
 
+static bool ingest_region_ok(const char *r)
+{
+    size_t n = r ? strlen(r) : 0;
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = r[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ' '))
+            return false;
+    }
+    return true;
+}
+
+int ingest_validate_text(const Pgvigil__Sample *s, char *why, size_t len)
+{
+    char where[96];
+    pbtext_result_t r = pbtext_check_message(&s->base, INGEST_TEXT_MAX, where, sizeof where);
+    if (r != PBTEXT_OK) {
+        snprintf(why, len, "%s: %s", where, pbtext_result_name(r));
+        return -1;
+    }
+    if (s->region && !ingest_region_ok(s->region))
+        return ingest_fail(why, len, "region holds a character outside [A-Za-z0-9._ -]");
+    return 0;
+}
+
 Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uint8_t *body,
                                size_t body_len, envelope_t *env, ingest_reject_t *reject)
 {
@@ -115,6 +144,11 @@ Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uin
     Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, body_len, body);
     if (!s) {
         *reject = INGEST_BAD_BODY;
+        return NULL;
+    }
+    if (ingest_validate_text(s, why, sizeof why) != 0) {
+        *reject = INGEST_BAD_TEXT;
+        pgvigil__sample__free_unpacked(s, NULL);
         return NULL;
     }
     if (ingest_validate(s, why, sizeof why) != 0) {

@@ -46,6 +46,10 @@ typedef enum {
     INGEST_BAD_BODY,        /* protobuf did not unpack */
     INGEST_INVALID,         /* unpacked but failed validation */
     INGEST_NAME_MISMATCH,   /* envelope node differs from sample node */
+    INGEST_BAD_TEXT,        /* a string is not UTF-8, holds control characters or is too long */
+    INGEST_KEY_NOT_ALLOWED, /* the CURVE key may not speak for this node (allow-list metadata) */
+    INGEST_SEQUENCE_JUMP,   /* sequence far beyond what the collector can have produced */
+    INGEST_STALE_PROCESS,   /* collector_started_at_us older than the node's current process */
     INGEST_REASON_COUNT
 } ingest_reject_t;
 
@@ -63,6 +67,15 @@ const char *ingest_reject_name(ingest_reject_t why);
 /* Pure: check ranges and required fields of an unpacked sample. Returns 0,
  * or -1 and a reason in why. */
 int ingest_validate(const Pgvigil__Sample *s, char *why, size_t whylen);
+
+/* Pure: check the text of an unpacked sample (INGEST_BAD_TEXT). Every string
+ * at any depth is valid UTF-8 without control characters (tab, CR and
+ * newline allowed) and at most INGEST_TEXT_MAX bytes; the region is 1..63
+ * characters of [A-Za-z0-9._ -] (names reach calendars, labels and paths).
+ * The node name is checked by ingest_validate (envelope_node_name_valid).
+ * Returns 0, or -1 and the offending field in why. */
+#define INGEST_TEXT_MAX 65536
+int ingest_validate_text(const Pgvigil__Sample *s, char *why, size_t whylen);
 
 /* Pure: decode envelope + body and validate. On success returns the sample
  * (caller frees with pgvigil__sample__free_unpacked) and fills env; on
