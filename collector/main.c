@@ -4,7 +4,9 @@
  *
  *   pgvigil-collector -c FILE [--log-level LEVEL]
  *   pgvigil-collector -c FILE --once --print
- *   pgvigil-collector keygen PATH
+ *   pgvigil-collector keygen PATH [NODES]   (NODES: the node names or patterns
+ *                                            this key may speak for, written as
+ *                                            the certificate's "nodes" metadata)
  *   pgvigil-collector --version
  *
  * Exit status: 0 success, 1 runtime failure (--once: server unreachable),
@@ -24,13 +26,15 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: pgvigil-collector -c FILE [--once --print] [--log-level LEVEL]\n"
-                 "       pgvigil-collector keygen PATH\n"
+                 "       pgvigil-collector keygen PATH [NODES]\n"
                  "       pgvigil-collector --version\n");
 }
 
-static int keygen(const char *path)
+static int keygen(const char *path, const char *nodes)
 {
     zcert_t *cert = zcert_new();
+    if (cert && nodes)
+        zcert_set_meta(cert, "nodes", "%s", nodes);
     if (!cert || zcert_save(cert, path) != 0) {
         fprintf(stderr, "pgvigil-collector: could not write key pair \"%s\" and \"%s_secret\"\n",
                 path, path);
@@ -67,8 +71,8 @@ int main(int argc, char **argv)
         {"print", no_argument, NULL, 'p'},       {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    if (argc == 3 && strcmp(argv[1], "keygen") == 0)
-        return keygen(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "keygen") == 0)
+        return keygen(argv[2], argc == 4 ? argv[3] : NULL);
     if (argc >= 2 && strcmp(argv[1], "restore-test") == 0) /* run by the collector itself */
         return backup_restore_main(argc - 1, argv + 1);
     int c;

@@ -32,7 +32,7 @@ bool envelope_node_name_valid(const char *name)
 
 static bool envelope_type_valid(uint8_t type)
 {
-    return type >= ENVELOPE_SAMPLE && type <= ENVELOPE_COMMAND_RESULT;
+    return type >= ENVELOPE_SAMPLE && type <= ENVELOPE_ACK;
 }
 
 size_t envelope_encode(const envelope_t *env, uint8_t *buf, size_t cap)

@@ -31,6 +31,7 @@ typedef enum {
     ENVELOPE_SAMPLE = 1,         /* body: pgvigil.Sample */
     ENVELOPE_COMMAND = 2,        /* aggregator -> collector */
     ENVELOPE_COMMAND_RESULT = 3, /* collector -> aggregator */
+    ENVELOPE_ACK = 4,            /* aggregator -> collector, body: pgvigil.Ack */
 } envelope_type_t;
 
 typedef struct {

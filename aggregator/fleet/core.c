@@ -126,6 +126,8 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
+        int64_t started_at_us = h.sample->collector_started_at_us;
+        uint64_t sequence = h.sample->sequence;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us)) {
             st->dirty = true;
             fleet_node_t *fn = zhashx_lookup(st->fleet->nodes, node);
@@ -133,6 +135,10 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
                 core_sampled(st, fn, h.sample, h.received_at_us);
             alerting_sampled(st->alerting, st->fleet, node, clock_wall_us());
         }
+        /* After the sample's rows (or none: a duplicate): the store tells
+         * ingest when they are durable, and ingest acknowledges it. */
+        if (st->fleet->writer)
+            store_mark(st->fleet->writer, node, started_at_us, sequence);
         atomic_fetch_add(&st->applied, 1);
     }
     /* Leading edge: publish at once when the last snapshot is old enough;

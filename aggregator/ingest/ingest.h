@@ -16,6 +16,7 @@
 #define PGVIGIL_INGEST_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,8 @@ typedef struct {
     atomic_uint_fast64_t rejected[INGEST_REASON_COUNT]; /* [INGEST_OK] unused */
     atomic_uint_fast64_t unauthenticated;               /* CURVE handshakes refused */
     atomic_uint_fast64_t bytes;
+    atomic_uint_fast64_t acked; /* samples acknowledged to their collectors */
+    atomic_bool paused;         /* the store asked for backpressure */
 } ingest_counters_t;
 
 /* Short lowercase name of a reason, for metric labels ("bad_envelope"). */

@@ -9,6 +9,14 @@
  *
  * Prints "sent N samples in S s (R/s)". Sends block when the aggregator's
  * queue is full, so the achieved rate is what it sustains.
+ *
+ * For hostile-input and identity tests:
+ *   [--name NAME]            node name (with --nodes 1), else bench-<i>
+ *   [--region TEXT]          region, bytes as given (e.g. $'eu-\xff')
+ *   [--sequence-start N]     first sequence number (default 1)
+ *   [--started-at US]        collector_started_at_us (default: now)
+ *   [--count N]              stop after N samples
+ *   [--curve-client-cert SECRET --curve-server-key PUBLIC]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,6 +29,8 @@
 #include "clock.h"
 #include "envelope.h"
 #include "pgvigil.pb-c.h"
+
+static const char *sim_region; /* --region; NULL: eu-west / us-east */
 
 typedef struct {
     zsock_t *sock;
@@ -47,7 +57,7 @@ static size_t sim_pack(const sim_node_t *n, int index, uint8_t *buf, int64_t now
     s.has_collector_started_at_us = s.has_server_version = 1;
     s.format_version = 1;
     s.node = (char *)n->name;
-    s.region = index % 4 < 2 ? "eu-west" : "us-east";
+    s.region = sim_region ? (char *)sim_region : index % 4 < 2 ? "eu-west" : "us-east";
     s.system_identifier = 7300000000000000000ull + (uint64_t)(index / 2);
     s.timeline = 1;
     s.server_version = 150018;
@@ -88,46 +98,94 @@ static size_t sim_pack(const sim_node_t *n, int index, uint8_t *buf, int64_t now
     return pgvigil__sample__pack(&s, buf);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *endpoint, *name, *client_cert, *server_key;
+    int nodes, seconds;
+    double rate;
+    uint64_t sequence_start, count;
+    int64_t started_at;
+} sim_args_t;
+
+static int sim_parse(int argc, char **argv, sim_args_t *a)
 {
-    const char *endpoint = NULL;
-    int nodes = 200, seconds = 20;
-    double rate = 0;
     static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
                                          {"nodes", required_argument, NULL, 'n'},
                                          {"rate", required_argument, NULL, 'r'},
                                          {"seconds", required_argument, NULL, 's'},
+                                         {"name", required_argument, NULL, 'N'},
+                                         {"region", required_argument, NULL, 'R'},
+                                         {"sequence-start", required_argument, NULL, 'q'},
+                                         {"started-at", required_argument, NULL, 't'},
+                                         {"count", required_argument, NULL, 'C'},
+                                         {"curve-client-cert", required_argument, NULL, 'c'},
+                                         {"curve-server-key", required_argument, NULL, 'k'},
                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': endpoint = optarg; break;
-        case 'n': nodes = atoi(optarg); break;
-        case 'r': rate = atof(optarg); break;
-        case 's': seconds = atoi(optarg); break;
-        default: return 2;
+        case 'e': a->endpoint = optarg; break;
+        case 'n': a->nodes = (int)strtol(optarg, NULL, 10); break;
+        case 'r': a->rate = strtod(optarg, NULL); break;
+        case 's': a->seconds = (int)strtol(optarg, NULL, 10); break;
+        case 'N': a->name = optarg; break;
+        case 'R': sim_region = optarg; break;
+        case 'q': a->sequence_start = strtoull(optarg, NULL, 10); break;
+        case 't': a->started_at = strtoll(optarg, NULL, 10); break;
+        case 'C': a->count = strtoull(optarg, NULL, 10); break;
+        case 'c': a->client_cert = optarg; break;
+        case 'k': a->server_key = optarg; break;
+        default: return -1;
         }
     }
-    if (!endpoint || nodes < 2 || seconds < 1)
+    return a->endpoint && a->nodes >= 1 && a->seconds >= 1 ? 0 : -1;
+}
+
+static int sim_curve(zsock_t *sock, const sim_args_t *a)
+{
+    zcert_t *client = zcert_load(a->client_cert), *server = zcert_load(a->server_key);
+    int rc = client && server ? 0 : -1;
+    if (rc == 0) {
+        zcert_apply(client, sock);
+        zsock_set_curve_serverkey(sock, zcert_public_txt(server));
+    }
+    zcert_destroy(&client);
+    zcert_destroy(&server);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    sim_args_t a = {.nodes = 200, .seconds = 20, .sequence_start = 1};
+    if (sim_parse(argc, argv, &a) != 0)
         return 2;
+    int nodes = a.nodes;
     sim_node_t *sim = calloc((size_t)nodes, sizeof *sim);
     for (int i = 0; i < nodes; i++) {
-        snprintf(sim[i].name, sizeof sim[i].name, "bench-%d", i);
+        if (a.name && nodes == 1)
+            snprintf(sim[i].name, sizeof sim[i].name, "%s", a.name);
+        else
+            snprintf(sim[i].name, sizeof sim[i].name, "bench-%d", i);
         envelope_t e = {.version = ENVELOPE_VERSION, .type = ENVELOPE_SAMPLE};
         snprintf(e.node, sizeof e.node, "%s", sim[i].name);
         sim[i].env_len = envelope_encode(&e, sim[i].env, sizeof sim[i].env);
         sim[i].sock = zsock_new(ZMQ_DEALER);
         zsock_set_sndhwm(sim[i].sock, 1000);
-        zsock_connect(sim[i].sock, "%s", endpoint);
-        sim[i].started = clock_wall_us();
+        if (a.client_cert && sim_curve(sim[i].sock, &a) != 0) {
+            fprintf(stderr, "could not load the CURVE certificates\n");
+            return 1;
+        }
+        zsock_connect(sim[i].sock, "%s", a.endpoint);
+        sim[i].started = a.started_at ? a.started_at : clock_wall_us();
+        sim[i].seq = a.sequence_start - 1;
     }
     zclock_sleep(500); /* let the connections come up */
     uint8_t buf[1024];
     uint64_t sent = 0;
-    int64_t start = clock_mono_us(), end = start + (int64_t)seconds * 1000000;
-    for (int i = 0; clock_mono_us() < end && !zsys_interrupted; i = (i + 1) % nodes) {
-        if (rate > 0) {
-            int64_t due = start + (int64_t)((double)sent * 1e6 / rate);
+    int64_t start = clock_mono_us(), end = start + (int64_t)a.seconds * 1000000;
+    for (int i = 0; clock_mono_us() < end && !zsys_interrupted && (!a.count || sent < a.count);
+         i = (i + 1) % nodes) {
+        if (a.rate > 0) {
+            int64_t due = start + (int64_t)((double)sent * 1e6 / a.rate);
             if (clock_mono_us() < due)
                 zclock_sleep(1); /* ahead of schedule: yield the CPU */
         }
