@@ -33,6 +33,7 @@
 #include "section.h"
 
 #define COLLECTOR_BACKOFF_CAP_MS 8000
+#define COLLECTOR_DRAIN_MS 2000 /* at shutdown, for the last acknowledgements */
 #define COLLECTOR_TEXT_MAX 65536 /* the aggregator refuses longer strings (INGEST_TEXT_MAX) */
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
@@ -487,8 +488,11 @@ int collector_run(const col_config_t *cfg)
              (double)cfg->interval_ms / 1000, cfg->aggregator_count);
     collector_on_tick(self.loop, 0, &self);
     zloop_start(self.loop);
-    log_info("shutting down after %llu samples (%llu dropped)",
-             (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub));
+    /* Give the aggregators a moment to acknowledge the last samples. */
+    uint64_t unacked = publish_drain(self.pub, COLLECTOR_DRAIN_MS);
+    log_info("shutting down after %llu samples (%llu dropped, %llu unacknowledged)",
+             (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub),
+             (unsigned long long)unacked);
     maintenance_destroy(&self.maint);
     backup_destroy(&self.backup);
     collector_fini(&self);

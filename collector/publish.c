@@ -368,6 +368,25 @@ static int publish_on_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+uint64_t publish_drain(publish_t *self, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new(NULL);
+    for (size_t i = 0; poller && i < self->n; i++)
+        zpoller_add(poller, self->peers[i].sock);
+    if (poller)
+        zpoller_set_nonstop(poller, true); /* SIGTERM brought us here */
+    int64_t end = zclock_mono() + timeout_ms;
+    while (poller && publish_unacked(self) && zclock_mono() < end) {
+        for (size_t i = 0; i < self->n; i++)
+            publish_pump(self, &self->peers[i]);
+        zsock_t *which = zpoller_wait(poller, 50);
+        if (which)
+            publish_on_message(NULL, which, self);
+    }
+    zpoller_destroy(&poller);
+    return publish_unacked(self);
+}
+
 int publish_attach(publish_t *self, zloop_t *loop, publish_command_fn *on_command, void *arg)
 {
     self->on_command = on_command;

@@ -47,6 +47,11 @@ uint64_t publish_dropped(const publish_t *self);
 /* Samples waiting for an acknowledgement, over all aggregators. */
 uint64_t publish_unacked(const publish_t *self);
 
+/* At shutdown: wait up to timeout_ms for the acknowledgements of what is
+ * queued (sending what is not yet sent). Returns the samples still
+ * unacknowledged, which are lost with this process. */
+uint64_t publish_drain(publish_t *self, int timeout_ms);
+
 /* Register readers on loop: acknowledgements and connection events are
  * handled here; each valid Command goes to on_command with the socket it
  * came on (answer there with publish_reply); anything else is logged and
