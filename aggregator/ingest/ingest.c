@@ -258,8 +258,7 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
                 zpoller_remove(poller, router);
             else
                 zpoller_add(poller, router);
-            log_warning(pause ? "history cannot keep up: ingest paused (collectors keep their samples)"
-                              : "ingest resumed");
+
         }
     }
     uint64_t *seqs = data[0] == STORE_DURABLE_MARKS && count ? malloc(count * sizeof *seqs) : NULL;
