@@ -11,6 +11,16 @@
  * ROUTER's queue fills, and collectors queue on their side (send_queue).
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
+ *
+ * Before a sample is handed over, its text is checked (UTF-8, no control
+ * characters, lengths, name charsets), its node is checked against the
+ * CURVE key's "nodes" metadata and its sequence against a believable window
+ * (ingest_ident.h). Acknowledgements: with a history database, the store
+ * tells ingest (STORE_DURABLE_ENDPOINT) which samples are durable and ingest
+ * sends each collector an ACK (pgvigil.Ack) on the connection that last
+ * delivered an accepted sample of its node; without one, a sample is
+ * acknowledged when accepted. When the store asks for backpressure, ingest
+ * stops reading the ROUTER until it may resume.
  */
 #ifndef PGVIGIL_INGEST_H
 #define PGVIGIL_INGEST_H

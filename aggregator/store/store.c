@@ -26,13 +26,13 @@
 #include "clock.h"
 #include "log.h"
 #include "partition.h"
+#include "store_durable.h"
 #include "store_schema.h"
 #include "store_spool.h"
 #include "store_write.h"
 
 #define STORE_ENDPOINT "inproc://pgvigil-store"
 #define STORE_TAKE_MAX 100000 /* records taken from the socket per round */
-#define STORE_MARK_TAG 0xFF   /* first byte of a mark record (tables are below) */
 #define STORE_FULL_RETRY_US 1000000     /* a full spool is tried again after this */
 #define STORE_FULL_LOG_US 60000000      /* and said at most once a minute */
 
@@ -64,10 +64,8 @@ typedef struct {
     int64_t memory_since_us; /* when memory last became non-empty; 0 when empty */
     store_spool_t *spool;    /* older than memory when not empty */
     zhashx_t *days;          /* days whose partitions exist, "%d" */
-    zsock_t *durable;        /* PUSH to ingest: STORE_DURABLE_* messages */
-    store_mark_t *acks;      /* marks durable, not yet sent */
-    size_t acks_n, acks_cap;
-    bool paused;             /* STORE_DURABLE_PAUSE sent */
+    store_durable_t *durable; /* marks and backpressure, towards ingest */
+    bool paused;              /* ingest asked to stop taking samples */
     int64_t spool_full_until_us, full_logged_us;
     uint64_t full_rows_held; /* rows kept in memory because the spool was full */
     int64_t quarantine_logged_us;
@@ -122,61 +120,18 @@ int store_mark(store_writer_t *w, const char *node, int64_t started_at_us, uint6
     return zframe_send(&f, w->push, 0);
 }
 
-static bool store_is_mark(zframe_t *f)
-{
-    return zframe_size(f) == 1 + sizeof(store_mark_t) && zframe_data(f)[0] == STORE_MARK_TAG;
-}
-
-/* ---- durability marks and backpressure, towards ingest ---- */
-
-static void store_ack(store_state_t *st, zframe_t *mark)
-{
-    if (st->acks_n == st->acks_cap) {
-        size_t cap = st->acks_cap ? 2 * st->acks_cap : 256;
-        store_mark_t *grown = realloc(st->acks, cap * sizeof *grown);
-        if (!grown)
-            return; /* not acknowledged: the collector sends it again */
-        st->acks = grown;
-        st->acks_cap = cap;
-    }
-    memcpy(&st->acks[st->acks_n++], zframe_data(mark) + 1, sizeof(store_mark_t));
-}
-
-static void store_durable_send(store_state_t *st, char kind, const void *data, size_t len)
-{
-    zmq_msg_t m;
-    if (zmq_msg_init_size(&m, 1 + len) != 0)
-        return;
-    ((char *)zmq_msg_data(&m))[0] = kind;
-    if (len)
-        memcpy((char *)zmq_msg_data(&m) + 1, data, len);
-    /* No reader (ingest gone at shutdown): the collector sends it again. */
-    if (zmq_msg_send(&m, zsock_resolve(st->durable), ZMQ_DONTWAIT) < 0)
-        zmq_msg_close(&m);
-}
+static void store_ack(store_state_t *st, zframe_t *mark) { store_durable_add(st->durable, mark); }
 
 static void store_acks_flush(store_state_t *st)
 {
-    if (!st->acks_n)
-        return;
-    store_durable_send(st, STORE_DURABLE_MARKS, st->acks, st->acks_n * sizeof *st->acks);
-    atomic_fetch_add(&st->store->c.durable, st->acks_n);
-    st->acks_n = 0;
+    atomic_fetch_add(&st->store->c.durable, store_durable_flush(st->durable));
 }
 
-/* Pause ingest at memory_rows held in memory, resume below half of it. */
 static void store_backpressure(store_state_t *st)
 {
-    size_t held = zlistx_size(st->memory);
-    uint64_t budget = st->store->opt.memory_rows;
-    if (!st->paused && held >= budget) {
-        st->paused = true;
-        store_durable_send(st, STORE_DURABLE_PAUSE, NULL, 0);
-    } else if (st->paused && held < budget / 2) {
-        st->paused = false;
-        store_durable_send(st, STORE_DURABLE_RESUME, NULL, 0);
-    }
-    atomic_store(&st->store->c.backpressure, st->paused);
+    bool paused = store_durable_pressure(st->durable, zlistx_size(st->memory), st->store->opt.memory_rows);
+    st->paused = paused;
+    atomic_store(&st->store->c.backpressure, paused);
 }
 
 /* ---- partitions ---- */
@@ -341,7 +296,7 @@ static int store_spool_memory(store_state_t *st)
     zframe_t *f;
     zlistx_t *passed = zlistx_new();
     while ((f = zlistx_first(st->memory))) {
-        if (!store_is_mark(f)) {
+        if (!store_durable_is_mark(f)) {
             if ((rc = store_spool_try(st, zframe_data(f), zframe_size(f))) != 0)
                 break;
             appended = true;
@@ -416,7 +371,7 @@ static int store_flush_memory(store_state_t *st)
     int rc = recs ? 0 : -1;
     for (zframe_t *f = zlistx_first(st->memory); rc == 0 && f && n < max;
          f = zlistx_next(st->memory)) {
-        int ready = store_is_mark(f) ? 0 : store_row_ready(st, zframe_data(f), zframe_size(f));
+        int ready = store_durable_is_mark(f) ? 0 : store_row_ready(st, zframe_data(f), zframe_size(f));
         if (ready < 0)
             rc = -1;
         else if (ready)
@@ -430,7 +385,7 @@ static int store_flush_memory(store_state_t *st)
         return -1;
     for (size_t i = 0; i < taken; i++) {
         zframe_t *f = zlistx_first(st->memory);
-        if (store_is_mark(f))
+        if (store_durable_is_mark(f))
             store_ack(st, f);
         zlistx_delete(st->memory, zlistx_cursor(st->memory));
     }
@@ -464,7 +419,7 @@ static bool store_take_one(store_state_t *st, zframe_t *f, zlistx_t *after_sync)
     if (want_spool && zlistx_size(st->memory))
         store_spool_memory(st); /* older rows first */
     if (want_spool && !zlistx_size(st->memory)) {
-        if (store_is_mark(f)) { /* durable at the next sync */
+        if (store_durable_is_mark(f)) { /* durable at the next sync */
             zlistx_add_end(after_sync, f);
             return false;
         }
@@ -474,7 +429,7 @@ static bool store_take_one(store_state_t *st, zframe_t *f, zlistx_t *after_sync)
         }
     }
     if (!zlistx_size(st->memory)) {
-        if (store_is_mark(f) && !store_spool_rows(st->spool)) { /* nothing before it waits */
+        if (store_durable_is_mark(f) && !store_spool_rows(st->spool)) { /* nothing before it waits */
             store_ack(st, f);
             zframe_destroy(&f);
             return false;
@@ -499,7 +454,7 @@ static void store_take(store_state_t *st)
         zframe_t *f = zframe_recv(st->pull);
         if (!f)
             break;
-        if (!store_is_mark(f))
+        if (!store_durable_is_mark(f))
             atomic_fetch_add(&st->store->c.received, 1);
         spooled |= store_take_one(st, f, after_sync);
     }
@@ -602,8 +557,7 @@ static void store_state_destroy(store_state_t **st_p)
     if (!st)
         return;
     zsock_destroy(&st->pull);
-    zsock_destroy(&st->durable);
-    free(st->acks);
+    store_durable_destroy(&st->durable);
     zlistx_destroy(&st->memory);
     zhashx_destroy(&st->days);
     store_spool_destroy(&st->spool);
@@ -632,12 +586,7 @@ store_t *store_new(const store_options_t *opt)
     st->memory = zlistx_new();
     st->days = zhashx_new();
     st->pull = zsock_new_pull("@" STORE_ENDPOINT);
-    st->durable = zsock_new(ZMQ_PUSH);
-    if (st->durable) {
-        zsock_set_sndhwm(st->durable, 100000);
-        zsock_set_linger(st->durable, 0);
-        zsock_connect(st->durable, "%s", STORE_DURABLE_ENDPOINT);
-    }
+    st->durable = store_durable_new();
     if (!st->memory || !st->days || !st->pull || !st->durable) {
         log_error("could not start the history store: out of memory or %s in use", STORE_ENDPOINT);
         goto fail;
