@@ -426,6 +426,31 @@ static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
     zmsg_destroy(&msg);
 }
 
+/* Say at start which allowed keys cannot speak for any node. */
+static void ingest_check_allow_dir(const char *dir)
+{
+    zdir_t *d = zdir_new(dir, NULL);
+    zfile_t **files = d ? zdir_flatten(d) : NULL;
+    for (size_t i = 0; files && files[i]; i++) {
+        const char *path = zfile_filename(files[i], NULL);
+        size_t n = strlen(path);
+        if (n >= 7 && strcmp(path + n - 7, "_secret") == 0)
+            continue;
+        zcert_t *c = zcert_load(path);
+        const char *nodes = c ? zcert_meta(c, "nodes") : NULL;
+        if (c && (!nodes || !nodes[0]))
+            log_report(LOG_LEVEL_WARNING, NULL,
+                       "Write the key with \"pgvigil-collector keygen PATH NODES\", or add"
+                       " nodes = \"NAME ...\" under \"metadata\" in its public certificate.",
+                       "curve.allow_dir: the key in \"%s\" has no \"nodes\" metadata; its"
+                       " samples will be refused",
+                       path);
+        zcert_destroy(&c);
+    }
+    zdir_flatten_free(&files);
+    zdir_destroy(&d);
+}
+
 static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *err, size_t errlen)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
@@ -447,6 +472,7 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
             zsock_destroy(&router);
             return NULL;
         }
+        ingest_check_allow_dir(cfg->curve_allow_dir);
         *auth = zactor_new(zauth, NULL);
         zstr_sendx(*auth, "CURVE", cfg->curve_allow_dir, NULL);
         zsock_wait(*auth);

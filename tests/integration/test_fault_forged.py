@@ -91,6 +91,10 @@ class ForgedTest(unittest.TestCase):
             subprocess.run([binary("pgvigil-collector"), "keygen", os.path.join(keys, name), nodes], check=True,
                            stdout=subprocess.DEVNULL, timeout=10)
             os.link(os.path.join(keys, name), os.path.join(allowed, name))
+        # A key without "nodes" metadata speaks for nothing, and the log says so at start.
+        subprocess.run([binary("pgvigil-collector"), "keygen", os.path.join(allowed, "legacy")], check=True,
+                       stdout=subprocess.DEVNULL, timeout=10)
+        os.unlink(os.path.join(allowed, "legacy_secret"))
         started = self.stack("curve:\n  server_cert: %s\n  allow_dir: %s\n"
                              % (os.path.join(keys, "aggregator_secret"), allowed),
                              "curve:\n  server_public_key: %s\n  client_cert: %s\n"
@@ -105,6 +109,7 @@ class ForgedTest(unittest.TestCase):
                        check=True, timeout=30, stdout=subprocess.DEVNULL)
         wait_for(lambda: get_json(self.base + "/api/v1/nodes/attacker-1"), 10, what="its own node accepted")
         self.assert_victim_reports()
+        self.assertIn('has no "nodes" metadata', self.procs[0].log_text())
 
 
 if __name__ == "__main__":
