@@ -131,11 +131,11 @@ static void collector_connect(collector_t *self)
              (unsigned long long)(self->cfg->connect_timeout_ms + 999) / 1000);
     /* The user's DSN is expanded after application_name (so it may override
      * it) and before options (so the collector's timeouts always apply). */
-    /* client_encoding: names, queries and messages arrive as UTF-8 whatever
-     * the database's encoding (SQL_ASCII ones excepted: see collector_emit). */
-    const char *keys[] = {"application_name", "client_encoding", "connect_timeout", "dbname",
-                          "options", NULL};
-    const char *vals[] = {"pgvigil-collector", "UTF8", timeout, self->cfg->dsn, options, NULL};
+    /* No client_encoding=UTF8: a SQL_ASCII database would then refuse to
+     * return any name that is not UTF-8 (the whole section fails). Text
+     * comes in the database's encoding and collector_emit makes it UTF-8. */
+    const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
+    const char *vals[] = {"pgvigil-collector", timeout, self->cfg->dsn, options, NULL};
     self->conn = PQconnectStartParams(keys, vals, 1);
     self->connect_started_us = clock_wall_us();
     if (!self->conn || PQstatus(self->conn) == CONNECTION_BAD) {
@@ -237,9 +237,9 @@ static void collector_emit(collector_t *self, Pgvigil__Sample *s)
     }
     /* Text from the server is not always UTF-8: the error of a failed
      * connection comes in the server's lc_messages encoding (LATIN1 on a
-     * localized server), and a SQL_ASCII database returns names as stored.
-     * Read such bytes as LATIN1 so the aggregator (which refuses anything
-     * but UTF-8) gets the sample. */
+     * localized server), and a LATIN1 or SQL_ASCII database returns names
+     * in its own encoding. Read bytes that are not UTF-8 as LATIN1 so the
+     * aggregator (which refuses anything but UTF-8) gets the sample. */
     if (pbtext_repair_message(&s->base, COLLECTOR_TEXT_MAX) < 0)
         log_warning("out of memory while cleaning the text of a sample");
     if (self->once) {
