@@ -9,6 +9,7 @@ The partition drops loopback packets to the aggregator's ingest port with
 iptables (the rule is always removed).
 """
 
+import os
 import shutil
 import subprocess
 import time
@@ -26,7 +27,8 @@ def iptables(action, port):
                    check=True, timeout=10)
 
 
-@unittest.skipUnless(shutil.which("iptables"), "iptables is not installed (deploy/install-deps.sh)")
+@unittest.skipUnless(shutil.which("iptables") and os.geteuid() == 0,
+                     "needs iptables (deploy/install-deps.sh) and root")
 class PartitionTest(unittest.TestCase):
     def test_partition_heals_within_2s_and_loses_nothing(self):
         st = FaultStack(collectors=3)

@@ -24,6 +24,7 @@ MEMORY_ROWS = 1000
 RSS_BUDGET_KB = 150 * 1024
 
 
+@unittest.skipUnless(os.geteuid() == 0, "mounting the 2 MB tmpfs needs root")
 class SpoolFullTest(unittest.TestCase):
     def setUp(self):
         self.mnt = TestDir(prefix="pgvigil-tmpfs-")
