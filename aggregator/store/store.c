@@ -307,7 +307,9 @@ static int store_spool_memory(store_state_t *st)
             zlistx_delete(st->memory, zlistx_cursor(st->memory)); /* out of memory: resent */
         }
     }
-    if (appended && store_spool_sync(st->spool) != 0)
+    /* Marks passed are acknowledged only once the rows before them (some
+     * perhaps appended earlier in this round) are on disk. */
+    if ((appended || (passed && zlistx_size(passed))) && store_spool_sync(st->spool) != 0)
         rc = -1;
     else
         for (f = passed ? zlistx_first(passed) : NULL; f; f = zlistx_next(passed))
