@@ -51,7 +51,7 @@ const char *ingest_reject_name(ingest_reject_t why)
 {
     static const char *const names[] = {"ok", "bad_frames", "bad_envelope", "oversized",
                                         "bad_body", "invalid", "name_mismatch", "bad_text",
-                                        "key_not_allowed", "sequence_jump", "stale_process"};
+                                        "key_not_allowed", "sequence_jump"};
     return (unsigned)why < INGEST_REASON_COUNT ? names[why] : "unknown";
 }
 

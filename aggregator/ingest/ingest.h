@@ -60,7 +60,6 @@ typedef enum {
     INGEST_BAD_TEXT,        /* a string is not UTF-8, holds control characters or is too long */
     INGEST_KEY_NOT_ALLOWED, /* the CURVE key may not speak for this node (allow-list metadata) */
     INGEST_SEQUENCE_JUMP,   /* sequence far beyond what the collector can have produced */
-    INGEST_STALE_PROCESS,   /* collector_started_at_us older than the node's current process */
     INGEST_REASON_COUNT
 } ingest_reject_t;
 
