@@ -23,6 +23,7 @@
 #define INGEST_STR_MAX 4096
 #define INGEST_LIST_MAX 100000
 #define INGEST_HEARTBEAT_IVL_MS 1000
+#define INGEST_CONNECTION_HWM 10
 #define INGEST_HEARTBEAT_TIMEOUT_MS 3000
 
 struct ingest {
@@ -458,8 +459,10 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
         return NULL;
     zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
     /* Per collector connection: beyond this, samples wait on the collector's
-     * side (its send_queue), not in this process. */
-    zsock_set_rcvhwm(router, 1000);
+     * side (its send_queue), not in this process. Small, because while
+     * ingest is paused (backpressure) every connection fills its queue:
+     * 100 samples each keeps that within the memory budget. */
+    zsock_set_rcvhwm(router, INGEST_CONNECTION_HWM);
     /* Heartbeats: a collector gone silent (partition, dead host) is dropped
      * within seconds and its queue freed; it reconnects on its side. */
     zsock_set_heartbeat_ivl(router, INGEST_HEARTBEAT_IVL_MS);
