@@ -22,9 +22,9 @@
 #define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
 #define INGEST_STR_MAX 4096
 #define INGEST_LIST_MAX 100000
-#define INGEST_HEARTBEAT_IVL_MS 1000
 #define INGEST_CONNECTION_HWM 10
-#define INGEST_HEARTBEAT_TIMEOUT_MS 3000
+#define INGEST_KEEPALIVE_IDLE_S 10
+#define INGEST_KEEPALIVE_INTVL_S 2
 
 struct ingest {
     zactor_t *actor;
@@ -463,11 +463,15 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
      * ingest is paused (backpressure) every connection fills its queue:
      * 100 samples each keeps that within the memory budget. */
     zsock_set_rcvhwm(router, INGEST_CONNECTION_HWM);
-    /* Heartbeats: a collector gone silent (partition, dead host) is dropped
-     * within seconds and its queue freed; it reconnects on its side. */
-    zsock_set_heartbeat_ivl(router, INGEST_HEARTBEAT_IVL_MS);
-    zsock_set_heartbeat_timeout(router, INGEST_HEARTBEAT_TIMEOUT_MS);
-    zsock_set_heartbeat_ttl(router, INGEST_HEARTBEAT_TIMEOUT_MS);
+    /* A collector gone silent (partition, dead host) is detected on its
+     * side by ZeroMQ heartbeats, and it reconnects at once. Here, TCP
+     * keepalive frees the dead connection: no ZeroMQ heartbeats on this
+     * socket, because with a reached receive HWM (backpressure) libzmq 4.3
+     * can abort in the engine (libzmq issue #3937). */
+    zsock_set_tcp_keepalive(router, 1);
+    zsock_set_tcp_keepalive_idle(router, INGEST_KEEPALIVE_IDLE_S);
+    zsock_set_tcp_keepalive_intvl(router, INGEST_KEEPALIVE_INTVL_S);
+    zsock_set_tcp_keepalive_cnt(router, 3);
     if (cfg->curve_server_cert) {
         zcert_t *cert = zcert_load(cfg->curve_server_cert);
         if (!cert) {
