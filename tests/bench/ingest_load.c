@@ -20,7 +20,7 @@
  *
  * With --acked each simulated collector delivers like a real one (the
  * collector's publish.c: kept until acknowledged, sent again after a
- * reconnection) at --rate samples/s in total, waits up to 10 s at the end
+ * reconnection) at --rate samples/s in total, waits up to 60 s at the end
  * for the last acknowledgements and prints one line per node:
  *   "node NAME sent N unacked U dropped D"
  * so a fault test can check that sequences 1..N of every node are stored.
@@ -220,7 +220,7 @@ static int sim_acked(const sim_args_t *a, sim_node_t *sim)
     zloop_timer(loop, 5, 0, sim_acked_tick, &x);
     zloop_start(loop);
     for (int i = 0; i < a->nodes; i++) {
-        uint64_t unacked = publish_drain(x.pubs[i], i == 0 ? 10000 : 500);
+        uint64_t unacked = publish_drain(x.pubs[i], i == 0 ? 60000 : 5000);
         printf("node %s sent %" PRIu64 " unacked %" PRIu64 " dropped %" PRIu64 "\n", sim[i].name, sim[i].seq,
                unacked, publish_dropped(x.pubs[i]));
         publish_destroy(&x.pubs[i]);

@@ -32,7 +32,7 @@ class KillUnderLoadTest(unittest.TestCase):
             st.kill_aggregator()
             time.sleep(1)
             st.start_aggregator()
-            out, err = load.communicate(timeout=SECONDS + 60)
+            out, err = load.communicate(timeout=SECONDS + 180)
             self.assertEqual(load.returncode, 0, err)
             made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
                     for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}

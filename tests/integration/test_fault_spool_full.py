@@ -27,6 +27,13 @@ MEMORY_ROWS = 2000
 RSS_GROWTH_KB = 32 * 1024  # once paused, memory stays put
 
 
+def sanitized():
+    """ASan keeps freed memory in quarantine (up to 256 MB): RSS then grows
+    with any allocation, so the bound is looser in the sanitizer tree."""
+    r = subprocess.run(["ldd", binary("pgvigil-aggregator")], capture_output=True, text=True, timeout=10)
+    return "libasan" in r.stdout
+
+
 @unittest.skipUnless(os.geteuid() == 0, "mounting the 2 MB tmpfs needs root")
 class SpoolFullTest(unittest.TestCase):
     def setUp(self):
@@ -68,11 +75,11 @@ class SpoolFullTest(unittest.TestCase):
                      what="samples stored")
             paused_rss, peak = self.outage(st)
             spool_bytes = os.path.getsize(os.path.join(self.mnt.path, "aggregator.spool"))
-            print("buffered %s received %s accepted %s" % (metric(st.base, "pgvigil_store_rows_buffered"), metric(st.base, "pgvigil_ingest_received_total"), metric(st.base, "pgvigil_ingest_accepted_total")))
             print("outage %d s: spool %d bytes, RSS %d kB when paused, peak %d kB"
                   % (OUTAGE_S, spool_bytes, paused_rss, peak))
             self.assertTrue(paused_rss, "the spool never filled: the test proves nothing")
-            self.assertLess(peak - paused_rss, RSS_GROWTH_KB, "memory grew while paused")
+            budget = RSS_GROWTH_KB * (4 if sanitized() else 1)
+            self.assertLess(peak - paused_rss, budget, "memory grew while paused")
             st.agg.proc.send_signal(signal.SIGTERM)
             self.assertEqual(st.agg.proc.wait(30), 0, st.agg.log_text()[-3000:])
             st.agg.stop()
@@ -84,13 +91,13 @@ class SpoolFullTest(unittest.TestCase):
             self.assertLessEqual(full_lines, 1 + OUTAGE_S // 60, logs[-3000:])
             st.start_aggregator(wait_store=False)
             self.history(st, True)
-            out, err = load.communicate(timeout=OUTAGE_S + 120)
+            out, err = load.communicate(timeout=OUTAGE_S + 300)
             self.assertEqual(load.returncode, 0, err)
             made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
                     for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}
             self.assertEqual(len(made), NODES, out)
             st.nodes = sorted(made)
-            st.wait_drained(timeout=180)
+            st.wait_drained(timeout=300)
             st.assert_exact(self, made)
             print("%d samples through a 60 s outage with a full spool and a restart: all stored once"
                   % sum(v[0] for v in made.values()))
