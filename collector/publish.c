@@ -268,22 +268,21 @@ uint64_t publish_unacked(const publish_t *self)
     return n;
 }
 
-/* Mark the acknowledged samples and forget the acknowledged head. */
+/* Forget the acknowledged samples. An acknowledgement of q also covers
+ * every older sample: the queue is sent in order on each connection, from
+ * its oldest unacknowledged sample after each reconnection, and the
+ * aggregator makes a node's samples durable in the order it read them, so
+ * when q is durable every older one was read (and stored, or refused for
+ * good). This recovers acknowledgements lost with a connection. */
 static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack *ack)
 {
-    if (!ack->has_collector_started_at_us || ack->collector_started_at_us != self->started_at_us ||
-        !p->count)
+    if (!ack->has_collector_started_at_us || ack->collector_started_at_us != self->started_at_us)
         return;
-    uint64_t first = publish_at(p, 0, self->cap)->item->sequence;
-    for (size_t i = 0; i < ack->n_sequences; i++) {
-        uint64_t q = ack->sequences[i];
-        if (q >= first && q - first < p->count) {
-            publish_slot_t *s = publish_at(p, (size_t)(q - first), self->cap);
-            if (s->item->sequence == q)
-                s->acked = true;
-        }
-    }
-    while (p->count && publish_at(p, 0, self->cap)->acked) {
+    uint64_t upto = 0;
+    for (size_t i = 0; i < ack->n_sequences; i++)
+        if (ack->sequences[i] > upto)
+            upto = ack->sequences[i];
+    while (p->count && publish_at(p, 0, self->cap)->item->sequence <= upto) {
         publish_slot_t *s = publish_at(p, 0, self->cap);
         publish_item_unref(s->item);
         s->item = NULL;
