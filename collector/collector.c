@@ -26,12 +26,15 @@
 #include "log.h"
 #include "lsn.h"
 #include "pbjson.h"
+#include "pbtext.h"
 #include "backup.h"
 #include "maintenance.h"
 #include "publish.h"
 #include "section.h"
 
 #define COLLECTOR_BACKOFF_CAP_MS 8000
+#define COLLECTOR_DRAIN_MS 2000 /* at shutdown, for the last acknowledgements */
+#define COLLECTOR_TEXT_MAX 65536 /* the aggregator refuses longer strings (INGEST_TEXT_MAX) */
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -128,6 +131,9 @@ static void collector_connect(collector_t *self)
              (unsigned long long)(self->cfg->connect_timeout_ms + 999) / 1000);
     /* The user's DSN is expanded after application_name (so it may override
      * it) and before options (so the collector's timeouts always apply). */
+    /* No client_encoding=UTF8: a SQL_ASCII database would then refuse to
+     * return any name that is not UTF-8 (the whole section fails). Text
+     * comes in the database's encoding and collector_emit makes it UTF-8. */
     const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
     const char *vals[] = {"pgvigil-collector", timeout, self->cfg->dsn, options, NULL};
     self->conn = PQconnectStartParams(keys, vals, 1);
@@ -229,6 +235,13 @@ static void collector_emit(collector_t *self, Pgvigil__Sample *s)
         if (self->last_error[0])
             s->error = strdup(self->last_error);
     }
+    /* Text from the server is not always UTF-8: the error of a failed
+     * connection comes in the server's lc_messages encoding (LATIN1 on a
+     * localized server), and a LATIN1 or SQL_ASCII database returns names
+     * in its own encoding. Read bytes that are not UTF-8 as LATIN1 so the
+     * aggregator (which refuses anything but UTF-8) gets the sample. */
+    if (pbtext_repair_message(&s->base, COLLECTOR_TEXT_MAX) < 0)
+        log_warning("out of memory while cleaning the text of a sample");
     if (self->once) {
         self->once_json = collector_sample_json(s);
         self->once_up = s->up;
@@ -475,8 +488,11 @@ int collector_run(const col_config_t *cfg)
              (double)cfg->interval_ms / 1000, cfg->aggregator_count);
     collector_on_tick(self.loop, 0, &self);
     zloop_start(self.loop);
-    log_info("shutting down after %llu samples (%llu dropped)",
-             (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub));
+    /* Give the aggregators a moment to acknowledge the last samples. */
+    uint64_t unacked = publish_drain(self.pub, COLLECTOR_DRAIN_MS);
+    log_info("shutting down after %llu samples (%llu dropped, %llu unacknowledged)",
+             (unsigned long long)self.sequence, (unsigned long long)publish_dropped(self.pub),
+             (unsigned long long)unacked);
     maintenance_destroy(&self.maint);
     backup_destroy(&self.backup);
     collector_fini(&self);

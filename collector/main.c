@@ -5,7 +5,9 @@
  *   pgvigil-collector -c FILE [--log-level LEVEL]
  *   pgvigil-collector -c FILE --once --print
  *   pgvigil-collector check-config FILE (validate as at start; nothing runs)
- *   pgvigil-collector keygen PATH
+ *   pgvigil-collector keygen PATH [NODES]  (NODES: the node names or patterns
+ *                                          this key may speak for, written as
+ *                                          the certificate's "nodes" metadata)
  *   pgvigil-collector --help | --version
  *
  * The --help text is also the source of the man page (help2man, see
@@ -37,7 +39,7 @@ static void usage(FILE *out)
             "Usage: pgvigil-collector -c FILE [--log-level LEVEL]\n"
             "  or:  pgvigil-collector -c FILE --once --print\n"
             "  or:  pgvigil-collector check-config FILE\n"
-            "  or:  pgvigil-collector keygen PATH\n"
+            "  or:  pgvigil-collector keygen PATH [NODES]\n"
             "  or:  pgvigil-collector --help | --version\n"
             "\n"
             "Read the statistics of one PostgreSQL instance on a schedule and publish\n"
@@ -49,7 +51,10 @@ static void usage(FILE *out)
             "                       and exit 0 if valid, 2 if not; nothing is started\n"
             "  keygen PATH          write a CURVE key pair: the public certificate PATH\n"
             "                       (copy it into the aggregator's curve.allow_dir) and\n"
-            "                       PATH_secret (this collector's curve.client_cert)\n"
+            "                       PATH_secret (this collector's curve.client_cert);\n"
+            "                       NODES (comma-separated names or patterns) become\n"
+            "                       the certificate's \"nodes\" metadata: the only\n"
+            "                       nodes the aggregator lets this key speak for\n"
             "\n"
             "Options:\n"
             "  -c, --config=FILE    run the collector with the configuration FILE\n"
@@ -110,9 +115,11 @@ static int check_config(const char *path)
     return 0;
 }
 
-static int keygen(const char *path)
+static int keygen(const char *path, const char *nodes)
 {
     zcert_t *cert = zcert_new();
+    if (cert && nodes)
+        zcert_set_meta(cert, "nodes", "%s", nodes);
     if (!cert || zcert_save(cert, path) != 0) {
         fprintf(stderr, "pgvigil-collector: could not write key pair \"%s\" and \"%s_secret\"\n",
                 path, path);
@@ -149,12 +156,19 @@ int main(int argc, char **argv)
         {"print", no_argument, NULL, 'p'},       {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    if (argc >= 2 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "check-config") == 0)) {
+    if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
+        if (argc != 3 && argc != 4) {
+            usage(stderr);
+            return 2;
+        }
+        return keygen(argv[2], argc == 4 ? argv[3] : NULL);
+    }
+    if (argc >= 2 && strcmp(argv[1], "check-config") == 0) {
         if (argc != 3) {
             usage(stderr);
             return 2;
         }
-        return strcmp(argv[1], "keygen") == 0 ? keygen(argv[2]) : check_config(argv[2]);
+        return check_config(argv[2]);
     }
     if (argc >= 2 && strcmp(argv[1], "restore-test") == 0) /* run by the collector itself */
         return backup_restore_main(argc - 1, argv + 1);

@@ -1,5 +1,13 @@
 /*
- * publish.c — DEALER sockets towards the aggregators (see publish.h).
+ * publish.c — DEALER sockets towards the aggregators, each with its queue of
+ * samples not yet acknowledged (see publish.h).
+ *
+ * Ordering: a queue is sent strictly in sequence order on a connection. The
+ * sockets use ZMQ_IMMEDIATE, so nothing is queued inside ZeroMQ for a
+ * connection that does not exist; a socket monitor reports each new TCP
+ * connection before ZeroMQ can carry messages on it, and the queue is then
+ * rewound to its oldest unacknowledged sample. The aggregator therefore
+ * never sees a newer sample before an older one it has not stored.
  */
 #include "publish.h"
 
@@ -11,19 +19,53 @@
 #include "envelope.h"
 #include "log.h"
 
+/* One packed sample, shared by the queues of every aggregator. */
+typedef struct {
+    unsigned refs;
+    uint64_t sequence;
+    size_t len;
+    uint8_t data[];
+} publish_item_t;
+
+typedef struct {
+    publish_item_t *item;
+    bool acked;
+} publish_slot_t;
+
+typedef struct {
+    zsock_t *sock, *mon;
+    const char *endpoint;
+    publish_slot_t *ring; /* capacity send_queue */
+    size_t head, count;   /* oldest at head */
+    size_t next;          /* slots [0, next) were sent on the current connection */
+    uint64_t dropped;
+    int64_t last_drop_log_us;
+} publish_peer_t;
+
 struct publish {
-    zsock_t **socks;
+    publish_peer_t *peers;
+    size_t n, cap;
     publish_command_fn *on_command;
     void *on_command_arg;
     const col_config_t *cfg;
-    size_t n;
+    int64_t started_at_us; /* this process, as its samples say */
     uint8_t envelope[ENVELOPE_MAX_BYTES];
     size_t envelope_len;
-    uint8_t *buf;
-    size_t cap;
-    uint64_t dropped;
-    int64_t last_drop_log_us;
 };
+
+/* The node name a reply is sent for: one node per collector process. */
+static char publish_node[ENVELOPE_NODE_MAX + 1];
+
+static void publish_item_unref(publish_item_t *it)
+{
+    if (it && --it->refs == 0)
+        free(it);
+}
+
+static publish_slot_t *publish_at(publish_peer_t *p, size_t i, size_t cap)
+{
+    return &p->ring[(p->head + i) % cap];
+}
 
 static int publish_curve(zsock_t *sock, const col_config_t *cfg, char *err, size_t errlen)
 {
@@ -46,47 +88,75 @@ static int publish_curve(zsock_t *sock, const col_config_t *cfg, char *err, size
     return 0;
 }
 
-static zsock_t *publish_socket(const col_config_t *cfg, const char *endpoint, char *err,
-                               size_t errlen)
+static void publish_tune(zsock_t *sock)
 {
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    if (!sock) {
-        snprintf(err, errlen, "could not create a ZeroMQ socket");
-        return NULL;
-    }
-    zsock_set_sndhwm(sock, (int)cfg->send_queue);
+    zsock_set_sndhwm(sock, 1000);
     zsock_set_linger(sock, 1000);
-    zsock_set_identity(sock, cfg->node);
-    if (cfg->curve_client_cert && publish_curve(sock, cfg, err, errlen) != 0) {
-        zsock_destroy(&sock);
-        return NULL;
+    zsock_set_immediate(sock, 1);
+    zsock_set_heartbeat_ivl(sock, PUBLISH_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout(sock, PUBLISH_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_heartbeat_ttl(sock, PUBLISH_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_reconnect_ivl(sock, PUBLISH_RECONNECT_IVL_MS);
+    zsock_set_reconnect_ivl_max(sock, PUBLISH_RECONNECT_IVL_MAX_MS);
+    zsock_set_connect_timeout(sock, PUBLISH_CONNECT_TIMEOUT_MS);
+}
+
+static int publish_peer_open(publish_peer_t *p, const col_config_t *cfg, size_t index,
+                             const char *endpoint, char *err, size_t errlen)
+{
+    char mon[96];
+    p->endpoint = endpoint;
+    if (!(p->ring = calloc(cfg->send_queue, sizeof *p->ring)) || !(p->sock = zsock_new(ZMQ_DEALER))) {
+        snprintf(err, errlen, "could not create a ZeroMQ socket");
+        return -1;
     }
-    if (zsock_connect(sock, "%s", endpoint) != 0) {
+    publish_tune(p->sock);
+    if (cfg->curve_client_cert && publish_curve(p->sock, cfg, err, errlen) != 0)
+        return -1;
+    snprintf(mon, sizeof mon, "inproc://pgvigil-publish-%p-%zu", (void *)p, index);
+    if (zmq_socket_monitor(zsock_resolve(p->sock), mon, ZMQ_EVENT_CONNECTED) != 0 ||
+        !(p->mon = zsock_new_pair(mon))) {
+        snprintf(err, errlen, "could not monitor the connection to \"%s\"", endpoint);
+        return -1;
+    }
+    if (zsock_connect(p->sock, "%s", endpoint) != 0) {
         snprintf(err, errlen, "could not connect to \"%s\": %s", endpoint, zmq_strerror(zmq_errno()));
-        zsock_destroy(&sock);
-        return NULL;
+        return -1;
     }
-    return sock;
+    return 0;
+}
+
+static void publish_peer_close(publish_peer_t *p, size_t cap)
+{
+    if (p->sock)
+        zmq_socket_monitor(zsock_resolve(p->sock), NULL, 0);
+    zsock_destroy(&p->mon);
+    zsock_destroy(&p->sock);
+    for (size_t i = 0; p->ring && i < p->count; i++)
+        publish_item_unref(publish_at(p, i, cap)->item);
+    free(p->ring);
 }
 
 publish_t *publish_new(const col_config_t *cfg, char *err, size_t errlen)
 {
     publish_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->socks = calloc(cfg->aggregator_count + 1, sizeof *self->socks))) {
+    if (!self || !(self->peers = calloc(cfg->aggregator_count + 1, sizeof *self->peers))) {
         snprintf(err, errlen, "out of memory");
         free(self);
         return NULL;
     }
     self->cfg = cfg;
+    self->cap = cfg->send_queue ? cfg->send_queue : 1;
+    snprintf(publish_node, sizeof publish_node, "%s", cfg->node);
     envelope_t env = {.version = ENVELOPE_VERSION, .type = ENVELOPE_SAMPLE};
     snprintf(env.node, sizeof env.node, "%s", cfg->node);
     self->envelope_len = envelope_encode(&env, self->envelope, sizeof self->envelope);
     for (size_t i = 0; i < cfg->aggregator_count; i++) {
-        if (!(self->socks[i] = publish_socket(cfg, cfg->aggregators[i], err, errlen))) {
+        self->n = i + 1;
+        if (publish_peer_open(&self->peers[i], cfg, i, cfg->aggregators[i], err, errlen) != 0) {
             publish_destroy(&self);
             return NULL;
         }
-        self->n = i + 1;
     }
     if (!cfg->curve_client_cert && cfg->aggregator_count)
         log_warning("CURVE is not configured: samples travel unencrypted and unauthenticated");
@@ -99,58 +169,171 @@ void publish_destroy(publish_t **self_p)
         return;
     publish_t *self = *self_p;
     for (size_t i = 0; i < self->n; i++)
-        zsock_destroy(&self->socks[i]);
-    free(self->socks);
-    free(self->buf);
+        publish_peer_close(&self->peers[i], self->cap);
+    free(self->peers);
     free(self);
     *self_p = NULL;
+}
+
+/* New connections since the last look: send the queue again from its start. */
+static void publish_connections(publish_peer_t *p)
+{
+    while (zsock_events(p->mon) & ZMQ_POLLIN) {
+        zmsg_t *m = zmsg_recv(p->mon);
+        zmsg_destroy(&m);
+        p->next = 0;
+    }
+}
+
+/* Send the queue, in order, as far as the connection takes it. */
+static int publish_pump(publish_t *self, publish_peer_t *p)
+{
+    publish_connections(p);
+    void *z = zsock_resolve(p->sock);
+    int sent = 0;
+    while (p->next < p->count) {
+        publish_slot_t *s = publish_at(p, p->next, self->cap);
+        if (!s->acked) {
+            /* A multipart message is queued whole or not at all. */
+            if (zmq_send(z, self->envelope, self->envelope_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+                break; /* not connected, or its queue is full: later */
+            zmq_send(z, s->item->data, s->item->len, 0);
+            sent++;
+        }
+        p->next++;
+    }
+    return sent;
+}
+
+static void publish_drop_oldest(publish_t *self, publish_peer_t *p)
+{
+    publish_slot_t *s = publish_at(p, 0, self->cap);
+    if (!s->acked) {
+        p->dropped++;
+        int64_t now = zclock_mono() * 1000;
+        if (now - p->last_drop_log_us > 60 * 1000000LL) {
+            log_warning("aggregator %s has not acknowledged %zu samples: dropping the oldest"
+                        " (%" PRIu64 " dropped so far; raise send_queue to keep more)",
+                        p->endpoint, p->count, p->dropped);
+            p->last_drop_log_us = now;
+        }
+    }
+    publish_item_unref(s->item);
+    s->item = NULL;
+    p->head = (p->head + 1) % self->cap;
+    p->count--;
+    if (p->next)
+        p->next--;
 }
 
 int publish_sample(publish_t *self, const Pgvigil__Sample *s)
 {
     size_t len = pgvigil__sample__get_packed_size(s);
-    if (len > self->cap) {
-        uint8_t *b = realloc(self->buf, len);
-        if (!b)
-            return 0;
-        self->buf = b;
-        self->cap = len;
-    }
-    pgvigil__sample__pack(s, self->buf);
-    int accepted = 0;
+    publish_item_t *it = malloc(sizeof *it + len);
+    if (!it)
+        return 0;
+    pgvigil__sample__pack(s, it->data);
+    it->len = len;
+    it->sequence = s->sequence;
+    it->refs = 1;
+    self->started_at_us = s->collector_started_at_us;
+    int took = 0;
     for (size_t i = 0; i < self->n; i++) {
-        void *z = zsock_resolve(self->socks[i]);
-        /* A multipart message is queued whole or not at all. */
-        if (zmq_send(z, self->envelope, self->envelope_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_send(z, self->buf, len, ZMQ_DONTWAIT) < 0) {
-            self->dropped++;
-            int64_t now = zclock_mono() * 1000;
-            if (now - self->last_drop_log_us > 10 * 1000000LL) {
-                log_warning("aggregator %s is not accepting samples: %" PRIu64 " dropped so far",
-                            self->cfg->aggregators[i], self->dropped);
-                self->last_drop_log_us = now;
-            }
-            continue;
-        }
-        accepted++;
+        publish_peer_t *p = &self->peers[i];
+        if (p->count == self->cap)
+            publish_drop_oldest(self, p);
+        it->refs++;
+        *publish_at(p, p->count++, self->cap) = (publish_slot_t){it, false};
+        size_t before = p->next;
+        publish_pump(self, p);
+        took += p->next == p->count && before < p->next;
     }
-    return accepted;
+    publish_item_unref(it);
+    return took;
 }
 
-uint64_t publish_dropped(const publish_t *self) { return self->dropped; }
+uint64_t publish_dropped(const publish_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->peers[i].dropped;
+    return n;
+}
 
-static int publish_on_command(zloop_t *loop, zsock_t *reader, void *arg)
+uint64_t publish_unacked(const publish_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->peers[i].count;
+    return n;
+}
+
+/* Forget the acknowledged samples. An acknowledgement of q also covers
+ * every older sample: the queue is sent in order on each connection, from
+ * its oldest unacknowledged sample after each reconnection, and the
+ * aggregator makes a node's samples durable in the order it read them, so
+ * when q is durable every older one was read (and stored, or refused for
+ * good). This recovers acknowledgements lost with a connection. */
+static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack *ack)
+{
+    if (!ack->has_collector_started_at_us || ack->collector_started_at_us != self->started_at_us)
+        return;
+    uint64_t upto = 0;
+    for (size_t i = 0; i < ack->n_sequences; i++)
+        if (ack->sequences[i] > upto)
+            upto = ack->sequences[i];
+    while (p->count && publish_at(p, 0, self->cap)->item->sequence <= upto) {
+        publish_slot_t *s = publish_at(p, 0, self->cap);
+        publish_item_unref(s->item);
+        s->item = NULL;
+        p->head = (p->head + 1) % self->cap;
+        p->count--;
+        if (p->next)
+            p->next--;
+    }
+}
+
+static publish_peer_t *publish_peer_of(publish_t *self, zsock_t *sock)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (self->peers[i].sock == sock || self->peers[i].mon == sock)
+            return &self->peers[i];
+    return NULL;
+}
+
+static void publish_on_ack(publish_t *self, publish_peer_t *p, zframe_t *body)
+{
+    Pgvigil__Ack *ack = pgvigil__ack__unpack(NULL, zframe_size(body), zframe_data(body));
+    if (!ack) {
+        log_warning("ignoring a malformed acknowledgement from aggregator %s", p->endpoint);
+        return;
+    }
+    publish_acked(self, p, ack);
+    pgvigil__ack__free_unpacked(ack, NULL);
+    publish_pump(self, p);
+}
+
+static int publish_on_message(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     publish_t *self = arg;
+    publish_peer_t *p = publish_peer_of(self, reader);
     zmsg_t *msg = zmsg_recv(reader);
-    if (!msg)
+    if (!msg || !p) {
+        zmsg_destroy(&msg);
         return 0;
+    }
     zframe_t *f = zmsg_first(msg), *body = zmsg_next(msg);
     envelope_t env;
     Pgvigil__Command *cmd = NULL;
-    if (f && body && envelope_decode(zframe_data(f), zframe_size(f), &env) == 0 && env.type == ENVELOPE_COMMAND &&
-        strcmp(env.node, self->cfg->node) == 0)
+    bool ours = f && body && envelope_decode(zframe_data(f), zframe_size(f), &env) == 0 &&
+                strcmp(env.node, self->cfg->node) == 0;
+    if (ours && env.type == ENVELOPE_ACK) {
+        publish_on_ack(self, p, body);
+        zmsg_destroy(&msg);
+        return 0;
+    }
+    if (ours && env.type == ENVELOPE_COMMAND)
         cmd = pgvigil__command__unpack(NULL, zframe_size(body), zframe_data(body));
     if (cmd && self->on_command)
         self->on_command(self->on_command_arg, reader, cmd);
@@ -162,22 +345,62 @@ static int publish_on_command(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+/* A new connection: rewind and send the unacknowledged samples at once. */
+static int publish_on_connected(zloop_t *loop, zsock_t *mon, void *arg)
+{
+    (void)loop;
+    publish_t *self = arg;
+    publish_peer_t *p = publish_peer_of(self, mon);
+    if (p)
+        publish_pump(self, p);
+    return 0;
+}
+
+/* Retry what a full or absent connection did not take. */
+static int publish_on_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    publish_t *self = arg;
+    for (size_t i = 0; i < self->n; i++)
+        publish_pump(self, &self->peers[i]);
+    return 0;
+}
+
+uint64_t publish_drain(publish_t *self, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new(NULL);
+    for (size_t i = 0; poller && i < self->n; i++)
+        zpoller_add(poller, self->peers[i].sock);
+    if (poller)
+        zpoller_set_nonstop(poller, true); /* SIGTERM brought us here */
+    int64_t end = zclock_mono() + timeout_ms;
+    while (poller && publish_unacked(self) && zclock_mono() < end) {
+        for (size_t i = 0; i < self->n; i++)
+            publish_pump(self, &self->peers[i]);
+        zsock_t *which = zpoller_wait(poller, 50);
+        if (which)
+            publish_on_message(NULL, which, self);
+    }
+    zpoller_destroy(&poller);
+    return publish_unacked(self);
+}
+
 int publish_attach(publish_t *self, zloop_t *loop, publish_command_fn *on_command, void *arg)
 {
     self->on_command = on_command;
     self->on_command_arg = arg;
     for (size_t i = 0; i < self->n; i++)
-        if (zloop_reader(loop, self->socks[i], publish_on_command, self) != 0)
+        if (zloop_reader(loop, self->peers[i].sock, publish_on_message, self) != 0 ||
+            zloop_reader(loop, self->peers[i].mon, publish_on_connected, self) != 0)
             return -1;
-    return 0;
+    return zloop_timer(loop, 100, 0, publish_on_timer, self) < 0 ? -1 : 0;
 }
 
 void publish_reply(zsock_t *sock, const Pgvigil__CommandResult *r)
 {
     envelope_t env = {.version = ENVELOPE_VERSION, .type = ENVELOPE_COMMAND_RESULT};
-    char *node = zsock_identity(sock);
-    snprintf(env.node, sizeof env.node, "%s", node ? node : "");
-    zstr_free(&node);
+    snprintf(env.node, sizeof env.node, "%s", publish_node);
     uint8_t eb[ENVELOPE_MAX_BYTES];
     size_t elen = envelope_encode(&env, eb, sizeof eb);
     size_t len = pgvigil__command_result__get_packed_size(r);

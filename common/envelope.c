@@ -12,6 +12,14 @@ bool envelope_node_name_valid(const char *name)
     size_t n = strlen(name);
     if (n == 0 || n > ENVELOPE_NODE_MAX)
         return false;
+    /* The first character is a letter or digit: no ".", "..", ".hidden" or
+     * "-option"-looking names, which become URL and file path segments. */
+    char first = name[0];
+    if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
+          (first >= '0' && first <= '9')))
+        return false;
+    if (strstr(name, ".."))
+        return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -24,7 +32,7 @@ bool envelope_node_name_valid(const char *name)
 
 static bool envelope_type_valid(uint8_t type)
 {
-    return type >= ENVELOPE_SAMPLE && type <= ENVELOPE_COMMAND_RESULT;
+    return type >= ENVELOPE_SAMPLE && type <= ENVELOPE_ACK;
 }
 
 size_t envelope_encode(const envelope_t *env, uint8_t *buf, size_t cap)

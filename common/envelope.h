@@ -10,7 +10,9 @@
  *   byte 2    format version (ENVELOPE_VERSION)
  *   byte 3    message type (envelope_type_t)
  *   byte 4    node name length n (1..ENVELOPE_NODE_MAX)
- *   byte 5..  node name, n bytes, [A-Za-z0-9._-]
+ *   byte 5..  node name, n bytes, [A-Za-z0-9._-], starting with a letter
+ *             or digit and never containing ".." (a node name becomes a
+ *             URL path segment, a metric label and a file name)
  */
 #ifndef PGVIGIL_ENVELOPE_H
 #define PGVIGIL_ENVELOPE_H
@@ -29,6 +31,7 @@ typedef enum {
     ENVELOPE_SAMPLE = 1,         /* body: pgvigil.Sample */
     ENVELOPE_COMMAND = 2,        /* aggregator -> collector */
     ENVELOPE_COMMAND_RESULT = 3, /* collector -> aggregator */
+    ENVELOPE_ACK = 4,            /* aggregator -> collector, body: pgvigil.Ack */
 } envelope_type_t;
 
 typedef struct {
@@ -37,7 +40,8 @@ typedef struct {
     char node[ENVELOPE_NODE_MAX + 1];
 } envelope_t;
 
-/* True if name is 1..63 characters of [A-Za-z0-9._-]. */
+/* True if name is 1..63 characters of [A-Za-z0-9._-], the first a letter
+ * or digit, with no "..". */
 bool envelope_node_name_valid(const char *name);
 
 /* Encode into buf (cap >= ENVELOPE_MAX_BYTES). Returns the length, or 0 if

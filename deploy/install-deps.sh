@@ -16,6 +16,7 @@ PACKAGES=(
     # servers and tools the demo and the tests start
     postgresql postgresql-contrib redis-server
     curl openssl python3 python3-zmq procps iproute2 util-linux wrk
+    iptables  # the partition fault test drops loopback packets to one port
     # the dashboard's browser tests
     chromium
     # Debian packages: man pages, the package test's tree, lint and unit checks

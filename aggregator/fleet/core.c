@@ -27,6 +27,7 @@ typedef struct {
     zsock_t *collector_cmds; /* PUSH to ingest: [node][packed Command] */
     fleet_t *fleet;
     store_t *store;
+    store_writer_t *writer; /* NULL: no history; created on the actor's thread */
     zsock_t *pull, *commands, *notify;
     alerting_t *alerting;
     peak_events_t *peak_events; /* NULL: no events query */
@@ -123,6 +124,8 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
+        int64_t started_at_us = h.sample->collector_started_at_us;
+        uint64_t sequence = h.sample->sequence;
         fleet_applied_t what;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us, &what)) {
             st->dirty = true;
@@ -131,6 +134,10 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
             if (v)
                 alerting_node(st->alerting, v, clock_wall_us());
         }
+        /* After the sample's rows (or none: a duplicate): the store tells
+         * ingest when they are durable, and ingest acknowledges it. */
+        if (st->writer)
+            store_mark(st->writer, node, started_at_us, sequence);
         atomic_fetch_add(&st->applied, 1);
     }
     /* Leading edge: publish at once when the last snapshot is old enough;
@@ -313,6 +320,7 @@ static void core_actor(zsock_t *pipe, void *arg)
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
     if (writer)
         fleet_observe(st->fleet, store_rows_observe, writer);
+    st->writer = writer;
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
     zloop_reader(loop, pipe, core_on_pipe, st);
@@ -324,6 +332,7 @@ static void core_actor(zsock_t *pipe, void *arg)
     zloop_start(loop);
     zloop_destroy(&loop);
     fleet_unobserve(st->fleet, store_rows_observe, writer);
+    st->writer = NULL;
     store_writer_destroy(&writer);
 }
 

@@ -94,6 +94,17 @@ static void hm_store(FILE *f, store_t *store)
             "pgvigil_store_partitions_dropped_total %" PRIu64 "\n",
             st.connected, st.rows_written, st.rows_buffered, st.rows_spooled, st.write_errors,
             st.partitions_dropped);
+    fprintf(f,
+            "# HELP pgvigil_store_rows_quarantined_total History rows the database refused,"
+            " set aside in history_quarantine\n"
+            "# TYPE pgvigil_store_rows_quarantined_total counter\n"
+            "pgvigil_store_rows_quarantined_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_samples_durable_total Samples made durable (acknowledged)\n"
+            "# TYPE pgvigil_store_samples_durable_total counter\n"
+            "pgvigil_store_samples_durable_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_backpressure 1 while the spool is full and ingest is paused\n"
+            "# TYPE pgvigil_store_backpressure gauge\npgvigil_store_backpressure %d\n",
+            st.rows_quarantined, st.marks_durable, st.backpressure);
 }
 
 int http_metrics(const http_req_t *r)

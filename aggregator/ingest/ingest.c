@@ -3,8 +3,9 @@
  *
  * Runs in its own thread (a czmq zactor): a ROUTER bound on every configured
  * endpoint, a PUSH towards the core, and a libzmq socket monitor that counts
- * refused CURVE handshakes. Decoding and validation are pure functions so the
- * fuzz target and the unit tests exercise exactly what the socket sees.
+ * refused CURVE handshakes. Decoding and validation are pure functions in
+ * ingest_decode.c; who may speak for a node is ingest_ident.c; this file is
+ * the sockets: receive, admit, hand over, acknowledge, route commands.
  */
 #include "ingest.h"
 
@@ -14,15 +15,29 @@
 #include <czmq.h>
 
 #include "clock.h"
+#include "ingest_ident.h"
 #include "log.h"
+#include "pbtext.h"
+#include "store.h"
 
 #define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
-#define INGEST_STR_MAX 4096
-#define INGEST_LIST_MAX 100000
+#define INGEST_CONNECTION_HWM 10
+#define INGEST_KEEPALIVE_IDLE_S 10
+#define INGEST_KEEPALIVE_INTVL_S 2
 
 struct ingest {
     zactor_t *actor;
 };
+
+/* The actor's state: everything here belongs to the ingest thread. */
+typedef struct {
+    void *router, *push;
+    ingest_counters_t *c;
+    ingest_ident_t *ident;
+    bool curve;     /* keys are bound to node names */
+    bool ack_now;   /* no history database: acknowledge on acceptance */
+    bool paused;    /* the store asked for backpressure */
+} ingest_ctx_t;
 
 typedef struct {
     const agg_config_t *cfg;
@@ -32,112 +47,15 @@ typedef struct {
     size_t errlen;
 } ingest_args_t;
 
-const char *ingest_reject_name(ingest_reject_t why)
-{
-    static const char *const names[] = {"ok", "bad_frames", "bad_envelope", "oversized",
-                                        "bad_body", "invalid", "name_mismatch"};
-    return (unsigned)why < INGEST_REASON_COUNT ? names[why] : "unknown";
-}
-
-static bool ingest_str_ok(const char *s) { return !s || strnlen(s, INGEST_STR_MAX + 1) <= INGEST_STR_MAX; }
-
-static int ingest_fail(char *why, size_t len, const char *msg)
-{
-    snprintf(why, len, "%s", msg);
-    return -1;
-}
-
-/* Sections that carry lists: bounded so one sample cannot exhaust memory. */
-static int ingest_validate_sections(const Pgvigil__Sample *s, char *why, size_t len)
-{
-    if (s->primary_replication && s->primary_replication->n_standbys > 1000)
-        return ingest_fail(why, len, "too many standbys");
-    if (s->replication_slots && s->replication_slots->n_slots > 10000)
-        return ingest_fail(why, len, "too many replication slots");
-    if ((s->databases && s->databases->n_databases > INGEST_LIST_MAX) ||
-        (s->tables && s->tables->n_tables > INGEST_LIST_MAX) ||
-        (s->indexes && s->indexes->n_indexes > INGEST_LIST_MAX) ||
-        (s->statements && s->statements->n_statements > INGEST_LIST_MAX))
-        return ingest_fail(why, len, "a section list is too long");
-    if (s->replica_replication && !ingest_str_ok(s->replica_replication->wal_receiver_status))
-        return ingest_fail(why, len, "wal_receiver_status is too long");
-    if (s->primary_replication)
-        for (size_t i = 0; i < s->primary_replication->n_standbys; i++)
-            if (!ingest_str_ok(s->primary_replication->standbys[i]->application_name))
-                return ingest_fail(why, len, "standby application_name is too long");
-    return 0;
-}
-
-int ingest_validate(const Pgvigil__Sample *s, char *why, size_t len)
-{
-    static const int64_t year2000 = 946684800LL * 1000000, year2100 = 4102444800LL * 1000000;
-    if (!s->has_format_version || s->format_version != 1)
-        return ingest_fail(why, len, "format_version is not 1");
-    if (!envelope_node_name_valid(s->node))
-        return ingest_fail(why, len, "node name is missing or invalid");
-    if (!s->region || !s->region[0] || strlen(s->region) > 63)
-        return ingest_fail(why, len, "region is missing or longer than 63 characters");
-    if (!s->has_collected_at_us || s->collected_at_us < year2000 || s->collected_at_us > year2100)
-        return ingest_fail(why, len, "collected_at_us is missing or out of range");
-    if (!s->has_sequence || s->sequence == 0)
-        return ingest_fail(why, len, "sequence is missing or zero");
-    if (!s->has_up)
-        return ingest_fail(why, len, "up is missing");
-    if (s->has_role && s->role != PGVIGIL__ROLE__ROLE_UNKNOWN && s->role != PGVIGIL__ROLE__ROLE_PRIMARY &&
-        s->role != PGVIGIL__ROLE__ROLE_REPLICA)
-        return ingest_fail(why, len, "role is unknown");
-    if (s->up && (!s->has_system_identifier || s->system_identifier == 0 || !s->has_role ||
-                  s->role == PGVIGIL__ROLE__ROLE_UNKNOWN))
-        return ingest_fail(why, len, "an up sample needs a system identifier and a role");
-    if (!s->has_interval_ms || s->interval_ms < 10 || s->interval_ms > 3600000)
-        return ingest_fail(why, len, "interval_ms is missing or out of range");
-    if (!ingest_str_ok(s->error) || !ingest_str_ok(s->hostname) || !ingest_str_ok(s->collector_version))
-        return ingest_fail(why, len, "a text field is too long");
-    return ingest_validate_sections(s, why, len);
-}
-
-Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uint8_t *body,
-                               size_t body_len, envelope_t *env, ingest_reject_t *reject)
-{
-    char why[128];
-    if (envelope_decode(env_buf, env_len, env) != 0) {
-        *reject = INGEST_BAD_ENVELOPE;
-        return NULL;
-    }
-    if (env->type != ENVELOPE_SAMPLE) {
-        *reject = INGEST_BAD_FRAMES;
-        return NULL;
-    }
-    if (body_len > ENVELOPE_BODY_MAX_BYTES) {
-        *reject = INGEST_OVERSIZED;
-        return NULL;
-    }
-    Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, body_len, body);
-    if (!s) {
-        *reject = INGEST_BAD_BODY;
-        return NULL;
-    }
-    if (ingest_validate(s, why, sizeof why) != 0) {
-        *reject = INGEST_INVALID;
-        pgvigil__sample__free_unpacked(s, NULL);
-        return NULL;
-    }
-    if (strcmp(s->node, env->node) != 0) {
-        *reject = INGEST_NAME_MISMATCH;
-        pgvigil__sample__free_unpacked(s, NULL);
-        return NULL;
-    }
-    *reject = INGEST_OK;
-    return s;
-}
-
 /* A maintenance result: to the core, like a sample. */
 static ingest_reject_t ingest_result(const envelope_t *env, const uint8_t *body, size_t len, void *push)
 {
     Pgvigil__CommandResult *r = pgvigil__command_result__unpack(NULL, len, body);
     if (!r)
         return INGEST_BAD_BODY;
-    if (!r->has_id || !r->state) {
+    char where[64];
+    if (!r->has_id || !r->state ||
+        pbtext_check_message(&r->base, INGEST_TEXT_MAX, where, sizeof where) != PBTEXT_OK) {
         pgvigil__command_result__free_unpacked(r, NULL);
         return INGEST_INVALID;
     }
@@ -148,9 +66,91 @@ static ingest_reject_t ingest_result(const envelope_t *env, const uint8_t *body,
     return INGEST_OK;
 }
 
+/* Send [route][envelope type node][body] to node's collector; -1 when it
+ * has no route or the message cannot be queued. */
+static int ingest_to_collector(ingest_ctx_t *x, const char *node, envelope_type_t type,
+                               const void *body, size_t len)
+{
+    size_t rlen = 0;
+    const uint8_t *route = ingest_ident_route(x->ident, node, &rlen);
+    envelope_t env = {ENVELOPE_VERSION, (uint8_t)type, ""};
+    snprintf(env.node, sizeof env.node, "%s", node);
+    uint8_t eb[ENVELOPE_MAX_BYTES];
+    size_t elen = envelope_encode(&env, eb, sizeof eb);
+    if (!route || !elen || zmq_send(x->router, route, rlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    zmq_send(x->router, eb, elen, ZMQ_SNDMORE);
+    return zmq_send(x->router, body, len, 0) < 0 ? -1 : 0;
+}
+
+/* Acknowledge n sequences of one collector process of node. */
+static void ingest_ack(ingest_ctx_t *x, const char *node, int64_t started_at_us,
+                       uint64_t *sequences, size_t n)
+{
+    Pgvigil__Ack ack = PGVIGIL__ACK__INIT;
+    ack.has_collector_started_at_us = 1;
+    ack.collector_started_at_us = started_at_us;
+    ack.sequences = sequences;
+    ack.n_sequences = n;
+    size_t len = pgvigil__ack__get_packed_size(&ack);
+    uint8_t stackbuf[1024], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf)
+        return;
+    pgvigil__ack__pack(&ack, buf);
+    if (ingest_to_collector(x, node, ENVELOPE_ACK, buf, len) == 0)
+        atomic_fetch_add(&x->c->acked, n);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+/* Marks made durable by the store: one Ack per run of marks of the same
+ * collector process (the store sends them in arrival order). */
+static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zsock_t *router)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, durable, ZMQ_DONTWAIT) < 0 || zmq_msg_size(&m) < 1) {
+        zmq_msg_close(&m);
+        return;
+    }
+    const char *data = zmq_msg_data(&m);
+    size_t count = (zmq_msg_size(&m) - 1) / sizeof(store_mark_t);
+    if (data[0] == STORE_DURABLE_PAUSE || data[0] == STORE_DURABLE_RESUME) {
+        bool pause = data[0] == STORE_DURABLE_PAUSE;
+        if (pause != x->paused) {
+            x->paused = pause;
+            atomic_store(&x->c->paused, pause);
+            /* Paused: samples wait in the ROUTER's queue, then on the
+             * collectors, which keep them until acknowledged. */
+            if (pause)
+                zpoller_remove(poller, router);
+            else
+                zpoller_add(poller, router);
+
+        }
+    }
+    uint64_t *seqs = data[0] == STORE_DURABLE_MARKS && count ? malloc(count * sizeof *seqs) : NULL;
+    size_t run = 0;
+    store_mark_t cur, next;
+    for (size_t i = 0; seqs && i < count; i++) {
+        memcpy(&next, data + 1 + i * sizeof next, sizeof next);
+        next.node[sizeof next.node - 1] = '\0';
+        if (run && (strcmp(next.node, cur.node) != 0 || next.started_at_us != cur.started_at_us)) {
+            ingest_ack(x, cur.node, cur.started_at_us, seqs, run);
+            run = 0;
+        }
+        cur = next;
+        seqs[run++] = next.sequence;
+    }
+    if (run)
+        ingest_ack(x, cur.node, cur.started_at_us, seqs, run);
+    free(seqs);
+    zmq_msg_close(&m);
+}
+
 /* A command from the core, [node][packed Command], to that node's
  * collector; if it is not connected, a failed result goes back at once. */
-static void ingest_command(void *cmds, void *router, void *push)
+static void ingest_command(ingest_ctx_t *x, void *cmds)
 {
     char node[ENVELOPE_NODE_MAX + 1];
     zmsg_t *m = zmsg_recv(cmds);
@@ -161,15 +161,7 @@ static void ingest_command(void *cmds, void *router, void *push)
     }
     memcpy(node, zframe_data(name), zframe_size(name));
     node[zframe_size(name)] = '\0';
-    envelope_t env = {ENVELOPE_VERSION, ENVELOPE_COMMAND, ""};
-    snprintf(env.node, sizeof env.node, "%s", node);
-    uint8_t eb[ENVELOPE_MAX_BYTES];
-    size_t elen = envelope_encode(&env, eb, sizeof eb);
-    bool sent = elen && zmq_send(router, node, strlen(node), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
-    if (sent) {
-        zmq_send(router, eb, elen, ZMQ_SNDMORE);
-        zmq_send(router, zframe_data(body), zframe_size(body), 0);
-    } else {
+    if (ingest_to_collector(x, node, ENVELOPE_COMMAND, zframe_data(body), zframe_size(body)) != 0) {
         Pgvigil__Command *c = pgvigil__command__unpack(NULL, zframe_size(body), zframe_data(body));
         Pgvigil__CommandResult *r = malloc(sizeof *r);
         if (c && r) {
@@ -180,7 +172,7 @@ static void ingest_command(void *cmds, void *router, void *push)
             r->error = strdup("the node's collector is not connected to this aggregator");
             ingest_handoff_t h = {.result = r, .received_at_us = clock_wall_us()};
             snprintf(h.node, sizeof h.node, "%s", node);
-            if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
+            if (zmq_send(x->push, &h, sizeof h, 0) != (int)sizeof h)
                 pgvigil__command_result__free_unpacked(r, NULL);
         } else {
             free(r);
@@ -191,15 +183,52 @@ static void ingest_command(void *cmds, void *router, void *push)
     zmsg_destroy(&m);
 }
 
+/* Who may speak for node on this connection (CURVE: the key's "nodes"
+ * metadata), and the source key. INGEST_OK or INGEST_KEY_NOT_ALLOWED. */
+static ingest_reject_t ingest_bound(ingest_ctx_t *x, zmq_msg_t *part, const char *node, char *key,
+                                    size_t keylen)
+{
+    key[0] = '\0';
+    if (!x->curve)
+        return INGEST_OK;
+    const char *nodes = zmq_msg_gets(part, "nodes");
+    const char *user = zmq_msg_gets(part, "User-Id");
+    snprintf(key, keylen, "%s", user && user[0] ? user : nodes ? nodes : "");
+    return ingest_ident_key_allows(nodes, node) ? INGEST_OK : INGEST_KEY_NOT_ALLOWED;
+}
+
+/* A decoded sample from route: bound to its key, believable, remembered. */
+static ingest_reject_t ingest_admit(ingest_ctx_t *x, zmq_msg_t *part, const Pgvigil__Sample *s)
+{
+    char key[128];
+    ingest_reject_t why = ingest_bound(x, &part[1], s->node, key, sizeof key);
+    if (why == INGEST_OK)
+        why = ingest_ident_check(x->ident, s->node, key, s->collector_started_at_us, s->sequence,
+                                 s->interval_ms, clock_wall_us());
+    if (why == INGEST_OK)
+        ingest_ident_set_route(x->ident, s->node, zmq_msg_data(&part[0]), zmq_msg_size(&part[0]));
+    return why;
+}
+
+/* A command result: bound like a sample, then to the core. */
+static ingest_reject_t ingest_receive_result(ingest_ctx_t *x, zmq_msg_t *part, const envelope_t *env)
+{
+    char key[128];
+    ingest_reject_t why = ingest_bound(x, &part[1], env->node, key, sizeof key);
+    if (why == INGEST_OK)
+        why = ingest_result(env, zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), x->push);
+    return why;
+}
+
 /* One message: [routing id][envelope][body], read without allocating. */
-static void ingest_receive(void *router, void *push, ingest_counters_t *c)
+static void ingest_receive(ingest_ctx_t *x)
 {
     zmq_msg_t part[3];
     int n = 0, more = 1;
     while (more) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, router, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&m, x->router, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
             break;
         }
@@ -212,31 +241,44 @@ static void ingest_receive(void *router, void *push, ingest_counters_t *c)
     }
     if (n == 0)
         return;
-    atomic_fetch_add(&c->received, 1);
+    atomic_fetch_add(&x->c->received, 1);
     ingest_reject_t why = INGEST_BAD_FRAMES;
     Pgvigil__Sample *s = NULL;
+    bool result = false;
     if (n == 3) {
         envelope_t env;
-        atomic_fetch_add(&c->bytes, zmq_msg_size(&part[2]));
+        atomic_fetch_add(&x->c->bytes, zmq_msg_size(&part[2]));
         if (envelope_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), &env) == 0 &&
-            env.type == ENVELOPE_COMMAND_RESULT)
-            why = ingest_result(&env, zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), push);
-        else
-            s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), zmq_msg_data(&part[2]),
-                              zmq_msg_size(&part[2]), &env, &why);
+            env.type == ENVELOPE_COMMAND_RESULT) {
+            why = ingest_receive_result(x, part, &env);
+            result = true;
+        } else if ((s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
+                                      zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), &env, &why)) &&
+                   (why = ingest_admit(x, part, s)) != INGEST_OK) {
+            pgvigil__sample__free_unpacked(s, NULL);
+            s = NULL;
+        }
     }
     for (int i = 0; i < n && i < 3; i++)
         zmq_msg_close(&part[i]);
-    if (!s && why == INGEST_OK) /* a command result, handed over already */
+    if (result && why == INGEST_OK) /* a command result, handed over already */
         return;
     if (!s) {
-        atomic_fetch_add(&c->rejected[why], 1);
+        atomic_fetch_add(&x->c->rejected[why], 1);
         return;
     }
-    atomic_fetch_add(&c->accepted, 1);
+    atomic_fetch_add(&x->c->accepted, 1);
+    char node[ENVELOPE_NODE_MAX + 1];
+    snprintf(node, sizeof node, "%s", s->node);
+    int64_t started_at_us = s->collector_started_at_us;
+    uint64_t sequence = s->sequence;
     ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
-    if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
+    if (zmq_send(x->push, &h, sizeof h, 0) != (int)sizeof h) {
         pgvigil__sample__free_unpacked(s, NULL); /* shutting down */
+        return;
+    }
+    if (x->ack_now)
+        ingest_ack(x, node, started_at_us, &sequence, 1);
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -252,6 +294,31 @@ static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
     zmsg_destroy(&msg);
 }
 
+/* Say at start which allowed keys cannot speak for any node. */
+static void ingest_check_allow_dir(const char *dir)
+{
+    zdir_t *d = zdir_new(dir, NULL);
+    zfile_t **files = d ? zdir_flatten(d) : NULL;
+    for (size_t i = 0; files && files[i]; i++) {
+        const char *path = zfile_filename(files[i], NULL);
+        size_t n = strlen(path);
+        if (n >= 7 && strcmp(path + n - 7, "_secret") == 0)
+            continue;
+        zcert_t *c = zcert_load(path);
+        const char *nodes = c ? zcert_meta(c, "nodes") : NULL;
+        if (c && (!nodes || !nodes[0]))
+            log_report(LOG_LEVEL_WARNING, NULL,
+                       "Write the key with \"pgvigil-collector keygen PATH NODES\", or add"
+                       " nodes = \"NAME ...\" under \"metadata\" in its public certificate.",
+                       "curve.allow_dir: the key in \"%s\" has no \"nodes\" metadata; its"
+                       " samples will be refused",
+                       path);
+        zcert_destroy(&c);
+    }
+    zdir_flatten_free(&files);
+    zdir_destroy(&d);
+}
+
 static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *err, size_t errlen)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
@@ -259,8 +326,19 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
         return NULL;
     zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
     /* Per collector connection: beyond this, samples wait on the collector's
-     * side (its send_queue), not in this process. */
-    zsock_set_rcvhwm(router, 1000);
+     * side (its send_queue), not in this process. Small, because while
+     * ingest is paused (backpressure) every connection fills its queue:
+     * 100 samples each keeps that within the memory budget. */
+    zsock_set_rcvhwm(router, INGEST_CONNECTION_HWM);
+    /* A collector gone silent (partition, dead host) is detected on its
+     * side by ZeroMQ heartbeats, and it reconnects at once. Here, TCP
+     * keepalive frees the dead connection: no ZeroMQ heartbeats on this
+     * socket, because with a reached receive HWM (backpressure) libzmq 4.3
+     * can abort in the engine (libzmq issue #3937). */
+    zsock_set_tcp_keepalive(router, 1);
+    zsock_set_tcp_keepalive_idle(router, INGEST_KEEPALIVE_IDLE_S);
+    zsock_set_tcp_keepalive_intvl(router, INGEST_KEEPALIVE_INTVL_S);
+    zsock_set_tcp_keepalive_cnt(router, 3);
     if (cfg->curve_server_cert) {
         zcert_t *cert = zcert_load(cfg->curve_server_cert);
         if (!cert) {
@@ -268,6 +346,7 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
             zsock_destroy(&router);
             return NULL;
         }
+        ingest_check_allow_dir(cfg->curve_allow_dir);
         *auth = zactor_new(zauth, NULL);
         zstr_sendx(*auth, "CURVE", cfg->curve_allow_dir, NULL);
         zsock_wait(*auth);
@@ -286,55 +365,89 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
     return router;
 }
 
-static void ingest_actor(zsock_t *pipe, void *arg)
+/* The sockets of the actor; NULL members when setting up failed. */
+typedef struct {
+    zactor_t *auth;
+    zsock_t *router, *push, *cmds, *mon, *durable;
+} ingest_socks_t;
+
+static int ingest_open(ingest_socks_t *k, const ingest_args_t *a)
 {
-    ingest_args_t *a = arg;
-    zactor_t *auth = NULL;
-    zsock_signal(pipe, 0); /* zactor_new waits for this one */
-    zsock_t *router = ingest_router(a->cfg, &auth, a->err, a->errlen);
-    zsock_t *push = router ? zsock_new(ZMQ_PUSH) : NULL;
-    if (push) {
-        zsock_set_sndhwm(push, INGEST_HANDOFF_HWM);
-        /* Samples still queued at shutdown are pointers the core must free:
-         * deliver them (the core outlives ingest and drains its queue). */
-        zsock_set_linger(push, -1);
-        if (zsock_connect(push, "%s", a->core_endpoint) != 0)
-            zsock_destroy(&push);
-    }
-    zsock_t *cmds = push ? zsock_new_pull(">" INGEST_COMMANDS_ENDPOINT) : NULL;
-    if (router) /* a command for a collector that is not connected fails at once */
-        zsock_set_router_mandatory(router, 1);
-    zsock_t *mon = NULL;
-    if (push) {
-        zmq_socket_monitor(zsock_resolve(router), INGEST_MONITOR_ENDPOINT,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
-        mon = zsock_new_pair(INGEST_MONITOR_ENDPOINT);
-    }
-    ingest_counters_t *c = a->counters;
-    zsock_signal(pipe, push ? 0 : 1);
-    zpoller_t *poller = push ? zpoller_new(pipe, router, cmds, mon, NULL) : NULL;
+    if (!(k->router = ingest_router(a->cfg, &k->auth, a->err, a->errlen)))
+        return -1;
+    if (!(k->push = zsock_new(ZMQ_PUSH)))
+        return -1;
+    zsock_set_sndhwm(k->push, INGEST_HANDOFF_HWM);
+    /* Samples still queued at shutdown are pointers the core must free:
+     * deliver them (the core outlives ingest and drains its queue). */
+    zsock_set_linger(k->push, -1);
+    if (zsock_connect(k->push, "%s", a->core_endpoint) != 0)
+        return -1;
+    if (!(k->cmds = zsock_new_pull(">" INGEST_COMMANDS_ENDPOINT)))
+        return -1;
+    if (a->cfg->storage_dsn && !(k->durable = zsock_new_pull("@" STORE_DURABLE_ENDPOINT)))
+        return -1;
+    /* A command for a collector that is not connected fails at once. */
+    zsock_set_router_mandatory(k->router, 1);
+    zmq_socket_monitor(zsock_resolve(k->router), INGEST_MONITOR_ENDPOINT,
+                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    k->mon = zsock_new_pair(INGEST_MONITOR_ENDPOINT);
+    return k->mon ? 0 : -1;
+}
+
+static void ingest_close(ingest_socks_t *k)
+{
+    if (k->router)
+        zmq_socket_monitor(zsock_resolve(k->router), NULL, 0);
+    zsock_destroy(&k->mon);
+    zsock_destroy(&k->durable);
+    zsock_destroy(&k->cmds);
+    zsock_destroy(&k->push);
+    zsock_destroy(&k->router);
+    zactor_destroy(&k->auth);
+}
+
+static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
+{
+    zpoller_t *poller = zpoller_new(pipe, k->router, k->cmds, k->mon, NULL);
+    if (poller && k->durable)
+        zpoller_add(poller, k->durable);
     while (poller) {
         void *which = zpoller_wait(poller, -1);
-        if (which == router) {
-            void *r = zsock_resolve(router), *p = zsock_resolve(push);
-            for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++)
-                ingest_receive(r, p, c);
-        } else if (which == mon) {
-            ingest_monitor_event(mon, c);
-        } else if (which == cmds) {
-            ingest_command(zsock_resolve(cmds), zsock_resolve(router), zsock_resolve(push));
+        if (which == k->router) {
+            for (int i = 0; i < 1000 && !x->paused && (zsock_events(k->router) & ZMQ_POLLIN); i++)
+                ingest_receive(x);
+        } else if (which == k->mon) {
+            ingest_monitor_event(k->mon, x->c);
+        } else if (which == k->cmds) {
+            ingest_command(x, zsock_resolve(k->cmds));
+        } else if (which && which == k->durable) {
+            ingest_durable(x, zsock_resolve(k->durable), poller, k->router);
         } else {
             break; /* $TERM from the pipe, or interrupted */
         }
     }
     zpoller_destroy(&poller);
-    if (router)
-        zmq_socket_monitor(zsock_resolve(router), NULL, 0);
-    zsock_destroy(&mon);
-    zsock_destroy(&cmds);
-    zsock_destroy(&push);
-    zsock_destroy(&router);
-    zactor_destroy(&auth);
+}
+
+static void ingest_actor(zsock_t *pipe, void *arg)
+{
+    ingest_args_t *a = arg;
+    ingest_socks_t k = {0};
+    zsock_signal(pipe, 0); /* zactor_new waits for this one */
+    ingest_ctx_t x = {.c = a->counters, .curve = a->cfg->curve_server_cert != NULL,
+                      .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new()};
+    int rc = x.ident ? ingest_open(&k, a) : -1;
+    if (rc != 0 && !a->err[0])
+        snprintf(a->err, a->errlen, "could not set up the ingest sockets: %s", zmq_strerror(zmq_errno()));
+    zsock_signal(pipe, rc == 0 ? 0 : 1);
+    if (rc == 0) {
+        x.router = zsock_resolve(k.router);
+        x.push = zsock_resolve(k.push);
+        ingest_loop(pipe, &k, &x);
+    }
+    ingest_close(&k);
+    ingest_ident_destroy(&x.ident);
 }
 
 ingest_t *ingest_new(const agg_config_t *cfg, const char *core_endpoint, ingest_counters_t *counters,

@@ -11,11 +11,22 @@
  * ROUTER's queue fills, and collectors queue on their side (send_queue).
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
+ *
+ * Before a sample is handed over, its text is checked (UTF-8, no control
+ * characters, lengths, name charsets), its node is checked against the
+ * CURVE key's "nodes" metadata and its sequence against a believable window
+ * (ingest_ident.h). Acknowledgements: with a history database, the store
+ * tells ingest (STORE_DURABLE_ENDPOINT) which samples are durable and ingest
+ * sends each collector an ACK (pgvigil.Ack) on the connection that last
+ * delivered an accepted sample of its node; without one, a sample is
+ * acknowledged when accepted. When the store asks for backpressure, ingest
+ * stops reading the ROUTER until it may resume.
  */
 #ifndef PGVIGIL_INGEST_H
 #define PGVIGIL_INGEST_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +57,9 @@ typedef enum {
     INGEST_BAD_BODY,        /* protobuf did not unpack */
     INGEST_INVALID,         /* unpacked but failed validation */
     INGEST_NAME_MISMATCH,   /* envelope node differs from sample node */
+    INGEST_BAD_TEXT,        /* a string is not UTF-8, holds control characters or is too long */
+    INGEST_KEY_NOT_ALLOWED, /* the CURVE key may not speak for this node (allow-list metadata) */
+    INGEST_SEQUENCE_JUMP,   /* sequence far beyond what the collector can have produced */
     INGEST_REASON_COUNT
 } ingest_reject_t;
 
@@ -55,6 +69,8 @@ typedef struct {
     atomic_uint_fast64_t rejected[INGEST_REASON_COUNT]; /* [INGEST_OK] unused */
     atomic_uint_fast64_t unauthenticated;               /* CURVE handshakes refused */
     atomic_uint_fast64_t bytes;
+    atomic_uint_fast64_t acked; /* samples acknowledged to their collectors */
+    atomic_bool paused;         /* the store asked for backpressure */
 } ingest_counters_t;
 
 /* Short lowercase name of a reason, for metric labels ("bad_envelope"). */
@@ -63,6 +79,15 @@ const char *ingest_reject_name(ingest_reject_t why);
 /* Pure: check ranges and required fields of an unpacked sample. Returns 0,
  * or -1 and a reason in why. */
 int ingest_validate(const Pgvigil__Sample *s, char *why, size_t whylen);
+
+/* Pure: check the text of an unpacked sample (INGEST_BAD_TEXT). Every string
+ * at any depth is valid UTF-8 without control characters (tab, CR and
+ * newline allowed) and at most INGEST_TEXT_MAX bytes; the region is 1..63
+ * characters of [A-Za-z0-9._ -] (names reach calendars, labels and paths).
+ * The node name is checked by ingest_validate (envelope_node_name_valid).
+ * Returns 0, or -1 and the offending field in why. */
+#define INGEST_TEXT_MAX 65536
+int ingest_validate_text(const Pgvigil__Sample *s, char *why, size_t whylen);
 
 /* Pure: decode envelope + body and validate. On success returns the sample
  * (caller frees with pgvigil__sample__free_unpacked) and fills env; on

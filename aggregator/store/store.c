@@ -15,10 +15,12 @@
  * its PULL socket between batches, so submitters never wait for the
  * database: rows queue in memory, then in the spool file (store_spool.c).
  *
- * Order: rows are written in the order they arrived. Once memory is full it
- * is moved to the spool and later rows follow them there until the spool has
- * been written, so the spool always holds the oldest rows and memory the
- * newest; the spool is written first.
+ * Order: rows are written in the order they arrived. Rows go to the spool
+ * whenever the database is away, memory is full or the spool is not empty
+ * (memory is moved there first), so the spool always holds the oldest rows
+ * and memory the newest; the spool is written first. Marks ride in memory
+ * between the rows and are sent to ingest once the rows before them are
+ * committed, or at once after the fsync when they would enter the spool.
  */
 #include "store.h"
 
@@ -33,16 +35,21 @@
 #include "clock.h"
 #include "log.h"
 #include "partition.h"
+#include "store_durable.h"
 #include "store_schema.h"
 #include "store_spool.h"
+#include "store_write.h"
 
 #define STORE_ENDPOINT "inproc://pgvigil-store"
 #define STORE_TAKE_MAX 100000 /* records taken from the socket per round */
+#define STORE_FULL_RETRY_US 1000000     /* a full spool is tried again after this */
+#define STORE_FULL_LOG_US 60000000      /* and said at most once a minute */
 
 typedef struct {
     atomic_bool connected;
     atomic_uint_fast64_t received, written, buffered, spooled, expired, batches, errors, created,
-        dropped;
+        dropped, quarantined, durable;
+    atomic_bool backpressure;
 } store_counters_t;
 
 struct store {
@@ -66,6 +73,11 @@ typedef struct {
     int64_t memory_since_us; /* when memory last became non-empty; 0 when empty */
     store_spool_t *spool;    /* older than memory when not empty */
     zhashx_t *days;          /* days whose partitions exist, "%d" */
+    store_durable_t *durable; /* marks and backpressure, towards ingest */
+    bool paused;              /* ingest asked to stop taking samples */
+    int64_t spool_full_until_us, full_logged_us;
+    uint64_t full_rows_held; /* rows kept in memory because the spool was full */
+    int64_t quarantine_logged_us;
 } store_state_t;
 
 /* ---- writers ---- */
@@ -103,6 +115,32 @@ int store_put(store_writer_t *w, store_table_t table, int64_t at_us, const char 
         return -1;
     store_spool_encode(zframe_data(f), table, partition_day(at_us), line, n);
     return zframe_send(&f, w->push, 0);
+}
+
+int store_mark(store_writer_t *w, const char *node, int64_t started_at_us, uint64_t sequence)
+{
+    zframe_t *f = zframe_new(NULL, 1 + sizeof(store_mark_t));
+    if (!f)
+        return -1;
+    store_mark_t m = {.started_at_us = started_at_us, .sequence = sequence};
+    snprintf(m.node, sizeof m.node, "%s", node);
+    zframe_data(f)[0] = STORE_MARK_TAG;
+    memcpy(zframe_data(f) + 1, &m, sizeof m);
+    return zframe_send(&f, w->push, 0);
+}
+
+static void store_ack(store_state_t *st, zframe_t *mark) { store_durable_add(st->durable, mark); }
+
+static void store_acks_flush(store_state_t *st)
+{
+    atomic_fetch_add(&st->store->c.durable, store_durable_flush(st->durable));
+}
+
+static void store_backpressure(store_state_t *st)
+{
+    bool paused = store_durable_pressure(st->durable, zlistx_size(st->memory), st->store->opt.memory_rows);
+    st->paused = paused;
+    atomic_store(&st->store->c.backpressure, paused);
 }
 
 /* ---- partitions ---- */
@@ -191,70 +229,10 @@ static void store_connect(store_state_t *st)
 
 /* ---- batches ---- */
 
-typedef struct {
-    char *buf[STORE_TABLE_COUNT];
-    size_t len[STORE_TABLE_COUNT];
-    FILE *mem[STORE_TABLE_COUNT];
-    size_t rows;
-} store_batch_t;
-
-static int store_copy(PGconn *conn, int t, const char *data, size_t len, char *err, size_t errlen)
-{
-    char sql[160];
-    snprintf(sql, sizeof sql, "COPY stage_%s FROM STDIN", store_schema_table(t));
-    PGresult *r = PQexec(conn, sql);
-    bool ok = PQresultStatus(r) == PGRES_COPY_IN;
-    PQclear(r);
-    if (!ok || PQputCopyData(conn, data, (int)len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        snprintf(err, errlen, "COPY into stage_%s failed: %s", store_schema_table(t),
-                 PQerrorMessage(conn));
-        while ((r = PQgetResult(conn)))
-            PQclear(r);
-        return -1;
-    }
-    int rc = 0;
-    while ((r = PQgetResult(conn))) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
-            rc = -1;
-        }
-        PQclear(r);
-    }
-    return rc;
-}
-
-/* Write one batch in one transaction. 0 written, -1 failed (disconnected:
- * the batch is retried after reconnecting, idempotently). */
-static int store_write(store_state_t *st, store_batch_t *b)
-{
-    char err[1024] = "";
-    int rc = store_schema_exec(st->conn, "BEGIN", err, sizeof err);
-    for (int t = 0; rc == 0 && t < STORE_TABLE_COUNT; t++) {
-        if (!b->len[t])
-            continue;
-        rc = store_copy(st->conn, t, b->buf[t], b->len[t], err, sizeof err);
-        if (rc == 0)
-            rc = store_schema_exec(st->conn, store_schema_insert_sql(t), err, sizeof err);
-    }
-    if (rc == 0)
-        rc = store_schema_exec(st->conn, "COMMIT", err, sizeof err);
-    if (rc != 0) {
-        atomic_fetch_add(&st->store->c.errors, 1);
-        store_schema_exec(st->conn, "ROLLBACK", NULL, 0);
-        if (PQstatus(st->conn) == CONNECTION_OK)
-            log_warning("could not write %zu history rows: %s", b->rows, err);
-        store_disconnect(st, err);
-        return -1;
-    }
-    atomic_fetch_add(&st->store->c.written, b->rows);
-    atomic_fetch_add(&st->store->c.batches, 1);
-    return 0;
-}
-
-/* Add one record to the batch, creating its day's partitions first; records
- * past the retention are counted and skipped. -1 (disconnected or out of
- * memory): the record was not taken. */
-static int store_batch_add(store_state_t *st, store_batch_t *b, const uint8_t *buf, size_t len)
+/* Whether a row record goes into a batch: 1 yes, 0 skip it (malformed or
+ * past the retention: counted), -1 its partitions could not be created
+ * (disconnected). */
+static int store_row_ready(store_state_t *st, const uint8_t *buf, size_t len)
 {
     store_spool_record_t rec;
     if (store_spool_decode(buf, len, STORE_TABLE_COUNT, &rec) != 0) {
@@ -269,33 +247,33 @@ static int store_batch_add(store_state_t *st, store_batch_t *b, const uint8_t *b
         store_disconnect(st, "could not create partitions");
         return -1;
     }
-    int t = rec.table;
-    if (!b->mem[t] && !(b->mem[t] = open_memstream(&b->buf[t], &b->len[t])))
-        return -1;
-    if (fwrite(rec.line, 1, rec.line_len, b->mem[t]) != rec.line_len)
-        return -1;
-    b->rows++;
-    return 0;
+    return 1;
 }
 
-/* Finish the batch's buffers; -1 if one could not be completed. */
-static int store_batch_close(store_batch_t *b)
+/* Write recs; 0 written (refused rows quarantined), -1 disconnected. */
+static int store_write(store_state_t *st, const store_rec_t *recs, size_t n)
 {
-    int rc = 0;
-    for (int t = 0; t < STORE_TABLE_COUNT; t++)
-        if (b->mem[t]) {
-            rc |= fclose(b->mem[t]) != 0 ? -1 : 0;
-            b->mem[t] = NULL;
-        }
+    store_write_result_t res = {0};
+    int rc = store_write_recs(st->conn, recs, n, &res);
+    store_counters_t *c = &st->store->c;
+    atomic_fetch_add(&c->written, res.written);
+    atomic_fetch_add(&c->batches, res.batches);
+    atomic_fetch_add(&c->errors, res.failures);
+    atomic_fetch_add(&c->quarantined, res.quarantined);
+    int64_t now = clock_wall_us();
+    if (res.quarantined && now - st->quarantine_logged_us >= STORE_FULL_LOG_US) {
+        log_report(LOG_LEVEL_WARNING, NULL, "See the table history_quarantine.",
+                   "the history database refused %" PRIu64 " row(s); they were set aside and the"
+                   " rest written: %s",
+                   res.quarantined, res.error);
+        st->quarantine_logged_us = now;
+    }
+    if (rc != 0) {
+        if (PQstatus(st->conn) == CONNECTION_OK)
+            log_warning("could not write %zu history rows: %s", n, res.error);
+        store_disconnect(st, res.error);
+    }
     return rc;
-}
-
-static void store_batch_free(store_batch_t *b)
-{
-    store_batch_close(b);
-    for (int t = 0; t < STORE_TABLE_COUNT; t++)
-        free(b->buf[t]);
-    memset(b, 0, sizeof *b);
 }
 
 /* ---- sources: the spool, then memory ---- */
@@ -306,18 +284,51 @@ static void store_gauges(store_state_t *st)
     atomic_store(&st->store->c.spooled, store_spool_rows(st->spool));
 }
 
-/* Move memory to the end of the spool (memory full, or shutdown). */
+/* Append one row record to the spool unless it is known to be full. */
+static int store_spool_try(store_state_t *st, const uint8_t *buf, size_t len)
+{
+    int64_t now = clock_wall_us();
+    if (now < st->spool_full_until_us)
+        return -1;
+    if (store_spool_append(st->spool, buf, len) == 0)
+        return 0;
+    st->spool_full_until_us = now + STORE_FULL_RETRY_US;
+    return -1;
+}
+
+/* Move memory to the end of the spool, oldest first, as far as it goes;
+ * marks passed are durable once the spool is synced. -1 if some stayed. */
 static int store_spool_memory(store_state_t *st)
 {
     int rc = 0;
+    bool appended = false;
     zframe_t *f;
+    zlistx_t *passed = zlistx_new();
     while ((f = zlistx_first(st->memory))) {
-        if ((rc = store_spool_append(st->spool, zframe_data(f), zframe_size(f))) != 0)
-            break;
-        zlistx_delete(st->memory, zlistx_cursor(st->memory));
+        if (!store_durable_is_mark(f)) {
+            if ((rc = store_spool_try(st, zframe_data(f), zframe_size(f))) != 0)
+                break;
+            appended = true;
+            zlistx_delete(st->memory, zlistx_cursor(st->memory));
+        } else if (passed) {
+            zlistx_add_end(passed, zlistx_detach_cur(st->memory));
+        } else {
+            zlistx_delete(st->memory, zlistx_cursor(st->memory)); /* out of memory: resent */
+        }
     }
-    if (store_spool_sync(st->spool) != 0)
+    /* Marks passed are acknowledged only once the rows before them (some
+     * perhaps appended earlier in this round) are on disk. */
+    if ((appended || (passed && zlistx_size(passed))) && store_spool_sync(st->spool) != 0)
         rc = -1;
+    else
+        for (f = passed ? zlistx_first(passed) : NULL; f; f = zlistx_next(passed))
+            store_ack(st, f);
+    if (passed) {
+        zlistx_set_destructor(passed, (zlistx_destructor_fn *)zframe_destroy);
+        zlistx_destroy(&passed);
+    }
+    if (!zlistx_size(st->memory))
+        st->memory_since_us = 0;
     store_gauges(st);
     return rc;
 }
@@ -325,24 +336,35 @@ static int store_spool_memory(store_state_t *st)
 /* Write one batch from the spool. 1 wrote, 0 nothing left, -1 failed. */
 static int store_flush_spool(store_state_t *st)
 {
-    store_batch_t b = {0};
+    size_t max = st->store->opt.batch_rows, n = 0;
+    store_rec_t *recs = calloc(max, sizeof *recs);
     uint64_t cursor = store_spool_cursor(st->spool), next = cursor, taken = 0;
     uint8_t *rec = NULL;
     size_t cap = 0, len = 0;
-    int got = 0, rc = 0;
-    while (b.rows < st->store->opt.batch_rows &&
-           (got = store_spool_next(st->spool, &next, &rec, &cap, &len)) == 1) {
-        if ((rc = store_batch_add(st, &b, rec, len)) != 0)
+    int got = 0, rc = recs ? 0 : -1;
+    while (rc == 0 && n < max && (got = store_spool_next(st->spool, &next, &rec, &cap, &len)) == 1) {
+        int ready = store_row_ready(st, rec, len);
+        if (ready < 0) {
+            rc = -1;
             break;
+        }
+        if (ready) {
+            recs[n].buf = rec; /* owned by recs from here */
+            recs[n++].len = len;
+            rec = NULL;
+            cap = 0;
+        }
         taken++;
         cursor = next;
     }
     free(rec);
-    if (got < 0 || store_batch_close(&b) != 0)
+    if (got < 0)
         rc = -1;
-    if (rc == 0 && b.rows)
-        rc = store_write(st, &b);
-    store_batch_free(&b);
+    if (rc == 0 && n)
+        rc = store_write(st, recs, n);
+    for (size_t i = 0; recs && i < n; i++)
+        free((void *)recs[i].buf);
+    free(recs);
     if (rc != 0)
         return -1;
     /* At the end of the file every record has been read: consume all. */
@@ -351,27 +373,31 @@ static int store_flush_spool(store_state_t *st)
     return taken > 0 ? 1 : 0;
 }
 
-/* Write one batch from memory. 1 wrote, 0 nothing left, -1 failed. */
+/* Write one batch from memory, marks included. 1 wrote, 0 nothing left,
+ * -1 failed. */
 static int store_flush_memory(store_state_t *st)
 {
-    store_batch_t b = {0};
-    size_t taken = 0;
-    int rc = 0;
-    for (zframe_t *f = zlistx_first(st->memory); f && b.rows < st->store->opt.batch_rows;
+    size_t max = st->store->opt.batch_rows, n = 0, taken = 0;
+    store_rec_t *recs = calloc(max, sizeof *recs);
+    int rc = recs ? 0 : -1;
+    for (zframe_t *f = zlistx_first(st->memory); rc == 0 && f && n < max;
          f = zlistx_next(st->memory)) {
-        if ((rc = store_batch_add(st, &b, zframe_data(f), zframe_size(f))) != 0)
-            break;
-        taken++;
+        int ready = store_durable_is_mark(f) ? 0 : store_row_ready(st, zframe_data(f), zframe_size(f));
+        if (ready < 0)
+            rc = -1;
+        else if (ready)
+            recs[n++] = (store_rec_t){zframe_data(f), zframe_size(f)};
+        taken += ready >= 0;
     }
-    if (store_batch_close(&b) != 0)
-        rc = -1;
-    if (rc == 0 && b.rows)
-        rc = store_write(st, &b);
-    store_batch_free(&b);
+    if (rc == 0 && n)
+        rc = store_write(st, recs, n);
+    free(recs);
     if (rc != 0)
         return -1;
     for (size_t i = 0; i < taken; i++) {
-        zlistx_first(st->memory);
+        zframe_t *f = zlistx_first(st->memory);
+        if (store_durable_is_mark(f))
+            store_ack(st, f);
         zlistx_delete(st->memory, zlistx_cursor(st->memory));
     }
     store_gauges(st);
@@ -380,29 +406,75 @@ static int store_flush_memory(store_state_t *st)
 
 /* ---- the actor ---- */
 
-/* Take what the writers sent, into memory or (keeping order) the spool. */
+/* Say once a minute that the spool is full and rows wait in memory. */
+static void store_full_log(store_state_t *st)
+{
+    int64_t now = clock_wall_us();
+    if (now - st->full_logged_us < STORE_FULL_LOG_US)
+        return;
+    st->full_logged_us = now;
+    log_report(LOG_LEVEL_WARNING, NULL,
+               "Free space for the spool (storage.spool_dir) or bring the history database back.",
+               "the history spool cannot grow: %zu rows wait in memory%s; samples are"
+               " acknowledged to collectors only once stored, so nothing is lost",
+               zlistx_size(st->memory),
+               st->paused ? " (at storage.memory_rows: ingest paused)" : "");
+}
+
+/* One record from a writer: into memory or (keeping order) the spool.
+ * Returns true when it was appended to the spool (sync due). */
+static bool store_take_one(store_state_t *st, zframe_t *f, zlistx_t *after_sync)
+{
+    bool want_spool = !st->conn || store_spool_rows(st->spool) ||
+                      zlistx_size(st->memory) >= st->store->opt.memory_rows;
+    if (want_spool && zlistx_size(st->memory))
+        store_spool_memory(st); /* older rows first */
+    if (want_spool && !zlistx_size(st->memory)) {
+        if (store_durable_is_mark(f)) { /* durable at the next sync */
+            zlistx_add_end(after_sync, f);
+            return false;
+        }
+        if (store_spool_try(st, zframe_data(f), zframe_size(f)) == 0) {
+            zframe_destroy(&f);
+            return true;
+        }
+    }
+    if (!zlistx_size(st->memory)) {
+        if (store_durable_is_mark(f) && !store_spool_rows(st->spool)) { /* nothing before it waits */
+            store_ack(st, f);
+            zframe_destroy(&f);
+            return false;
+        }
+        st->memory_since_us = clock_wall_us();
+    }
+    if (want_spool)
+        store_full_log(st);
+    zlistx_add_end(st->memory, f); /* (or the spool is full: memory rather than loss) */
+    return false;
+}
+
+/* Take what the writers sent. */
 static void store_take(store_state_t *st)
 {
     bool spooled = false;
+    zlistx_t *after_sync = zlistx_new();
+    if (!after_sync)
+        return;
+    zlistx_set_destructor(after_sync, (zlistx_destructor_fn *)zframe_destroy);
     for (int i = 0; i < STORE_TAKE_MAX && (zsock_events(st->pull) & ZMQ_POLLIN); i++) {
         zframe_t *f = zframe_recv(st->pull);
         if (!f)
             break;
-        atomic_fetch_add(&st->store->c.received, 1);
-        if (!store_spool_rows(st->spool) && zlistx_size(st->memory) >= st->store->opt.memory_rows)
-            store_spool_memory(st);
-        if (store_spool_rows(st->spool) &&
-            store_spool_append(st->spool, zframe_data(f), zframe_size(f)) == 0) {
-            spooled = true;
-            zframe_destroy(&f);
-            continue;
-        }
-        if (!zlistx_size(st->memory))
-            st->memory_since_us = clock_wall_us();
-        zlistx_add_end(st->memory, f); /* (or the spool failed: memory rather than loss) */
+        if (!store_durable_is_mark(f))
+            atomic_fetch_add(&st->store->c.received, 1);
+        spooled |= store_take_one(st, f, after_sync);
     }
-    if (spooled)
-        store_spool_sync(st->spool);
+    if (!spooled || store_spool_sync(st->spool) == 0)
+        for (zframe_t *m = zlistx_first(after_sync); m; m = zlistx_next(after_sync))
+            store_ack(st, m);
+    zlistx_destroy(&after_sync);
+    store_acks_flush(st);
+    store_backpressure(st);
     store_gauges(st);
 }
 
@@ -437,12 +509,19 @@ static void store_work(store_state_t *st, bool force)
     while (st->conn && store_spool_rows(st->spool) && store_flush_spool(st) > 0 &&
            !store_pending(st))
         ;
-    if (store_spool_rows(st->spool) || (!force && store_flush_wait_ms(st, 1) > 0))
+    if (store_spool_rows(st->spool) || (!force && store_flush_wait_ms(st, 1) > 0)) {
+        store_acks_flush(st);
+        store_backpressure(st);
         return;
+    }
     while (st->conn && zlistx_size(st->memory) && store_flush_memory(st) > 0 && !store_pending(st))
         ;
+    if (!st->conn && zlistx_size(st->memory))
+        store_spool_memory(st); /* the database went away: make them durable now */
     if (!zlistx_size(st->memory))
         st->memory_since_us = 0;
+    store_acks_flush(st);
+    store_backpressure(st);
 }
 
 static void store_actor(zsock_t *pipe, void *arg)
@@ -467,9 +546,16 @@ static void store_actor(zsock_t *pipe, void *arg)
     while (st->conn && (store_spool_rows(st->spool) || zlistx_size(st->memory)) &&
            clock_wall_us() < deadline)
         store_work(st, true);
-    if (zlistx_size(st->memory) && store_spool_memory(st) != 0)
-        log_error("%zu history rows could not be spooled at shutdown and are lost",
-                  zlistx_size(st->memory));
+    if (zlistx_size(st->memory)) {
+        st->spool_full_until_us = 0;
+        store_spool_memory(st);
+    }
+    store_acks_flush(st);
+    if (zlistx_size(st->memory))
+        log_report(LOG_LEVEL_WARNING, NULL, "Free space for the spool (storage.spool_dir).",
+                   "%zu history records could not be written or spooled at shutdown; the samples"
+                   " behind them were never acknowledged, so their collectors send them again",
+                   zlistx_size(st->memory));
     zpoller_destroy(&poller);
     if (st->conn)
         PQfinish(st->conn);
@@ -482,6 +568,7 @@ static void store_state_destroy(store_state_t **st_p)
     if (!st)
         return;
     zsock_destroy(&st->pull);
+    store_durable_destroy(&st->durable);
     zlistx_destroy(&st->memory);
     zhashx_destroy(&st->days);
     store_spool_destroy(&st->spool);
@@ -510,7 +597,8 @@ store_t *store_new(const store_options_t *opt)
     st->memory = zlistx_new();
     st->days = zhashx_new();
     st->pull = zsock_new_pull("@" STORE_ENDPOINT);
-    if (!st->memory || !st->days || !st->pull) {
+    st->durable = store_durable_new();
+    if (!st->memory || !st->days || !st->pull || !st->durable) {
         log_error("could not start the history store: out of memory or %s in use", STORE_ENDPOINT);
         goto fail;
     }
@@ -555,4 +643,7 @@ void store_stats(store_t *self, store_stats_t *out)
     out->write_errors = atomic_load(&c->errors);
     out->partitions_created = atomic_load(&c->created);
     out->partitions_dropped = atomic_load(&c->dropped);
+    out->rows_quarantined = atomic_load(&c->quarantined);
+    out->marks_durable = atomic_load(&c->durable);
+    out->backpressure = atomic_load(&c->backpressure);
 }

@@ -13,10 +13,20 @@
  * On (re)connect it applies the migrations of sql_dir under an advisory lock
  * (two aggregators never race), then keeps daily partitions created ahead
  * and drops those past the retention, at start and every maintenance
- * interval. While the database is unreachable it keeps accepting rows: in
- * memory up to memory_rows, then appended to a spool file; when the database
- * returns it writes the spool, then memory, in order. At shutdown what could
- * not be written goes to the spool, which the next start writes first.
+ * interval. While the database is unreachable rows go to a spool file,
+ * fsynced once per batch taken from the socket; when the database returns
+ * it writes the spool, then memory, in order. At shutdown what could not be
+ * written goes to the spool, which the next start writes first.
+ *
+ * Durability marks: after the rows of a sample the core puts a mark
+ * (store_mark). Once every record before a mark is committed or fsynced in
+ * the spool, the store sends the mark to STORE_DURABLE_ENDPOINT, where
+ * ingest binds a PULL and acknowledges the sample to its collector; a
+ * collector keeps a sample until then, so a kill -9 loses nothing. When the
+ * spool cannot grow (disk full) rows wait in memory; at memory_rows the
+ * store asks ingest to stop taking samples (backpressure: collectors keep
+ * them) until memory is half empty. A row the database refuses is
+ * quarantined (store_write.h), never retried forever.
  */
 #ifndef PGVIGIL_STORE_H
 #define PGVIGIL_STORE_H
@@ -57,6 +67,8 @@ typedef struct {
     bool connected;
     uint64_t rows_received, rows_written, rows_buffered, rows_spooled;
     uint64_t rows_expired, batches, write_errors, partitions_created, partitions_dropped;
+    uint64_t rows_quarantined, marks_durable;
+    bool backpressure; /* spool full and memory at memory_rows: ingest paused */
 } store_stats_t;
 void store_stats(store_t *self, store_stats_t *out);
 
@@ -64,6 +76,23 @@ store_writer_t *store_writer_new(store_t *store);
 void store_writer_destroy(store_writer_t **self_p);
 /* Hand over one COPY line (newline-terminated) for table, dated at_us. */
 int store_put(store_writer_t *w, store_table_t table, int64_t at_us, const char *line);
+
+/* Messages on STORE_DURABLE_ENDPOINT: one byte of kind, then for
+ * STORE_DURABLE_MARKS an array of store_mark_t. */
+#define STORE_DURABLE_ENDPOINT "inproc://pgvigil-durable"
+#define STORE_DURABLE_MARKS 'M'  /* these samples are durable */
+#define STORE_DURABLE_PAUSE 'P'  /* stop taking samples: history cannot keep them */
+#define STORE_DURABLE_RESUME 'R' /* take samples again */
+#define STORE_MARK_NODE_MAX 64
+
+typedef struct {
+    char node[STORE_MARK_NODE_MAX];
+    int64_t started_at_us; /* the collector process */
+    uint64_t sequence;
+} store_mark_t;
+
+/* After the rows of one sample: ask to be told when they are durable. */
+int store_mark(store_writer_t *w, const char *node, int64_t started_at_us, uint64_t sequence);
 
 /* Apply pending migrations now (used at start and by tests). */
 int store_migrate(void *pgconn, const char *sql_dir, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include "store_spool.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct store_spool {
     uint64_t read_at; /* offset of the first record not yet written */
     uint64_t end;     /* offset past the last complete record */
     uint64_t rows;    /* records between read_at and end */
+    bool failing;     /* the last append failed: said once, not per record */
 };
 
 static void store_spool_put_u32(uint8_t *p, uint32_t v)
@@ -170,12 +172,17 @@ int store_spool_append(store_spool_t *self, const uint8_t *rec, size_t len)
     store_spool_put_u32(hdr, (uint32_t)len);
     if (store_spool_write_all(self, hdr, sizeof hdr) != 0 ||
         store_spool_write_all(self, rec, len) != 0) {
-        log_error("could not write the spool file \"%s\": %s", self->path, strerror(errno));
+        /* A full disk is the store's to say (once a minute, with what it
+         * does about it); anything else is said here, once. */
+        if (!self->failing && errno != ENOSPC && errno != EDQUOT)
+            log_error("could not write the spool file \"%s\": %s", self->path, strerror(errno));
+        self->failing = true;
         /* Cut off what was written of this record so the file stays readable. */
         if (ftruncate(self->fd, (off_t)self->end) != 0)
             log_error("could not repair the spool file \"%s\": %s", self->path, strerror(errno));
         return -1;
     }
+    self->failing = false;
     self->end += 4 + len;
     self->rows++;
     return 0;

@@ -24,9 +24,11 @@ class CurveTest(unittest.TestCase):
         d = TestDir()
         cluster = PgCluster(d, replicas=0, pg_stat_statements=False).start()
         keys, allowed = d.sub("keys"), d.sub("allowed")
-        for name in ("aggregator", "good", "bad"):
-            subprocess.run([binary("pgvigil-aggregator"), "keygen", os.path.join(keys, name)], check=True,
-                           stdout=subprocess.DEVNULL, timeout=10)
+        subprocess.run([binary("pgvigil-aggregator"), "keygen", os.path.join(keys, "aggregator")], check=True,
+                       stdout=subprocess.DEVNULL, timeout=10)
+        for name in ("good", "bad"):  # each key may speak for its own node only
+            subprocess.run([binary("pgvigil-collector"), "keygen", os.path.join(keys, name), "db-" + name],
+                           check=True, stdout=subprocess.DEVNULL, timeout=10)
         os.link(os.path.join(keys, "good"), os.path.join(allowed, "good"))
         ingest, http = "tcp://127.0.0.1:%d" % free_port(), free_port()
         base = "http://127.0.0.1:%d" % http

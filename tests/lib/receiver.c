@@ -83,6 +83,31 @@ static Pgvigil__Sample *receiver_decode(zmsg_t *msg, envelope_t *env, size_t *by
     return pgvigil__sample__unpack(NULL, zframe_size(body), zframe_data(body));
 }
 
+/* Acknowledge a printed sample, as an aggregator does once it is durable,
+ * so collectors do not keep (and resend) what this receiver has shown. */
+static void receiver_ack(zsock_t *sock, zmsg_t *msg, const envelope_t *env, const Pgvigil__Sample *s)
+{
+    uint64_t seq = s->sequence;
+    Pgvigil__Ack ack = PGVIGIL__ACK__INIT;
+    ack.has_collector_started_at_us = 1;
+    ack.collector_started_at_us = s->collector_started_at_us;
+    ack.sequences = &seq;
+    ack.n_sequences = 1;
+    uint8_t body[64], eb[ENVELOPE_MAX_BYTES];
+    envelope_t e = {ENVELOPE_VERSION, ENVELOPE_ACK, ""};
+    snprintf(e.node, sizeof e.node, "%s", env->node);
+    size_t elen = envelope_encode(&e, eb, sizeof eb);
+    zframe_t *route = zmsg_first(msg);
+    if (!elen || pgvigil__ack__get_packed_size(&ack) > sizeof body)
+        return;
+    size_t blen = pgvigil__ack__pack(&ack, body);
+    void *z = zsock_resolve(sock);
+    if (zmq_send(z, zframe_data(route), zframe_size(route), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+        zmq_send(z, eb, elen, ZMQ_SNDMORE);
+        zmq_send(z, body, blen, 0);
+    }
+}
+
 static int receiver_on_message(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
@@ -95,6 +120,7 @@ static int receiver_on_message(zloop_t *loop, zsock_t *sock, void *arg)
     Pgvigil__Sample *s = receiver_decode(msg, &env, &bytes);
     if (s && receiver_print(&env, s, bytes) == 0) {
         self->received++;
+        receiver_ack(sock, msg, &env, s);
     } else {
         self->malformed++;
         fprintf(stderr, RECEIVER_NAME ": dropped a malformed message of %zu frames (%ld so far)\n",

@@ -138,12 +138,70 @@ static void test_reject_reasons(void **state)
     assert_string_equal(ingest_reject_name(INGEST_REASON_COUNT), "unknown");
 }
 
+/* The poison sample of issue 14: one non-UTF-8 byte in region (or in any
+ * string at any depth) is refused before it can reach COPY. */
+static void test_text_is_utf8_at_every_depth(void **state)
+{
+    (void)state;
+    Pgvigil__Sample s;
+    valid(&s);
+    s.region = "eu-\xff";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    valid(&s);
+    s.region = "eu/../x";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    valid(&s);
+    s.up = 0;
+    s.error = "FATAL:  la base de donn\xe9" "es n'existe pas"; /* LATIN1 */
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    s.error = "FATAL:  la base de donn\xc3\xa9" "es n'existe pas"; /* the same in UTF-8 */
+    assert_int_equal(decode(&s, "db-1"), INGEST_OK);
+    s.error = "bell \x07";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    s.error = "overlong \xc0\xaf";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    s.error = "surrogate \xed\xa0\x80";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    s.error = "cut \xe2\x82";
+    assert_int_equal(decode(&s, "db-1"), INGEST_BAD_TEXT);
+    s.error = NULL;
+
+    Pgvigil__Tables tables = PGVIGIL__TABLES__INIT;
+    Pgvigil__TableStats t = PGVIGIL__TABLE_STATS__INIT, *tp[1] = {&t};
+    t.database = "app";
+    t.schema = "public";
+    t.table = "orders\x80";
+    tables.tables = tp;
+    tables.n_tables = 1;
+    s.tables = &tables;
+    char why[128] = "";
+    assert_int_equal(ingest_validate_text(&s, why, sizeof why), -1);
+    assert_non_null(strstr(why, "tables.table"));
+    t.table = "orders";
+    assert_int_equal(ingest_validate_text(&s, why, sizeof why), 0);
+}
+
+static void test_hostile_node_names(void **state)
+{
+    (void)state;
+    Pgvigil__Sample s;
+    valid(&s);
+    const char *bad[] = {"..", ".", ".hidden", "a..b", "-x", "db/1", "db 1", "db\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        s.node = (char *)bad[i];
+        assert_int_not_equal(decode(&s, "db-1"), INGEST_OK);
+        assert_false(envelope_node_name_valid(bad[i]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_sample),
         cmocka_unit_test(test_invalid_fields),
         cmocka_unit_test(test_reject_reasons),
+        cmocka_unit_test(test_text_is_utf8_at_every_depth),
+        cmocka_unit_test(test_hostile_node_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,88 @@
+/*
+ * test_ingest_ident.c — key binding and the sequence window
+ * (aggregator/ingest/ingest_ident.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ingest_ident.h"
+#include "store_write.h"
+
+#define SEC 1000000LL
+#define T0 (1795000000LL * SEC)
+
+static void test_key_allows_names_and_patterns(void **state)
+{
+    (void)state;
+    assert_true(ingest_ident_key_allows("db-1", "db-1"));
+    assert_true(ingest_ident_key_allows("db-0 db-1,db-2", "db-2"));
+    assert_true(ingest_ident_key_allows("db-eu-*", "db-eu-7"));
+    assert_false(ingest_ident_key_allows("db-eu-*", "db-us-7"));
+    assert_false(ingest_ident_key_allows("db-1", "db-10"));
+    assert_false(ingest_ident_key_allows("", "db-1"));
+    assert_false(ingest_ident_key_allows(NULL, "db-1"));
+}
+
+/* The forged sample of issue 14: the victim's process start and 2^62. */
+static void test_forged_jump_is_refused(void **state)
+{
+    (void)state;
+    ingest_ident_t *id = ingest_ident_new();
+    int64_t started = T0 - 600 * SEC; /* ten minutes ago */
+    for (uint64_t q = 1; q <= 100; q++)
+        assert_int_equal(ingest_ident_check(id, "db-1", "", started, q, 1000, T0 + (int64_t)q * SEC), INGEST_OK);
+    int64_t now = T0 + 101 * SEC;
+    assert_int_equal(ingest_ident_check(id, "db-1", "", started, 1ULL << 62, 1000, now), INGEST_SEQUENCE_JUMP);
+    assert_int_equal(ingest_ident_check(id, "db-1", "", started, 100 + 5000, 1000, now), INGEST_SEQUENCE_JUMP);
+    /* The real collector goes on. */
+    assert_int_equal(ingest_ident_check(id, "db-1", "", started, 101, 1000, now), INGEST_OK);
+    /* A resend of an older one is not refused (the fleet counts duplicates). */
+    assert_int_equal(ingest_ident_check(id, "db-1", "", started, 50, 1000, now), INGEST_OK);
+    /* After a 30 s partition the collector may be 30 intervals ahead. */
+    assert_int_equal(ingest_ident_check(id, "db-1", "", started, 131, 1000, now + 30 * SEC), INGEST_OK);
+    /* A new process is held to what it can have made since its start. */
+    assert_int_equal(ingest_ident_check(id, "db-1", "", now, 1ULL << 62, 1000, now + SEC), INGEST_SEQUENCE_JUMP);
+    assert_int_equal(ingest_ident_check(id, "db-1", "", now, 1, 1000, now + SEC), INGEST_OK);
+    ingest_ident_destroy(&id);
+    assert_null(id);
+}
+
+static void test_routes(void **state)
+{
+    (void)state;
+    ingest_ident_t *id = ingest_ident_new();
+    size_t len = 0;
+    assert_null(ingest_ident_route(id, "db-1", &len));
+    ingest_ident_set_route(id, "db-1", "\0\1\2\3\4", 5);
+    const uint8_t *r = ingest_ident_route(id, "db-1", &len);
+    assert_non_null(r);
+    assert_int_equal(len, 5);
+    assert_int_equal(r[4], 4);
+    ingest_ident_destroy(&id);
+}
+
+static void test_refused_sqlstates(void **state)
+{
+    (void)state;
+    assert_true(store_write_refused("22021")); /* invalid byte sequence */
+    assert_true(store_write_refused("22P04")); /* bad COPY format */
+    assert_true(store_write_refused("23502")); /* not null */
+    assert_false(store_write_refused("57014")); /* statement timeout: retry */
+    assert_false(store_write_refused("08006")); /* connection failure */
+    assert_false(store_write_refused(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_allows_names_and_patterns),
+        cmocka_unit_test(test_forged_jump_is_refused),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_refused_sqlstates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
