@@ -202,6 +202,8 @@ class MultiHostTest(unittest.TestCase):
         self.addCleanup(history.stop_all)
         history.psql("primary", "CREATE DATABASE pgvigil")
 
+        sysid = cluster.psql("primary", "SELECT system_identifier FROM pg_control_system()")[0][0]
+
         # Keys (README: "Keys"): one pair for the aggregator, one per collector.
         mon_etc, db_etc = d.sub("mon-etc-pgvigil"), d.sub("db-etc-pgvigil")
         allow = os.path.join(mon_etc, "collectors")
@@ -226,12 +228,14 @@ storage:
 curve:
   server_cert: %s
   allow_dir: %s
+clusters:
+  - {system_identifier: "%s", name: shop-eu}
 auth:
   anonymous: none
   tokens:
 %s
 """ % (INGEST_PORT, HTTP_PORT, history.sockdir, history.port("primary"), d.sub("spool"),
-            os.path.join(mon_etc, "aggregator.cert_secret"), allow, entries))
+            os.path.join(mon_etc, "aggregator.cert_secret"), allow, sysid, entries))
         self.check_config("pgvigil-aggregator", cfg)
         agg = Process(d, "aggregator", ["ip", "netns", "exec", net.mon, binary("pgvigil-aggregator"), "-c", cfg])
         self.addCleanup(agg.stop)
@@ -280,6 +284,8 @@ curve:
         except TimeoutError:
             raise AssertionError("no samples:\n%s\n%s" % (agg.log_text()[-3000:], collectors[0].log_text()[-2000:]))
         self.assertNotIn("CURVE is not configured", agg.log_text())
+        code, body = get("/api/v1/clusters")
+        self.assertEqual([c["name"] for c in json.loads(body)["clusters"]], ["shop-eu"], body)
 
         # Clock offset: one clock, so the estimate is minus the one-way delay
         # (collection time and the sanitizer build add to it).
