@@ -189,7 +189,7 @@ def summary(api):
     return "\n".join(lines)
 
 
-def banner(cluster, history, base, tokens, cfg, d):
+def banner(cluster, history, base, tokens, cfg, d, incident_at):
     print("demo: running\n"
           "  cluster     %s: primary 127.0.0.1:%d (psql -h 127.0.0.1 -p %d -U postgres shop), replica 127.0.0.1:%d\n"
           "  load        pgbench, 2 clients, 50 transactions/s on the primary\n"
@@ -199,11 +199,13 @@ def banner(cluster, history, base, tokens, cfg, d):
           "  operator    token %s   (acknowledge, resolve, silence)\n"
           "  status page %s/status   (public)\n"
           "  API         curl -H 'Authorization: Bearer <token>' %s/api/v1/clusters\n"
+          "  incident    %.0f s from now: WAL replay paused on the replica; watch %s/#/node/replica\n"
           "  config      %s\n"
           "  logs        %s\n"
           "demo: press Ctrl-C to stop"
           % (CLUSTER_NAME, cluster.port("primary"), cluster.port("primary"), cluster.port("replica"),
-             history.port("primary"), base, tokens["viewer"], tokens["operator"], base, base, cfg, d.path),
+             history.port("primary"), base, tokens["viewer"], tokens["operator"], base, base, incident_at, base,
+             cfg, d.path),
           flush=True)
 
 
@@ -286,9 +288,9 @@ def main():
         c = collector_config(d, node + ".yaml", node, cluster.dsn(node), [ingest], region="local",
                              extra="interval: 1s\n")
         collectors.append(start_collector(d, c, "collector-" + node))
-    banner(cluster, history, base, tokens, cfg, d)
     # Half a minute in, or a third of a shorter run.
     incident = Incident(cluster, sink, min(30.0, seconds / 3) if seconds else 30.0)
+    banner(cluster, history, base, tokens, cfg, d, incident.at)
     try:
         ok = run(seconds, cluster, agg, collectors, pgbench, api, incident)
     finally:
