@@ -53,9 +53,24 @@ for _ in range(3):
 print(best)"""
 
 
+def in_ns(ns):
+    """The prefix that runs a program in network namespace ns. nsenter enters
+    the network namespace only; `ip netns exec` would also remount /sys,
+    which a chroot (a fresh Debian tree, a build container) may not allow."""
+    return ["nsenter", "--net=/run/netns/" + ns, "--"] if ns else []
+
+
+def mount_point(path):
+    """Whether path is a mount point (a bind mount on itself included, which os.path.ismount misses)."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
 def ip(*args, ns=None, check=True):
-    argv = (["ip", "netns", "exec", ns] if ns else []) + list(args)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=check)
+    r = subprocess.run(in_ns(ns) + list(args), capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise AssertionError("%s: exit %d: %s" % (" ".join(in_ns(ns) + list(args)), r.returncode, r.stderr.strip()))
+    return r
 
 
 class TunLink:
@@ -139,6 +154,9 @@ class Namespaces:
         tag = "%d" % os.getpid()
         self.db, self.mon = "pgv-db-" + tag, "pgv-mon-" + tag
         self.link, self.kind = None, None
+        # `ip netns add` makes /run/netns a mount point the first time; one
+        # this test made goes again at the end (a chroot could not be removed).
+        self.run_netns_was_mounted = mount_point("/run/netns")
         _register(self.remove)
         for ns in (self.db, self.mon):
             ip("ip", "netns", "add", ns)
@@ -176,14 +194,16 @@ class Namespaces:
             self.link = None
         for ns in (self.db, self.mon):
             ip("ip", "netns", "del", ns, check=False)
+        if not self.run_netns_was_mounted and mount_point("/run/netns") and not os.listdir("/run/netns"):
+            subprocess.run(["umount", "/run/netns"], capture_output=True, timeout=30)
 
 
 def usable():
     """Why this test cannot run here, or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
-    if not shutil.which("ip") or not shutil.which("curl"):
-        return "needs ip (iproute2) and curl"
+    if not all(shutil.which(p) for p in ("ip", "tc", "nsenter", "curl")):
+        return "needs ip and tc (iproute2), nsenter (util-linux) and curl"
     return None
 
 
@@ -237,7 +257,7 @@ auth:
 """ % (INGEST_PORT, HTTP_PORT, history.sockdir, history.port("primary"), d.sub("spool"),
             os.path.join(mon_etc, "aggregator.cert_secret"), allow, sysid, entries))
         self.check_config("pgvigil-aggregator", cfg)
-        agg = Process(d, "aggregator", ["ip", "netns", "exec", net.mon, binary("pgvigil-aggregator"), "-c", cfg])
+        agg = Process(d, "aggregator", in_ns(net.mon) + [binary("pgvigil-aggregator"), "-c", cfg])
         self.addCleanup(agg.stop)
 
         def get(path, token=tokens["viewer"]):
@@ -267,7 +287,7 @@ curve:
 """ % (node, cluster.sockdir, cluster.port(node), MON_ADDR, INGEST_PORT, os.path.join(db_etc, "aggregator.cert"),
                 os.path.join(db_etc, "db-%s.cert_secret" % node)))
             self.check_config("pgvigil-collector", c)
-            p = Process(d, "collector-" + node, ["ip", "netns", "exec", net.db, binary("pgvigil-collector"), "-c", c])
+            p = Process(d, "collector-" + node, in_ns(net.db) + [binary("pgvigil-collector"), "-c", c])
             self.addCleanup(p.stop)
             collectors.append(p)
 
