@@ -89,8 +89,8 @@ class Page:
         """Run body, which calls done(value); the value."""
         return self.driver.execute_async_script("const done = arguments[arguments.length - 1];\n" + body)
 
-    def wait(self, expr, what, timeout=15, *args):
-        """Poll a JavaScript expression until it is truthy; its value."""
+    def wait(self, expr, what, timeout=15, *args, interval=0.1):
+        """Poll a JavaScript expression every interval seconds until it is truthy; its value."""
         deadline = time.monotonic() + timeout
         while True:
             value = self.js(expr, *args)
@@ -98,7 +98,7 @@ class Page:
                 return value
             if time.monotonic() > deadline:
                 raise BrowserError("expected %s within %g s (%s)" % (what, timeout, expr))
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def wait_visible(self, selector, timeout=15):
         """Wait until an element matching selector is rendered (as playwright's waitForSelector)."""
