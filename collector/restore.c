@@ -35,14 +35,16 @@ static void restore_on_term(int sig)
 typedef struct {
     const char *backup, *bindir, *scratch, *query, *database, *user;
     int timeout_s;
-    char dir[4096], data[4200], step_log[4200];
+    char dir[4096], data[4200], step_log[4200], result_file[4200];
     bool started;
     char error[600];
 } restore_t;
 
-/* Run argv (as r->user when we are root), output into step_log; 0 if it
- * exited 0. */
-static int restore_run(restore_t *r, const char *const *argv, bool as_user)
+/* Run argv (as r->user when we are root); standard output into stdout_path (or
+ * step_log when it is NULL), standard error into step_log; 0 if it exited 0.
+ * A child run as r->user starts in "/": the collector's own working directory
+ * may be one that user cannot enter, and psql would warn about it. */
+static int restore_run(restore_t *r, const char *const *argv, bool as_user, const char *stdout_path)
 {
     const char *full[32];
     size_t n = 0;
@@ -57,11 +59,18 @@ static int restore_run(restore_t *r, const char *const *argv, bool as_user)
     full[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, r->step_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    int rc = posix_spawn_file_actions_addopen(&fa, 2, r->step_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (rc == 0 && stdout_path)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    else if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0 && as_user)
+        rc = posix_spawn_file_actions_addchdir_np(&fa, "/");
     pid_t pid;
-    int rc = posix_spawnp(&pid, full[0], &fa, NULL, (char *const *)full, environ);
+    if (rc == 0)
+        rc = posix_spawnp(&pid, full[0], &fa, NULL, (char *const *)full, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         snprintf(r->error, sizeof r->error, "could not run %s: %s", full[0], strerror(rc));
@@ -103,7 +112,7 @@ static void restore_cleanup(restore_t *r)
         const char *stop[] = {pg_ctl, "-D", r->data, "-m", "immediate", "-w", "-t", "60", "stop", NULL};
         char keep[600];
         memcpy(keep, r->error, sizeof keep);
-        restore_run(r, stop, true);
+        restore_run(r, stop, true, NULL);
         memcpy(r->error, keep, sizeof keep);
         r->started = false;
     }
@@ -133,11 +142,15 @@ static int restore_steps(restore_t *r, char **result)
         snprintf(r->error, sizeof r->error, "could not create a directory under %s: %s", r->scratch, strerror(errno));
         return -1;
     }
-    snprintf(r->dir, sizeof r->dir, "%s", tmpl);
+    /* Absolute, since the steps run as r->user start in "/". */
+    char *abs = realpath(tmpl, NULL);
+    snprintf(r->dir, sizeof r->dir, "%s", abs ? abs : tmpl);
+    free(abs);
     snprintf(r->data, sizeof r->data, "%s/data", r->dir);
     snprintf(r->step_log, sizeof r->step_log, "%s/step.log", r->dir);
+    snprintf(r->result_file, sizeof r->result_file, "%s/result.txt", r->dir);
     const char *cp[] = {"cp", "-a", r->backup, r->data, NULL};
-    if (restore_run(r, cp, false) != 0 || restore_stop)
+    if (restore_run(r, cp, false, NULL) != 0 || restore_stop)
         return -1;
     /* A standby's or an old server's leftovers would change what starts. */
     const char *leftovers[] = {"standby.signal", "recovery.signal", "postmaster.pid", "postmaster.opts", NULL};
@@ -151,7 +164,7 @@ static int restore_steps(restore_t *r, char **result)
         char owner[200];
         snprintf(owner, sizeof owner, "%s:", r->user);
         const char *chown_[] = {"chown", "-R", owner, r->dir, NULL};
-        if (restore_run(r, chown_, false) != 0)
+        if (restore_run(r, chown_, false, NULL) != 0)
             return -1;
     }
     char pg_ctl[1100], psql[1100], opts[4600], timeout[16], log[4300];
@@ -166,16 +179,16 @@ static int restore_steps(restore_t *r, char **result)
              r->dir);
     const char *start[] = {pg_ctl, "-D", r->data, "-l", log, "-w", "-t", timeout, "-o", opts, "start", NULL};
     r->started = true;
-    if (restore_run(r, start, true) != 0 || restore_stop)
+    if (restore_run(r, start, true, NULL) != 0 || restore_stop)
         return -1;
     char stmt_timeout[64];
     snprintf(stmt_timeout, sizeof stmt_timeout, "PGOPTIONS=-c statement_timeout=%ds", r->timeout_s);
     putenv(stmt_timeout);
     const char *query[] = {psql, "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", r->dir, "-p", "5432", "-d", r->database,
                            "-c", r->query, NULL};
-    if (restore_run(r, query, true) != 0)
+    if (restore_run(r, query, true, r->result_file) != 0)
         return -1;
-    *result = restore_first_line(r->step_log);
+    *result = restore_first_line(r->result_file);
     return 0;
 }
 
@@ -199,6 +212,10 @@ int backup_restore_main(int argc, char **argv)
         else if (strcmp(k, "--timeout") == 0)
             r.timeout_s = atoi(v) > 0 ? atoi(v) : 3600;
     }
+    /* Absolute, since the steps run as r.user start in "/". */
+    char *bindir = r.bindir ? realpath(r.bindir, NULL) : NULL;
+    if (bindir)
+        r.bindir = bindir;
     struct sigaction sa = {.sa_handler = restore_on_term}; /* no SA_RESTART: waits end on a signal */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -224,5 +241,6 @@ int backup_restore_main(int argc, char **argv)
     free(text);
     json_decref(out);
     free(result);
+    free(bindir);
     return rc == 0 ? 0 : 1;
 }

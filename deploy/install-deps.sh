@@ -17,8 +17,9 @@ PACKAGES=(
     postgresql postgresql-contrib redis-server
     curl openssl python3 python3-zmq procps iproute2 util-linux wrk
     iptables  # the partition fault test drops loopback packets to one port
-    # the dashboard's browser tests
-    chromium
+    # the dashboard's browser tests: Debian's chromium driven through
+    # chromium-driver by Debian's python3-selenium
+    chromium chromium-driver python3-selenium
     # Debian packages: man pages, the package test's tree, lint and unit checks
     help2man dpkg-dev debootstrap lintian systemd
 )
@@ -37,11 +38,12 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Front-end packages of the dashboard and the browser-test driver, from npm
-# (package-lock.json pins them); again only when the lock file changed.
+# Front-end packages of the dashboard, from npm (package-lock.json pins
+# them; none needs a newer Node.js than Debian 12's); again only when the
+# lock file changed.
 npm_deps() {
     local dir
-    for dir in "$root/aggregator/http/web" "$root/tests/browser"; do
+    for dir in "$root/aggregator/http/web"; do
         if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
            [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
             echo "install-deps: npm ci in ${dir#"$root"/}" >&2
