@@ -342,6 +342,19 @@ static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sampl
     } else {
         fleet_replica_sample(self, c, n, s, t);
     }
+    v->split_brain = c->split_brain;
+}
+
+/* The cluster's split brain, as the node's view shows it (the members of a
+ * cluster learn of it at the next tick). True when it changed. */
+static bool fleet_node_split_brain(const fleet_t *self, fleet_node_t *n)
+{
+    const fleet_cluster_t *c = n->view.cluster_id ? fleet_cluster_of(self, n->view.cluster_id) : NULL;
+    bool split = c && c->split_brain;
+    if (split == n->view.split_brain)
+        return false;
+    n->view.split_brain = split;
+    return true;
 }
 
 static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us, lag_result_t *out);
@@ -464,20 +477,21 @@ double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t n
 bool fleet_tick(fleet_t *self, int64_t now_us)
 {
     bool changed = false;
+    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
+        changed |= fleet_detect_split_brain_end(self, c);
     for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes)) {
         bool mine = false;
         if (fleet_detect_stale(self, n, now_us)) {
             fleet_status(self, n, "stale", now_us, "the collector stopped reporting");
             mine = true;
         }
+        mine |= fleet_node_split_brain(self, n);
         mine |= fleet_node_lag(self, n, now_us);
         mine |= metric_tick(&n->view, &n->metrics, n->latest, now_us);
         if (mine)
             n->view.version++;
         changed |= mine;
     }
-    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
-        changed |= fleet_detect_split_brain_end(self, c);
     return changed;
 }
 

@@ -175,6 +175,26 @@ static void view_node_metrics(FILE *f, const node_view_t **nodes, size_t n)
     }
 }
 
+/* The WAL receiver's state of each replica, as a state set: one series per
+ * replica, labelled with its state ("no receiver" when none runs). */
+static void view_receiver_states(FILE *f, const node_view_t **nodes, size_t n)
+{
+    fputs("# HELP pgvigil_wal_receiver_status The replica's WAL receiver state (pg_stat_wal_receiver.status, "
+          "or no receiver), as a label\n# TYPE pgvigil_wal_receiver_status gauge\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const node_view_t *x = nodes[i];
+        if (x->role != PGVIGIL__ROLE__ROLE_REPLICA || !x->up || x->stale || !x->wal_status[0])
+            continue;
+        fputs("pgvigil_wal_receiver_status{cluster=\"", f);
+        view_label(f, x->cluster_id ? x->cluster : "0");
+        fputs("\",node=\"", f);
+        view_label(f, x->name);
+        fputs("\",status=\"", f);
+        view_label(f, x->wal_status);
+        fputs("\"} 1\n", f);
+    }
+}
+
 static const node_view_t **view_sorted_nodes(fleet_t *self, size_t *n)
 {
     *n = zhashx_size(self->nodes);
@@ -255,6 +275,7 @@ int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out)
     if (!f)
         goto fail;
     view_node_metrics(f, nodes, n);
+    view_receiver_states(f, nodes, n);
     fclose(f);
     free(nodes);
     return 0;

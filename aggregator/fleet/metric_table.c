@@ -48,6 +48,23 @@ static metric_result_t d_restarts(const metric_input_t *in, double *out) { retur
 
 /* ---- replication (the fleet measured lag; these read its view) ---- */
 
+static metric_result_t d_split_brain(const metric_input_t *in, double *out)
+{
+    return in->view->cluster_id ? SET(in->view->split_brain ? 1 : 0) : METRIC_UNKNOWN;
+}
+
+static metric_result_t d_timeline(const metric_input_t *in, double *out)
+{
+    return in->view->up && in->view->timeline ? SET(in->view->timeline) : METRIC_UNKNOWN;
+}
+
+static metric_result_t d_receiver_streaming(const metric_input_t *in, double *out)
+{
+    const struct node_view *v = in->view;
+    return v->role == PGVIGIL__ROLE__ROLE_REPLICA && v->wal_status[0] ? SET(strcmp(v->wal_status, "streaming") == 0)
+                                                                      : METRIC_UNKNOWN;
+}
+
 static metric_result_t d_lag_seconds(const metric_input_t *in, double *out)
 {
     return in->view->has_lag ? SET(in->view->lag.seconds) : METRIC_UNKNOWN;
@@ -412,6 +429,15 @@ const metric_t metric_table[] = {
     {"temp_bytes_per_s", "bytes/s", "Temporary file bytes written per second", METRIC_SLOW, METRIC_RATE, 0, 32,
      NULL, d_temp_bytes, NO_RULE},
     {"deadlocks_per_s", "1/s", "Deadlocks per second", METRIC_SLOW, METRIC_RATE, 0, 33, NULL, d_deadlocks, NO_RULE},
+    {"cluster_split_brain", "bool", "1 while the node's cluster has two primaries that accept writes (split brain)",
+     METRIC_NODE, METRIC_BOOL, METRIC_F_PROM | METRIC_F_CLOCK, 0, NULL, d_split_brain,
+     RULE("split_brain", GT, NAN, 0.5, 0, PRI, NAN,
+          "{node} accepts writes while another primary of its cluster does (split brain)")},
+    {"node_timeline", "timeline", "The node's timeline (it moves on promotion)", METRIC_FAST, METRIC_GAUGE,
+     METRIC_F_PROM, 0, NULL, d_timeline, NO_RULE},
+    {"wal_receiver_streaming", "bool", "1 when the replica's WAL receiver streams, 0 in any other state "
+     "(pgvigil_wal_receiver_status names it)", METRIC_FAST, METRIC_BOOL, METRIC_F_PROM, 0, NULL,
+     d_receiver_streaming, NO_RULE},
     {"connections_in_use", "processes", "Server processes of every kind (client backends, WAL senders, background "
      "workers)", METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM, 34, NULL, d_conn_in_use, NO_RULE},
 };

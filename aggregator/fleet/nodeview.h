@@ -44,6 +44,7 @@ typedef struct node_view {
     lag_result_t lag;
     double primary_replay_lag_s; /* NAN when unknown */
     pairing_how_t paired_by;     /* how the primary's row for this replica was found */
+    bool split_brain;            /* the node's cluster has two primaries accepting writes */
     char wal_status[32];
     unsigned query_regressions;  /* fed by diagnostics */
     const Pgvigil__Sample *latest; /* read-only, owned by the fleet */

@@ -16,6 +16,7 @@ Proves:
     time, then at -7 s (libfaketime), during a replay pause under load: from
     the first sample after each restart, seconds within 0.5 s and bytes
     within 10% (or 64 kB) of the truth, and the offset shown is the new one;
+    the event stream's lag of the paused replica grows with the clock;
   - with the primary stopped the WAL receiver state is a named one, never "".
 """
 
@@ -114,6 +115,16 @@ class LagTruthTest(unittest.TestCase):
                                      "%s: bytes (truth, api, truth bytes, api bytes) %s" % (what, probes))
         return probes
 
+    def stream_events(self, count):
+        """(arrival time, data) of the next count events of /api/v1/stream."""
+        events = []
+        with urllib.request.urlopen(self.base + "/api/v1/stream", timeout=10) as r:
+            while len(events) < count:
+                line = r.readline().decode()
+                if line.startswith("data: "):
+                    events.append((time.monotonic(), json.loads(line[6:])))
+        return events
+
     def test_1_primary_view_of_a_basebackup_replica(self):
         standbys = self.cluster.psql("primary", "SELECT application_name FROM pg_stat_replication")
         self.assertEqual(standbys, [["walreceiver"]])
@@ -156,6 +167,12 @@ class LagTruthTest(unittest.TestCase):
                 self.assertLess(abs(node["clock_offset_ms"] / 1000.0 - offset_s), 0.5, node)
                 self.assertTrue(node["lag"]["replay_paused"])
                 self.compare(3, "collector clock %s s" % (shift or "0"), bytes_too=True)
+            # the stream shows the same lag, moving with the clock between samples
+            events = self.stream_events(4)
+            lags = [(t, next(n["lag"]["seconds"] for c in e["clusters"] for n in c["nodes"] if n["node"] == "replica"))
+                    for t, e in events]
+            for (t0, s0), (t1, s1) in zip(lags, lags[1:]):
+                self.assertLess(abs((s1 - s0) - (t1 - t0)), 0.5, lags)
         finally:
             self.cluster.resume_replay()
             writer.stop()
