@@ -195,7 +195,9 @@ class PgCluster:
         for sql in setup:
             self.psql("primary", sql)
 
-    def add_replica(self, name):
+    def add_replica(self, name, named=True):
+        """named=False keeps the primary_conninfo pg_basebackup -R wrote, so
+        the standby calls itself "walreceiver" as such replicas do."""
         primary = self.nodes["primary"]
         slot = name.replace("-", "_")
         self.psql("primary", "SELECT pg_create_physical_replication_slot('%s')" % slot)
@@ -207,8 +209,9 @@ class PgCluster:
         with open(os.path.join(datadir, "postgresql.auto.conf"), "a") as f:
             f.write("port = %d\n" % node.port)
             # Name the standby after the node so the primary's view matches it.
-            f.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n"
-                    % (primary.port, name))
+            if named:
+                f.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n"
+                        % (primary.port, name))
         self.nodes[name] = node
         reaper_note("pg", datadir)
         node.start()
