@@ -1,0 +1,635 @@
+/*
+ * cluster.c — the coordination actor (cluster.h).
+ *
+ * The actor owns everything it works with: the Redis connection, the epoch
+ * floors read from PostgreSQL, the table of known clusters (held epoch,
+ * floor, latest view) and the member list. It publishes its decisions into
+ * the fence, which is the only state other threads read.
+ *
+ * Ownership is decided at each heartbeat and right after a new cluster is
+ * observed: the owner is the member with the highest rendezvous score.
+ * Acquiring INCRs the cluster's epoch (raised above the durable floor, so it
+ * never goes backwards even when Redis lost its data) and records it in the
+ * history database. Releasing happens when another member wins the cluster,
+ * when Redis becomes unreachable (this aggregator then owns everything it
+ * hears, under epoch 0), and when the lease ran out while the process was
+ * not running (paused): then every cluster is given up before the lease is
+ * renewed, and acquired again, if at all, under a new epoch.
+ */
+#include "cluster.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "actor.h"
+#include "clock.h"
+#include "cluster_epoch.h"
+#include "cluster_hrw.h"
+#include "cluster_ops.h"
+#include "cluster_redis.h"
+#include "log.h"
+
+#define CLUSTER_PLACE_MS 50
+#define CLUSTER_INBOX_BATCH 100
+
+struct cluster {
+    zactor_t *actor;
+    cluster_fence_t *fence;
+    char endpoint[128];
+};
+
+struct cluster_client {
+    zsock_t *push;
+};
+
+typedef struct {
+    uint64_t id;
+    uint64_t held;   /* epoch held, 0 when not owner */
+    uint64_t floor;  /* highest epoch known for it */
+    bool observed;   /* heard by this aggregator */
+    bool placed;     /* ownership decided since observed */
+    json_t *view;
+} cluster_entry_t;
+
+typedef struct {
+    const cluster_config_t *cfg;
+    cluster_fence_t *fence;
+    cluster_redis_t *redis;
+    cluster_epoch_t *floors;
+    zsock_t *pipe, *requests, *events;
+    zloop_t *loop;
+    zhashx_t *known;              /* "<cluster id>" -> cluster_entry_t */
+    char **members;
+    size_t member_count;
+    char incarnation[40];
+    char run_token[CLUSTER_OPS_TOKEN];
+    int64_t lease_expiry_us;      /* monotonic; 0: no lease */
+    cluster_state_t state;
+    unsigned generation;          /* of the Redis connection last seen */
+    bool floors_loaded, pending;
+    int watch_fd;
+    uint64_t events_dropped;
+} cluster_actor_t;
+
+static void cluster_entry_free(void **item)
+{
+    cluster_entry_t *e = *item;
+    if (e) {
+        json_decref(e->view);
+        free(e);
+    }
+    *item = NULL;
+}
+
+static cluster_entry_t *cluster_entry(cluster_actor_t *a, uint64_t id, bool create)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, id);
+    cluster_entry_t *e = zhashx_lookup(a->known, key);
+    if (!e && create && (e = calloc(1, sizeof *e))) {
+        e->id = id;
+        zhashx_insert(a->known, key, e);
+    }
+    return e;
+}
+
+static void cluster_event(cluster_actor_t *a, const char *kind, const char *f1, const char *f2,
+                          const char *f3)
+{
+    if (!a->events)
+        return;
+    zmsg_t *m = zmsg_new();
+    if (!m)
+        return;
+    zmsg_addstr(m, kind);
+    for (const char *f = f1, **next = (const char *[]){f2, f3, NULL}; f; f = *next++)
+        zmsg_addstr(m, f);
+    if (zmsg_send(&m, a->events) != 0) {
+        zmsg_destroy(&m);
+        a->events_dropped++;
+    }
+}
+
+static void cluster_owner_event(cluster_actor_t *a, uint64_t id, uint64_t epoch, const char *what)
+{
+    char cid[24], ep[24];
+    snprintf(cid, sizeof cid, "%" PRIu64, id);
+    snprintf(ep, sizeof ep, "%" PRIu64, epoch);
+    cluster_event(a, "owner", cid, ep, what);
+}
+
+static void cluster_set_state(cluster_actor_t *a, cluster_state_t state)
+{
+    if (a->state == state)
+        return;
+    a->state = state;
+    cluster_fence_set_state(a->fence, state);
+    cluster_event(a, "state", cluster_state_name(state), NULL, NULL);
+}
+
+/* Give up every held cluster (fence first: effects stop before anything else). */
+static size_t cluster_release_all(cluster_actor_t *a)
+{
+    size_t n = cluster_fence_release_all(a->fence);
+    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known)) {
+        if (e->held)
+            cluster_owner_event(a, e->id, e->held, "released");
+        e->held = 0;
+        e->placed = false;
+    }
+    return n;
+}
+
+/* Redis failed: fail open, once, with a line in the log. */
+static void cluster_lost_redis(cluster_actor_t *a, const char *why)
+{
+    cluster_redis_close(a->redis);
+    if (a->state == CLUSTER_STATE_DEGRADED)
+        return;
+    size_t n = cluster_release_all(a);
+    a->lease_expiry_us = 0;
+    cluster_fence_set_lease(a->fence, 0);
+    log_report(LOG_LEVEL_WARNING, why,
+               "Monitoring and notifications go on; duplicates are possible until Redis is back.",
+               "cluster: Redis is unreachable: this aggregator now owns every cluster it hears "
+               "(fail open; %zu held under an epoch were released)", n);
+    cluster_set_state(a, CLUSTER_STATE_DEGRADED);
+}
+
+static void cluster_floor_seen(uint64_t id, uint64_t epoch, void *arg)
+{
+    cluster_actor_t *a = arg;
+    cluster_entry_t *e = cluster_entry(a, id, true);
+    if (e && epoch > e->floor)
+        e->floor = epoch;
+}
+
+/* Redis lost its data (or this is a first start): floors from PostgreSQL,
+ * and the counters of what we hold raised to our epochs again. */
+static int cluster_recover_epochs(cluster_actor_t *a, bool lost)
+{
+    int n = cluster_epoch_load(a->floors, cluster_floor_seen, a);
+    if (n >= 0)
+        a->floors_loaded = true;
+    if (lost)
+        log_warning("cluster: Redis at %s lost its data; epoch floors of %d clusters restored "
+                    "from the history database", cluster_redis_master(a->redis), n < 0 ? 0 : n);
+    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known)) {
+        uint64_t top = e->held > e->floor ? e->held : e->floor;
+        if ((lost || e->held) && top && cluster_ops_raise(a->redis, e->id, top) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool cluster_is_self(const cluster_actor_t *a, int owner)
+{
+    return owner >= 0 && strcmp(a->members[owner], a->cfg->name) == 0;
+}
+
+/* Acquire or release e according to the members. 0, or -1 if Redis failed. */
+static int cluster_place(cluster_actor_t *a, cluster_entry_t *e)
+{
+    int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, e->id);
+    e->placed = true;
+    if (cluster_is_self(a, owner) && !e->held) {
+        uint64_t epoch;
+        if (cluster_ops_acquire(a->redis, e->id, e->floor, &epoch) != 0)
+            return -1;
+        e->held = epoch;
+        e->floor = epoch;
+        if (cluster_epoch_record(a->floors, e->id, epoch, a->cfg->name) != 0)
+            log_debug("cluster: epoch %" PRIu64 " of cluster %" PRIu64 " not recorded", epoch, e->id);
+        cluster_fence_acquire(a->fence, e->id, epoch);
+        cluster_owner_event(a, e->id, epoch, "acquired");
+        log_info("cluster: this aggregator now owns cluster %" PRIu64 " (epoch %" PRIu64 ")", e->id, epoch);
+    } else if (!cluster_is_self(a, owner) && e->held) {
+        cluster_fence_release(a->fence, e->id);
+        cluster_owner_event(a, e->id, e->held, "released");
+        log_info("cluster: cluster %" PRIu64 " moves to %s", e->id, owner >= 0 ? a->members[owner] : "nobody");
+        e->held = 0;
+    }
+    return 0;
+}
+
+static int cluster_place_all(cluster_actor_t *a, bool only_new)
+{
+    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known))
+        if (e->observed && (!only_new || !e->placed) && cluster_place(a, e) != 0)
+            return -1;
+    return 0;
+}
+
+/* Connected and the data set checked: 0, or -1 (then degraded). */
+static int cluster_ensure_redis(cluster_actor_t *a)
+{
+    char err[512];
+    if (cluster_redis_connect(a->redis, err, sizeof err) != 0) {
+        cluster_lost_redis(a, err);
+        return -1;
+    }
+    if (cluster_redis_generation(a->redis) != a->generation) {
+        a->generation = cluster_redis_generation(a->redis);
+        cluster_fence_set_master(a->fence, cluster_redis_master(a->redis));
+        log_info("cluster: connected to the Redis master at %s", cluster_redis_master(a->redis));
+    }
+    int lost = cluster_ops_run_token(a->redis, a->run_token);
+    if (lost < 0 || ((lost || !a->floors_loaded) && cluster_recover_epochs(a, lost == 1) != 0)) {
+        cluster_lost_redis(a, "the Redis master stopped answering");
+        return -1;
+    }
+    return 0;
+}
+
+static void cluster_watch_sentinels(cluster_actor_t *a);
+
+/* The heartbeat: lease, members, placement. */
+static int cluster_heartbeat(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    cluster_actor_t *a = arg;
+    int64_t now = clock_mono_us();
+    if (a->state == CLUSTER_STATE_OK && a->lease_expiry_us && now >= a->lease_expiry_us) {
+        size_t n = cluster_release_all(a);
+        log_warning("cluster: the membership lease ran out %.1f s ago (was this process paused?): "
+                    "%zu clusters given up before renewing it",
+                    (double)(now - a->lease_expiry_us) / 1e6, n);
+    }
+    if (cluster_ensure_redis(a) != 0)
+        return 0;
+    int64_t sent = clock_mono_us();
+    char **names = NULL;
+    size_t count = 0;
+    if (cluster_ops_renew(a->redis, a->cfg->name, a->incarnation, a->cfg->lease_ttl_ms) != 0 ||
+        cluster_ops_members(a->redis, &names, &count) != 0) {
+        cluster_lost_redis(a, "the Redis master stopped answering");
+        return 0;
+    }
+    /* The key's TTL started after we sent; a tenth of margin covers that
+     * and the clocks' drift. */
+    a->lease_expiry_us = sent + (int64_t)a->cfg->lease_ttl_ms * 900;
+    cluster_fence_set_lease(a->fence, a->lease_expiry_us);
+    cluster_ops_free_names(a->members, a->member_count);
+    a->members = names;
+    a->member_count = count;
+    cluster_fence_set_members(a->fence, (const char *const *)names, count);
+    if (a->state != CLUSTER_STATE_OK) {
+        log_info("cluster: coordinating through Redis at %s with %zu live aggregators",
+                 cluster_redis_master(a->redis), count);
+        cluster_set_state(a, CLUSTER_STATE_OK);
+    }
+    if (cluster_place_all(a, false) != 0)
+        cluster_lost_redis(a, "the Redis master stopped answering");
+    cluster_watch_sentinels(a);
+    return 0;
+}
+
+/* Place newly observed clusters without waiting for the heartbeat. */
+static int cluster_place_pending(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    cluster_actor_t *a = arg;
+    if (!a->pending || a->state != CLUSTER_STATE_OK || clock_mono_us() >= a->lease_expiry_us)
+        return 0; /* the heartbeat deals with a lapsed lease first */
+    a->pending = false;
+    if (cluster_ensure_redis(a) == 0 && cluster_place_all(a, true) != 0)
+        cluster_lost_redis(a, "the Redis master stopped answering");
+    return 0;
+}
+
+/* This aggregator's views of what it owns: {"<id>": {"epoch", "view"}}.
+ * Failing open, it is every view it has, under epoch 0. */
+static json_t *cluster_own_views(cluster_actor_t *a)
+{
+    json_t *views = json_object();
+    for (cluster_entry_t *e = zhashx_first(a->known); views && e; e = zhashx_next(a->known)) {
+        bool mine = e->held || a->state == CLUSTER_STATE_DEGRADED;
+        if (mine && e->view)
+            json_object_set_new(views, (const char *)zhashx_cursor(a->known),
+                                json_pack("{s:I, s:O}", "epoch", (json_int_t)e->held, "view", e->view));
+    }
+    return views;
+}
+
+static void cluster_deliver(cluster_actor_t *a, const char *text)
+{
+    json_t *m = json_loads(text, 0, NULL);
+    json_t *id = json_object_get(m, "cluster");
+    json_t *body = json_object_get(m, "mutation");
+    if (json_is_string(id) && body) {
+        char *b = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (b)
+            cluster_event(a, "mutation", json_string_value(id), b, NULL);
+        free(b);
+    }
+    json_decref(m);
+}
+
+/* Publish our views, read everyone's, take our routed mutations. */
+static int cluster_publish(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    cluster_actor_t *a = arg;
+    json_t *views = cluster_own_views(a);
+    if (!views)
+        return 0;
+    if (a->state != CLUSTER_STATE_OK) {
+        const char *id;
+        json_t *v;
+        json_object_foreach(views, id, v) json_object_set_new(v, "owner", json_string(a->cfg->name));
+        cluster_fence_set_fleet(a->fence, views);
+        return 0;
+    }
+    json_t *fleet = NULL, *inbox = json_array();
+    if (cluster_ops_publish(a->redis, a->cfg->name, views, a->cfg->lease_ttl_ms * 3) != 0 ||
+        cluster_ops_fleet(a->redis, &fleet) != 0 ||
+        (inbox && cluster_ops_inbox_pop(a->redis, a->cfg->name, CLUSTER_INBOX_BATCH, inbox) < 0)) {
+        cluster_lost_redis(a, "the Redis master stopped answering");
+    } else {
+        cluster_fence_set_fleet(a->fence, fleet);
+        fleet = NULL;
+        size_t i;
+        json_t *m;
+        json_array_foreach(inbox, i, m) cluster_deliver(a, json_string_value(m));
+    }
+    json_decref(views);
+    json_decref(fleet);
+    json_decref(inbox);
+    return 0;
+}
+
+static void cluster_route(cluster_actor_t *a, uint64_t id, const char *json)
+{
+    char cid[24];
+    snprintf(cid, sizeof cid, "%" PRIu64, id);
+    json_t *body = json_loads(json, 0, NULL);
+    json_t *m = body ? json_pack("{s:s, s:o}", "cluster", cid, "mutation", body) : NULL;
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    if (!text) {
+        log_warning("cluster: a mutation for cluster %s is not valid JSON; dropped", cid);
+        return;
+    }
+    int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, id);
+    if (a->state != CLUSTER_STATE_OK || owner < 0 || cluster_is_self(a, owner) ||
+        cluster_ops_inbox_push(a->redis, a->members[owner], text) != 0)
+        cluster_deliver(a, text); /* ours, or fail open: act on it here */
+    free(text);
+}
+
+static int cluster_parse_id(const char *text, uint64_t *id)
+{
+    char *end = NULL;
+    if (!text || !*text || *text == '-')
+        return -1;
+    *id = strtoull(text, &end, 10);
+    return *end == '\0' ? 0 : -1;
+}
+
+/* A request from a cluster_client_t: [command, cluster id, payload?]. */
+static int cluster_on_request(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    cluster_actor_t *a = arg;
+    char *cmd = NULL, *idtext = NULL, *payload = NULL;
+    uint64_t id;
+    if (zsock_recv(sock, "sss", &cmd, &idtext, &payload) != 0 || !cmd || cluster_parse_id(idtext, &id) != 0)
+        goto out;
+    if (streq(cmd, "observe")) {
+        cluster_entry_t *e = cluster_entry(a, id, true);
+        if (e && !e->observed) {
+            e->observed = true;
+            a->pending = true;
+        }
+    } else if (streq(cmd, "forget")) {
+        cluster_entry_t *e = cluster_entry(a, id, false);
+        if (e && e->held) {
+            cluster_fence_release(a->fence, id);
+            cluster_owner_event(a, id, e->held, "released");
+        }
+        if (e)
+            zhashx_delete(a->known, idtext);
+    } else if (streq(cmd, "publish") && payload) {
+        cluster_entry_t *e = cluster_entry(a, id, true);
+        json_t *v = json_loads(payload, 0, NULL);
+        if (e && v) {
+            json_decref(e->view);
+            e->view = v;
+        } else {
+            json_decref(v);
+        }
+    } else if (streq(cmd, "route") && payload) {
+        cluster_route(a, id, payload);
+    }
+out:
+    zstr_free(&cmd);
+    zstr_free(&idtext);
+    zstr_free(&payload);
+    return 0;
+}
+
+static int cluster_on_sentinel(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    cluster_actor_t *a = arg;
+    int switched = cluster_redis_watch_read(a->redis);
+    if (switched < 0) {
+        zloop_poller_end(loop, item); /* re-subscribed at the next heartbeat */
+        a->watch_fd = -1;
+    } else if (switched) {
+        cluster_heartbeat(loop, 0, a); /* follow the new master now */
+    }
+    return 0;
+}
+
+/* Keep one sentinel subscription polled (no-op with a single Redis). */
+static void cluster_watch_sentinels(cluster_actor_t *a)
+{
+    if (a->cfg->sentinel_count == 0 || cluster_redis_watch(a->redis) != 0)
+        return;
+    int fd = cluster_redis_watch_fd(a->redis);
+    if (fd == a->watch_fd)
+        return;
+    if (a->watch_fd >= 0) {
+        zmq_pollitem_t old = {.fd = a->watch_fd, .events = ZMQ_POLLIN};
+        zloop_poller_end(a->loop, &old);
+    }
+    zmq_pollitem_t item = {.fd = fd, .events = ZMQ_POLLIN};
+    if (zloop_poller(a->loop, &item, cluster_on_sentinel, a) == 0)
+        a->watch_fd = fd;
+}
+
+/* A clean stop: withdraw the lease and views so the others take over now. */
+static void cluster_leave(cluster_actor_t *a)
+{
+    cluster_release_all(a);
+    cluster_fence_set_lease(a->fence, 0);
+    if (a->state != CLUSTER_STATE_OK || !cluster_redis_connected(a->redis))
+        return;
+    json_t *none = json_object();
+    if (none && cluster_ops_publish(a->redis, a->cfg->name, none, 1000) == 0 &&
+        cluster_ops_leave(a->redis, a->cfg->name, a->incarnation) == 0)
+        log_info("cluster: left; the other aggregators take over this one's clusters");
+    json_decref(none);
+}
+
+typedef struct {
+    const cluster_config_t *cfg;
+    cluster_fence_t *fence;
+    const char *dsn, *endpoint, *events_endpoint;
+    bool started; /* set by the actor before it signals */
+} cluster_args_t;
+
+static int cluster_actor_init(cluster_actor_t *a, const cluster_args_t *args, zsock_t *pipe)
+{
+    a->cfg = args->cfg;
+    a->fence = args->fence;
+    a->pipe = pipe;
+    a->watch_fd = -1;
+    zuuid_t *u = zuuid_new();
+    if (u)
+        snprintf(a->incarnation, sizeof a->incarnation, "%s", zuuid_str(u));
+    zuuid_destroy(&u);
+    a->known = zhashx_new();
+    if (a->known)
+        zhashx_set_destructor(a->known, cluster_entry_free);
+    a->redis = cluster_redis_new(a->cfg);
+    a->floors = cluster_epoch_new(args->dsn);
+    a->requests = zsock_new_pull(args->endpoint);
+    a->loop = zloop_new();
+    if (args->events_endpoint && (a->events = zsock_new(ZMQ_PUSH))) {
+        zsock_set_sndtimeo(a->events, 0);
+        zsock_set_sndhwm(a->events, 100000);
+        if (zsock_connect(a->events, "%s", args->events_endpoint) != 0)
+            zsock_destroy(&a->events);
+    }
+    if (!a->incarnation[0] || !a->known || !a->redis || !a->floors || !a->requests || !a->loop ||
+        (args->events_endpoint && !a->events))
+        return -1;
+    uint64_t beat = a->cfg->lease_ttl_ms / 3;
+    if (zloop_reader(a->loop, pipe, actor_on_pipe, NULL) != 0 ||
+        zloop_reader(a->loop, a->requests, cluster_on_request, a) != 0 ||
+        zloop_timer(a->loop, 1, 1, cluster_heartbeat, a) < 0 ||
+        zloop_timer(a->loop, beat, 0, cluster_heartbeat, a) < 0 ||
+        zloop_timer(a->loop, CLUSTER_PLACE_MS, 0, cluster_place_pending, a) < 0 ||
+        zloop_timer(a->loop, a->cfg->publish_interval_ms, 0, cluster_publish, a) < 0)
+        return -1;
+    return 0;
+}
+
+static void cluster_actor_fini(cluster_actor_t *a)
+{
+    zloop_destroy(&a->loop);
+    zsock_destroy(&a->requests);
+    zsock_destroy(&a->events);
+    cluster_redis_destroy(&a->redis);
+    cluster_epoch_destroy(&a->floors);
+    zhashx_destroy(&a->known);
+    cluster_ops_free_names(a->members, a->member_count);
+}
+
+static void cluster_actor(zsock_t *pipe, void *arg)
+{
+    cluster_actor_t a = {0};
+    if (cluster_actor_init(&a, arg, pipe) != 0) {
+        log_error("cluster: could not start the coordination actor: out of memory or sockets");
+        cluster_actor_fini(&a);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    ((cluster_args_t *)arg)->started = true;
+    zsock_signal(pipe, 0);
+    zloop_start(a.loop);
+    cluster_leave(&a);
+    cluster_actor_fini(&a);
+}
+
+cluster_t *cluster_new(const cluster_config_t *cfg, const char *dsn, const char *events_endpoint)
+{
+    cluster_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->endpoint, sizeof self->endpoint, "inproc://pgvigil-cluster-%p", (void *)self);
+    if (!(self->fence = cluster_fence_new(cfg->name)))
+        goto fail;
+    cluster_args_t args = {.cfg = cfg, .fence = self->fence, .dsn = dsn, .endpoint = self->endpoint,
+                           .events_endpoint = events_endpoint};
+    /* zactor_new returns once the actor signalled */
+    if (!(self->actor = zactor_new(cluster_actor, &args)) || !args.started)
+        goto fail;
+    return self;
+fail:
+    cluster_destroy(&self);
+    return NULL;
+}
+
+void cluster_destroy(cluster_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cluster_t *self = *self_p;
+    zactor_destroy(&self->actor);
+    cluster_fence_destroy(&self->fence);
+    free(self);
+    *self_p = NULL;
+}
+
+cluster_fence_t *cluster_fence(cluster_t *self)
+{
+    return self ? self->fence : NULL;
+}
+
+cluster_client_t *cluster_client_new(cluster_t *cluster)
+{
+    cluster_client_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (!(self->push = zsock_new_push(cluster->endpoint))) {
+        free(self);
+        return NULL;
+    }
+    zsock_set_sndtimeo(self->push, 0); /* never block the caller: drop when the actor lags */
+    return self;
+}
+
+void cluster_client_destroy(cluster_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zsock_destroy(&(*self_p)->push);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int cluster_client_send(cluster_client_t *self, const char *cmd, uint64_t id, const char *payload)
+{
+    char cid[24];
+    snprintf(cid, sizeof cid, "%" PRIu64, id);
+    return zsock_send(self->push, "sss", cmd, cid, payload ? payload : "") == 0 ? 0 : -1;
+}
+
+int cluster_client_observe(cluster_client_t *self, uint64_t cluster_id)
+{
+    return cluster_client_send(self, "observe", cluster_id, NULL);
+}
+
+int cluster_client_forget(cluster_client_t *self, uint64_t cluster_id)
+{
+    return cluster_client_send(self, "forget", cluster_id, NULL);
+}
+
+int cluster_client_publish(cluster_client_t *self, uint64_t cluster_id, const char *json)
+{
+    return cluster_client_send(self, "publish", cluster_id, json);
+}
+
+int cluster_client_route(cluster_client_t *self, uint64_t cluster_id, const char *json)
+{
+    return cluster_client_send(self, "route", cluster_id, json);
+}
