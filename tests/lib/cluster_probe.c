@@ -13,7 +13,8 @@
  *   claim-pending ID WHAT  claim it and never confirm (a crash after the claim)
  * stdout:
  *   {"status": {"state", "owned": {ID: epoch}, "owners": {ID: name},
- *               "members": N, "fleet": {...}}, "t_ms": monotonic}  on change
+ *               "members": N, "fleet": {...}, "master": "host:port"},
+ *    "t_ms": monotonic}                                              on change
  *   {"event": [frames...]}                                          each event
  *   {"claim": WHAT, "result": "go"|"done"|"fenced", "epoch": N}
  */
@@ -71,9 +72,11 @@ static void probe_status(probe_t *p)
     }
     char *metrics = cluster_fence_metrics(f);
     const char *m = metrics ? strstr(metrics, "\npgvigil_cluster_members ") : NULL;
-    json_t *st = json_pack("{s:s, s:o, s:o, s:i, s:o}", "state", cluster_state_name(cluster_fence_state(f)),
-                           "owned", owned, "owners", owners, "members", m ? atoi(m + 25) : 0, "fleet",
-                           cluster_fence_fleet(f));
+    char master[300];
+    cluster_fence_master(f, master, sizeof master);
+    json_t *st = json_pack("{s:s, s:o, s:o, s:i, s:o, s:s}", "state", cluster_state_name(cluster_fence_state(f)),
+                           "owned", owned, "owners", owners, "members", m ? (int)strtol(m + 25, NULL, 10) : 0,
+                           "fleet", cluster_fence_fleet(f), "master", master);
     free(metrics);
     char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
     if (text && (!p->last_status || strcmp(text, p->last_status) != 0)) {
