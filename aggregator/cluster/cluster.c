@@ -68,6 +68,7 @@ typedef struct {
     char incarnation[40];
     char run_token[CLUSTER_OPS_TOKEN];
     int64_t lease_expiry_us;      /* monotonic; 0: no lease */
+    int64_t probation_until_us;   /* after a lapsed lease: stay out until then */
     cluster_state_t state;
     unsigned generation;          /* of the Redis connection last seen */
     bool floors_loaded, pending;
@@ -168,8 +169,10 @@ static void cluster_floor_seen(uint64_t id, uint64_t epoch, void *arg)
         e->floor = epoch;
 }
 
-/* Redis lost its data (or this is a first start): floors from PostgreSQL,
- * and the counters of what we hold raised to our epochs again. */
+/* Floors from PostgreSQL, then the Redis counters raised to them: after
+ * Redis lost its data (lost), and on every new master connection, since an
+ * asynchronous replica promoted by Sentinel may miss the last INCRs. The
+ * counters of what we hold are raised to our epochs too. */
 static int cluster_recover_epochs(cluster_actor_t *a, bool lost)
 {
     int n = cluster_epoch_load(a->floors, cluster_floor_seen, a);
@@ -180,7 +183,7 @@ static int cluster_recover_epochs(cluster_actor_t *a, bool lost)
                     "from the history database", cluster_redis_master(a->redis), n < 0 ? 0 : n);
     for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known)) {
         uint64_t top = e->held > e->floor ? e->held : e->floor;
-        if ((lost || e->held) && top && cluster_ops_raise(a->redis, e->id, top) != 0)
+        if (top && cluster_ops_raise(a->redis, e->id, top) != 0)
             return -1;
     }
     return 0;
@@ -232,13 +235,14 @@ static int cluster_ensure_redis(cluster_actor_t *a)
         cluster_lost_redis(a, err);
         return -1;
     }
-    if (cluster_redis_generation(a->redis) != a->generation) {
+    bool fresh = cluster_redis_generation(a->redis) != a->generation;
+    if (fresh) {
         a->generation = cluster_redis_generation(a->redis);
         cluster_fence_set_master(a->fence, cluster_redis_master(a->redis));
         log_info("cluster: connected to the Redis master at %s", cluster_redis_master(a->redis));
     }
     int lost = cluster_ops_run_token(a->redis, a->run_token);
-    if (lost < 0 || ((lost || !a->floors_loaded) && cluster_recover_epochs(a, lost == 1) != 0)) {
+    if (lost < 0 || ((lost || fresh || !a->floors_loaded) && cluster_recover_epochs(a, lost == 1) != 0)) {
         cluster_lost_redis(a, "the Redis master stopped answering");
         return -1;
     }
@@ -247,6 +251,46 @@ static int cluster_ensure_redis(cluster_actor_t *a)
 
 static void cluster_watch_sentinels(cluster_actor_t *a);
 
+/* The lease ran out while this process was not running (paused): give
+ * everything up before anything else, and stay out of the members for two
+ * lease TTLs so the stand-ins keep what they took over instead of handing it
+ * straight back (unless nobody else is alive). */
+static void cluster_lapsed(cluster_actor_t *a, int64_t now)
+{
+    size_t n = cluster_release_all(a);
+    bool alone = a->member_count == 0 || (a->member_count == 1 && cluster_is_self(a, 0));
+    log_warning("cluster: the membership lease ran out %.1f s ago (was this process paused?): "
+                "%zu clusters given up%s",
+                (double)(now - a->lease_expiry_us) / 1e6, n,
+                alone ? "" : "; rejoining in two lease TTLs");
+    a->lease_expiry_us = 0;
+    cluster_fence_set_lease(a->fence, 0);
+    if (!alone)
+        a->probation_until_us = now + (int64_t)a->cfg->lease_ttl_ms * 2000;
+}
+
+/* Renew the lease and read the members. 0, or -1 if Redis failed. */
+static int cluster_renew(cluster_actor_t *a, bool renew)
+{
+    int64_t sent = clock_mono_us();
+    char **names = NULL;
+    size_t count = 0;
+    if ((renew && cluster_ops_renew(a->redis, a->cfg->name, a->incarnation, a->cfg->lease_ttl_ms) != 0) ||
+        cluster_ops_members(a->redis, &names, &count) != 0)
+        return -1;
+    if (renew) {
+        /* The key's TTL started after we sent; a tenth of margin covers that
+         * and the clocks' drift. */
+        a->lease_expiry_us = sent + (int64_t)a->cfg->lease_ttl_ms * 900;
+        cluster_fence_set_lease(a->fence, a->lease_expiry_us);
+    }
+    cluster_ops_free_names(a->members, a->member_count);
+    a->members = names;
+    a->member_count = count;
+    cluster_fence_set_members(a->fence, (const char *const *)names, count);
+    return 0;
+}
+
 /* The heartbeat: lease, members, placement. */
 static int cluster_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
@@ -254,36 +298,21 @@ static int cluster_heartbeat(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     cluster_actor_t *a = arg;
     int64_t now = clock_mono_us();
-    if (a->state == CLUSTER_STATE_OK && a->lease_expiry_us && now >= a->lease_expiry_us) {
-        size_t n = cluster_release_all(a);
-        log_warning("cluster: the membership lease ran out %.1f s ago (was this process paused?): "
-                    "%zu clusters given up before renewing it",
-                    (double)(now - a->lease_expiry_us) / 1e6, n);
-    }
+    if (a->state == CLUSTER_STATE_OK && a->lease_expiry_us && now >= a->lease_expiry_us)
+        cluster_lapsed(a, now);
     if (cluster_ensure_redis(a) != 0)
         return 0;
-    int64_t sent = clock_mono_us();
-    char **names = NULL;
-    size_t count = 0;
-    if (cluster_ops_renew(a->redis, a->cfg->name, a->incarnation, a->cfg->lease_ttl_ms) != 0 ||
-        cluster_ops_members(a->redis, &names, &count) != 0) {
+    bool member = now >= a->probation_until_us;
+    if (cluster_renew(a, member) != 0) {
         cluster_lost_redis(a, "the Redis master stopped answering");
         return 0;
     }
-    /* The key's TTL started after we sent; a tenth of margin covers that
-     * and the clocks' drift. */
-    a->lease_expiry_us = sent + (int64_t)a->cfg->lease_ttl_ms * 900;
-    cluster_fence_set_lease(a->fence, a->lease_expiry_us);
-    cluster_ops_free_names(a->members, a->member_count);
-    a->members = names;
-    a->member_count = count;
-    cluster_fence_set_members(a->fence, (const char *const *)names, count);
     if (a->state != CLUSTER_STATE_OK) {
         log_info("cluster: coordinating through Redis at %s with %zu live aggregators",
-                 cluster_redis_master(a->redis), count);
+                 cluster_redis_master(a->redis), a->member_count);
         cluster_set_state(a, CLUSTER_STATE_OK);
     }
-    if (cluster_place_all(a, false) != 0)
+    if (member && cluster_place_all(a, false) != 0)
         cluster_lost_redis(a, "the Redis master stopped answering");
     cluster_watch_sentinels(a);
     return 0;
