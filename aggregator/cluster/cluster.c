@@ -42,10 +42,6 @@ struct cluster {
     char endpoint[128];
 };
 
-struct cluster_client {
-    zsock_t *push;
-};
-
 typedef struct {
     uint64_t id;
     uint64_t held;   /* epoch held, 0 when not owner */
@@ -614,51 +610,7 @@ cluster_fence_t *cluster_fence(cluster_t *self)
     return self ? self->fence : NULL;
 }
 
-cluster_client_t *cluster_client_new(cluster_t *cluster)
+const char *cluster_requests_endpoint(const cluster_t *self)
 {
-    cluster_client_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    if (!(self->push = zsock_new_push(cluster->endpoint))) {
-        free(self);
-        return NULL;
-    }
-    zsock_set_sndtimeo(self->push, 0); /* never block the caller: drop when the actor lags */
-    return self;
-}
-
-void cluster_client_destroy(cluster_client_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    zsock_destroy(&(*self_p)->push);
-    free(*self_p);
-    *self_p = NULL;
-}
-
-static int cluster_client_send(cluster_client_t *self, const char *cmd, uint64_t id, const char *payload)
-{
-    char cid[24];
-    snprintf(cid, sizeof cid, "%" PRIu64, id);
-    return zsock_send(self->push, "sss", cmd, cid, payload ? payload : "") == 0 ? 0 : -1;
-}
-
-int cluster_client_observe(cluster_client_t *self, uint64_t cluster_id)
-{
-    return cluster_client_send(self, "observe", cluster_id, NULL);
-}
-
-int cluster_client_forget(cluster_client_t *self, uint64_t cluster_id)
-{
-    return cluster_client_send(self, "forget", cluster_id, NULL);
-}
-
-int cluster_client_publish(cluster_client_t *self, uint64_t cluster_id, const char *json)
-{
-    return cluster_client_send(self, "publish", cluster_id, json);
-}
-
-int cluster_client_route(cluster_client_t *self, uint64_t cluster_id, const char *json)
-{
-    return cluster_client_send(self, "route", cluster_id, json);
+    return self->endpoint;
 }

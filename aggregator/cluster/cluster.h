@@ -42,6 +42,9 @@ void cluster_destroy(cluster_t **self_p);
 /* The fence this actor writes (owned by the actor; valid until destroy). */
 cluster_fence_t *cluster_fence(cluster_t *self);
 
+/* The inproc endpoint the actor takes requests on (cluster_client.c). */
+const char *cluster_requests_endpoint(const cluster_t *self);
+
 /* A sender of requests to the actor, for one thread. */
 typedef struct cluster_client cluster_client_t;
 cluster_client_t *cluster_client_new(cluster_t *cluster);

@@ -122,7 +122,7 @@ static int cluster_ops_by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* SCAN the keys under prefix; call fn with each key's suffix. */
+/* SCAN the keys under prefix; append each key's suffix to suffixes. */
 static int cluster_ops_scan(cluster_redis_t *r, const char *prefix, zlist_t *suffixes)
 {
     char cursor[32] = "0", pattern[128];
