@@ -8,7 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgvigil_base import wait_for  # noqa: E402
-from pgvigil_cluster import ClusterProbe  # noqa: E402
+from pgvigil_cluster import SANITIZER_REPORTS, ClusterProbe  # noqa: E402
 from pgvigil_harness import PgCluster, Redis, TestDir, cleanup_all  # noqa: E402
 
 CLUSTER = 7301234567890123456
@@ -26,6 +26,7 @@ class ClusterEpochTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cleanup_all()
+        assert not SANITIZER_REPORTS, "\n".join(SANITIZER_REPORTS)
 
     def epoch_of(self, probe):
         s = probe.wait_status(lambda s: str(CLUSTER) in s["owned"] and s["owned"][str(CLUSTER)] > 0, 10,

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgvigil_base import wait_for  # noqa: E402
-from pgvigil_cluster import ClusterProbe, held_by, owners_agree  # noqa: E402
+from pgvigil_cluster import SANITIZER_REPORTS, ClusterProbe, held_by, owners_agree  # noqa: E402
 from pgvigil_harness import Redis, TestDir, cleanup_all  # noqa: E402
 
 CLUSTERS = [7301234567890000000 + i * 7919 for i in range(6)]
@@ -23,6 +23,7 @@ TTL = 1.5
 class ClusterFencingTest(unittest.TestCase):
     def tearDown(self):
         cleanup_all()
+        self.assertEqual(SANITIZER_REPORTS, [])
 
     def test_frozen_owner_sends_nothing_as_owner_after_waking(self):
         d = TestDir(prefix="pgvigil-fencing-")

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from pgvigil_cluster import ClusterProbe, held_by, owners_agree  # noqa: E402
+from pgvigil_cluster import SANITIZER_REPORTS, ClusterProbe, held_by, owners_agree  # noqa: E402
 from pgvigil_harness import Redis, TestDir, cleanup_all  # noqa: E402
 
 CLUSTERS = [7301234567890000000 + i * 7919 for i in range(6)]
@@ -30,6 +30,7 @@ class ClusterMembershipTest(unittest.TestCase):
 
     def tearDown(self):
         cleanup_all()
+        self.assertEqual(SANITIZER_REPORTS, [])
 
     def wait_settled(self, probes, timeout=10):
         """Every probe names the same owner for each cluster, and that owner holds it."""

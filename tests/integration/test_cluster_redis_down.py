@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgvigil_base import wait_for  # noqa: E402
-from pgvigil_cluster import ClusterProbe, held_by, owners_agree  # noqa: E402
+from pgvigil_cluster import SANITIZER_REPORTS, ClusterProbe, held_by, owners_agree  # noqa: E402
 from pgvigil_harness import Redis, TestDir, cleanup_all  # noqa: E402
 
 CLUSTERS = [7301234567890000000 + i * 7919 for i in range(6)]
@@ -21,6 +21,7 @@ DOWN_SECONDS = float(os.environ.get("PGVIGIL_REDIS_DOWN_SECONDS", "30"))
 class ClusterRedisDownTest(unittest.TestCase):
     def tearDown(self):
         cleanup_all()
+        self.assertEqual(SANITIZER_REPORTS, [])
 
     def test_fail_open_while_redis_is_down_and_converge_after(self):
         d = TestDir(prefix="pgvigil-redisdown-")

@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgvigil_base import wait_for  # noqa: E402
-from pgvigil_cluster import ClusterProbe, held_by, owners_agree  # noqa: E402
+from pgvigil_cluster import SANITIZER_REPORTS, ClusterProbe, held_by, owners_agree  # noqa: E402
 from pgvigil_harness import Redis, Sentinel, TestDir, cleanup_all  # noqa: E402
 
 CLUSTERS = [7301234567890000000 + i * 104729 for i in range(4)]
@@ -19,6 +19,7 @@ CLUSTERS = [7301234567890000000 + i * 104729 for i in range(4)]
 class ClusterSentinelTest(unittest.TestCase):
     def tearDown(self):
         cleanup_all()
+        self.assertEqual(SANITIZER_REPORTS, [])
 
     def test_aggregators_follow_a_sentinel_failover_without_restart(self):
         d = TestDir(prefix="pgvigil-sentinel-")

@@ -27,6 +27,12 @@ def cluster_section(name, redis=None, sentinels=None, master_name="pgvigil", lea
             "  redis: {%s, timeout: %s}\n" % (name, lease_ttl, publish_interval, where, timeout))
 
 
+# Sanitizer reports found in the probes' logs when they stopped: tests assert
+# this stays empty (a probe's own exit status is not seen by cleanup).
+SANITIZER_REPORTS = []
+_SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class ClusterProbe:
     """One aggregator's coordination actor in a process of its own."""
 
@@ -126,6 +132,9 @@ class ClusterProbe:
                 f.close()
             except (OSError, ValueError):
                 pass
+        log = self.log_text()
+        if any(m in log for m in _SANITIZER_MARKS):
+            SANITIZER_REPORTS.append("%s:\n%s" % (self.name, log[-4000:]))
         return self.proc.returncode
 
 
