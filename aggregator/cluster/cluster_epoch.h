@@ -1,6 +1,6 @@
 /*
  * cluster_epoch.h — the durable floor of fencing epochs in the history
- * database (table cluster_epochs, sql/005_cluster_epochs.sql).
+ * database (table cluster_epochs, sql/006_cluster_epochs.sql).
  *
  * Every acquisition is recorded (only ever upwards); on start and whenever
  * Redis is found to have lost its data, the cluster actor reads the floors

@@ -1,4 +1,4 @@
--- 005_cluster_epochs.sql — the highest fencing epoch each PostgreSQL cluster
+-- 006_cluster_epochs.sql — the highest fencing epoch each PostgreSQL cluster
 -- was ever acquired under by an aggregator (aggregator/cluster/cluster_epoch.c).
 --
 -- Redis hands out epochs with INCR; this table is the floor an aggregator
