@@ -43,6 +43,11 @@ typedef struct alerting alerting_t;
 typedef void(alerting_emit_fn)(void *arg, json_t *msg);
 
 alerting_t *alerting_new(const agg_config_t *cfg, alerting_emit_fn *emit, void *arg);
+/* With several aggregators, only the owner of a cluster escalates its
+ * alerts: alerting_tick skips the nodes of clusters owns() says are not
+ * ours (and nodes whose cluster is not known yet). */
+typedef bool(alerting_owns_fn)(void *arg, uint64_t cluster_id);
+void alerting_set_owner_filter(alerting_t *self, alerting_owns_fn *owns, void *arg);
 void alerting_destroy(alerting_t **self_p);
 
 /* Open alerts and silences loaded from the database at start (arrays of

@@ -11,6 +11,7 @@
 
 #include "alerting.h"
 #include "clock.h"
+#include "core_cluster.h"
 #include "fleet.h"
 #include "ingest.h"
 #include "log.h"
@@ -30,6 +31,7 @@ typedef struct {
     store_writer_t *writer; /* NULL: no history; created on the actor's thread */
     zsock_t *pull, *commands, *notify;
     alerting_t *alerting;
+    core_cluster_t *cluster;    /* ownership among aggregators (never NULL) */
     peak_events_t *peak_events; /* NULL: no events query */
     int64_t peak_events_at_us;
     uint64_t last_audit_id;
@@ -56,6 +58,7 @@ static void core_publish(core_state_t *st)
     snap->version = ++st->version;
     snap->built_at_us = clock_wall_us();
     snap->clusters = v.clusters;
+    core_cluster_annotate(st->cluster, snap); /* "owner" on each cluster */
     snap->nodes = v.nodes;
     snap->events = v.events;
     snap->metrics_text = v.metrics_text;
@@ -74,7 +77,7 @@ static void core_publish(core_state_t *st)
     snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
-    json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
+    json_t *wrap = json_pack("{s:O}", "clusters", snap->clusters);
     snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
     snapshot_publish(st->snapshots, snap);
@@ -85,7 +88,7 @@ static void core_publish(core_state_t *st)
 static void core_emit(void *arg, json_t *msg)
 {
     core_state_t *st = arg;
-    if (!msg)
+    if (!msg || !core_cluster_may_emit(st->cluster, msg))
         return;
     if (!st->notify || zmq_send(zsock_resolve(st->notify), &msg, sizeof msg, 0) != (int)sizeof msg)
         json_decref(msg);
@@ -102,7 +105,8 @@ static void core_sampled(core_state_t *st, const char *node, const fleet_applied
         log_warning("the collector of %s restarted: its maintenance operations failed", node);
     if (diag_apply(st->diag, s, received_at_us))
         fleet_set_regressions(st->fleet, node, diag_regressions(st->diag, node), received_at_us);
-    if (what->backup_verified)
+    const node_view_t *v = fleet_node_view(st->fleet, node);
+    if (what->backup_verified && (!v || core_cluster_owns(st->cluster, v->cluster_id)))
         core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(node, s->backup)));
 }
 
@@ -131,7 +135,7 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
             st->dirty = true;
             core_sampled(st, node, &what, h.sample, h.received_at_us);
             const node_view_t *v = fleet_node_view(st->fleet, node);
-            if (v)
+            if (v && core_cluster_heard(st->cluster, v->cluster_id))
                 alerting_node(st->alerting, v, clock_wall_us());
         }
         /* After the sample's rows (or none: a duplicate): the store tells
@@ -163,7 +167,8 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     }
     bool alerts = false;
     for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
-        alerts |= alerting_node(st->alerting, v, clock_wall_us());
+        if (core_cluster_owns(st->cluster, v->cluster_id))
+            alerts |= alerting_node(st->alerting, v, clock_wall_us());
     if (alerting_tick(st->alerting, clock_wall_us()) || alerts)
         st->dirty = true;
     if (maint_tick(st->maint, clock_wall_us()))
@@ -319,7 +324,9 @@ static void core_actor(zsock_t *pipe, void *arg)
     /* The writer's socket belongs to this thread. */
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
     if (writer)
-        fleet_observe(st->fleet, store_rows_observe, writer);
+        core_cluster_set_writer(st->cluster, writer);
+    if (writer)
+        fleet_observe(st->fleet, core_cluster_rows, st->cluster); /* store_rows, owned clusters only */
     st->writer = writer;
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
@@ -331,13 +338,13 @@ static void core_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, 0);
     zloop_start(loop);
     zloop_destroy(&loop);
-    fleet_unobserve(st->fleet, store_rows_observe, writer);
+    fleet_unobserve(st->fleet, core_cluster_rows, st->cluster);
     st->writer = NULL;
     store_writer_destroy(&writer);
 }
 
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
-                 const json_t *restored_alerts, const json_t *restored_silences)
+                 const json_t *restored_alerts, const json_t *restored_silences, cluster_t *cluster)
 {
     core_t *self = calloc(1, sizeof *self);
     core_state_t *st = calloc(1, sizeof *st);
@@ -357,8 +364,12 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
-    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify || !st->alerting)
+    st->cluster = core_cluster_new(cluster);
+    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify ||
+        !st->alerting || !st->cluster)
         goto fail;
+    if (cluster)
+        alerting_set_owner_filter(st->alerting, core_cluster_owns_fn, st->cluster);
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
     alerting_restore(st->alerting, restored_alerts, restored_silences);
@@ -373,6 +384,7 @@ fail:
         zsock_destroy(&st->commands);
         zsock_destroy(&st->notify);
         alerting_destroy(&st->alerting);
+        core_cluster_destroy(&st->cluster);
         peak_events_destroy(&st->peak_events);
         fleet_destroy(&st->fleet);
         diag_destroy(&st->diag);
@@ -403,6 +415,7 @@ void core_destroy(core_t **self_p)
     zsock_destroy(&self->state->commands);
     zsock_destroy(&self->state->notify);
     alerting_destroy(&self->state->alerting);
+    core_cluster_destroy(&self->state->cluster);
     peak_events_destroy(&self->state->peak_events);
     fleet_destroy(&self->state->fleet);
     diag_destroy(&self->state->diag);

@@ -1,0 +1,54 @@
+/*
+ * core_cluster.h — the core's side of coordination among aggregators
+ * (aggregator/cluster/): which clusters this aggregator acts for.
+ *
+ * Every aggregator hears every cluster (collectors send to all of them) and
+ * keeps the fleet current, but only the owner of a cluster evaluates its
+ * alerts, escalates them, writes its history and emits its notifications;
+ * notifications leave tagged with the owner's fencing epoch, which notify
+ * checks again right before sending (cluster_once.h). Without a cluster
+ * section every function answers "ours", so a lone aggregator behaves as
+ * before. Runs on the core thread only.
+ */
+#ifndef PGVIGIL_CORE_CLUSTER_H
+#define PGVIGIL_CORE_CLUSTER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "fleet.h"
+#include "snapshot.h"
+#include "store.h"
+
+typedef struct core_cluster core_cluster_t;
+
+/* cluster may be NULL (a lone aggregator). */
+core_cluster_t *core_cluster_new(cluster_t *cluster);
+void core_cluster_destroy(core_cluster_t **self_p);
+
+/* The store writer history rows go through (core thread's). */
+void core_cluster_set_writer(core_cluster_t *self, store_writer_t *writer);
+
+/* A sample of cluster_id was applied: the coordination actor learns of new
+ * clusters. True when this aggregator owns cluster_id. */
+bool core_cluster_heard(core_cluster_t *self, uint64_t cluster_id);
+bool core_cluster_owns(core_cluster_t *self, uint64_t cluster_id);
+/* The same as an alerting_owns_fn (arg: the core_cluster_t). */
+bool core_cluster_owns_fn(void *arg, uint64_t cluster_id);
+
+/* A fleet observer: history rows of owned clusters to the store writer
+ * (store_rows_observe), others dropped (their owner writes them). */
+void core_cluster_rows(void *arg, const fleet_note_t *note);
+
+/* May this durable message leave for notify? Notifications of clusters
+ * this aggregator does not own are dropped (msg freed, false); the others
+ * are tagged with "epoch", the fencing epoch they are sent under. */
+bool core_cluster_may_emit(core_cluster_t *self, json_t *msg);
+
+/* Replace snap->clusters by copies carrying "owner" (the owning
+ * aggregator's name). No-op for a lone aggregator. */
+void core_cluster_annotate(core_cluster_t *self, snapshot_t *snap);
+
+#endif
