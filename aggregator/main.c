@@ -39,6 +39,7 @@
 #include "auth.h"
 #include "cluster.h"
 #include "core.h"
+#include "core_cluster.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
@@ -163,7 +164,7 @@ static int run(const agg_config_t *cfg)
         log_warning("storage is not configured: no history is kept");
     }
     /* after the store, which applied the migrations (cluster_epochs) */
-    if (cfg->cluster.enabled && !(cluster = cluster_new(&cfg->cluster, cfg->storage_dsn, NULL)))
+    if (cfg->cluster.enabled && !(cluster = cluster_new(&cfg->cluster, cfg->storage_dsn, CORE_CLUSTER_EVENTS_ENDPOINT)))
         goto done;
     snprintf(alert_spool, sizeof alert_spool, "%s/alerts.spool", cfg->spool_dir);
     notify_load_state(cfg->storage_dsn, sql_dir, alert_spool, &alerts, &silences);

@@ -108,6 +108,11 @@ json_t *alerting_json(const alerting_t *self, const al_alert_t *a, const char *s
                           a->sm.flapping);
     if (!j)
         return NULL;
+    if (a->cluster_id) {
+        char cluster_id[24];
+        snprintf(cluster_id, sizeof cluster_id, "%" PRIu64, a->cluster_id);
+        json_object_set_new(j, "cluster_id", json_string(cluster_id));
+    }
     json_object_set_new(j, "threshold", isnan(a->threshold) ? json_null() : json_real(a->threshold));
     json_object_set_new(j, "labels", alerting_labels(self, a));
     if (a->acked)

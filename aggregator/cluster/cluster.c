@@ -119,6 +119,29 @@ static void cluster_owner_event(cluster_actor_t *a, uint64_t id, uint64_t epoch,
     cluster_event(a, "owner", cid, ep, what);
 }
 
+/* "owner" <id> <epoch> "acquired" <open alerts stored by the previous owner,
+ * JSON array text: "[]" when none or the database is away>. */
+static void cluster_acquired_event(cluster_actor_t *a, uint64_t id, uint64_t epoch)
+{
+    if (!a->events)
+        return;
+    json_t *alerts = cluster_epoch_open_alerts(a->floors, id);
+    char *text = alerts ? json_dumps(alerts, JSON_COMPACT) : NULL;
+    json_decref(alerts);
+    char cid[24], ep[24];
+    snprintf(cid, sizeof cid, "%" PRIu64, id);
+    snprintf(ep, sizeof ep, "%" PRIu64, epoch);
+    zmsg_t *m = zmsg_new();
+    if (m && zmsg_addstr(m, "owner") == 0 && zmsg_addstr(m, cid) == 0 && zmsg_addstr(m, ep) == 0 &&
+        zmsg_addstr(m, "acquired") == 0 && zmsg_addstr(m, text ? text : "[]") == 0 && zmsg_send(&m, a->events) == 0) {
+        free(text);
+        return;
+    }
+    zmsg_destroy(&m);
+    free(text);
+    a->events_dropped++;
+}
+
 static void cluster_set_state(cluster_actor_t *a, cluster_state_t state)
 {
     if (a->state == state)
@@ -147,6 +170,7 @@ static void cluster_lost_redis(cluster_actor_t *a, const char *why)
     cluster_redis_close(a->redis);
     if (a->state == CLUSTER_STATE_DEGRADED)
         return;
+    cluster_set_state(a, CLUSTER_STATE_DEGRADED); /* first: readers keep their state */
     size_t n = cluster_release_all(a);
     a->lease_expiry_us = 0;
     cluster_fence_set_lease(a->fence, 0);
@@ -154,7 +178,6 @@ static void cluster_lost_redis(cluster_actor_t *a, const char *why)
                "Monitoring and notifications go on; duplicates are possible until Redis is back.",
                "cluster: Redis is unreachable: this aggregator now owns every cluster it hears "
                "(fail open; %zu held under an epoch were released)", n);
-    cluster_set_state(a, CLUSTER_STATE_DEGRADED);
 }
 
 static void cluster_floor_seen(uint64_t id, uint64_t epoch, void *arg)
@@ -204,7 +227,7 @@ static int cluster_place(cluster_actor_t *a, cluster_entry_t *e)
         if (cluster_epoch_record(a->floors, e->id, epoch, a->cfg->name) != 0)
             log_debug("cluster: epoch %" PRIu64 " of cluster %" PRIu64 " not recorded", epoch, e->id);
         cluster_fence_acquire(a->fence, e->id, epoch);
-        cluster_owner_event(a, e->id, epoch, "acquired");
+        cluster_acquired_event(a, e->id, epoch);
         log_info("cluster: this aggregator now owns cluster %" PRIu64 " (epoch %" PRIu64 ")", e->id, epoch);
     } else if (!cluster_is_self(a, owner) && e->held) {
         cluster_fence_release(a->fence, e->id);

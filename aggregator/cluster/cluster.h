@@ -10,7 +10,9 @@
  * cluster_client_t (one per thread, over inproc). Optionally it pushes events
  * to an inproc endpoint the integrator names (multipart string frames):
  *
- *   "owner"    <cluster id> <epoch> "acquired"|"released"
+ *   "owner"    <cluster id> <epoch> "acquired" <JSON array of the open
+ *              alerts the previous owner stored, to take over>
+ *   "owner"    <cluster id> <epoch> "released"
  *   "state"    "ok"|"degraded"
  *   "mutation" <cluster id> <JSON text>     routed here because we own it
  *

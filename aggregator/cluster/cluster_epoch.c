@@ -135,3 +135,30 @@ int cluster_epoch_record(cluster_epoch_t *self, uint64_t cluster_id, uint64_t ep
     PQclear(r);
     return rc;
 }
+
+json_t *cluster_epoch_open_alerts(cluster_epoch_t *self, uint64_t cluster_id)
+{
+    PGconn *c = cluster_epoch_conn(self);
+    if (!c)
+        return NULL;
+    char id[24];
+    snprintf(id, sizeof id, "%" PRIu64, cluster_id);
+    const char *params[] = {id};
+    PGresult *r = PQexecParams(c,
+                               "SELECT doc::text FROM alerts WHERE state IN ('pending', 'firing', 'nodata') "
+                               "AND doc->>'cluster_id' = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 1) {
+        cluster_epoch_failed(self, r, "reading the open alerts of a cluster taken over");
+        PQclear(r);
+        return NULL;
+    }
+    json_t *alerts = json_array();
+    for (int i = 0; alerts && i < PQntuples(r); i++) {
+        json_t *doc = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        if (doc)
+            json_array_append_new(alerts, doc);
+    }
+    PQclear(r);
+    return alerts;
+}

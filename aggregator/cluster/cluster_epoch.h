@@ -1,6 +1,8 @@
 /*
- * cluster_epoch.h — the durable floor of fencing epochs in the history
- * database (table cluster_epochs, sql/006_cluster_epochs.sql).
+ * cluster_epoch.h — what the coordination actor reads from and writes to
+ * the history database: the durable floor of fencing epochs (table
+ * cluster_epochs, sql/006_cluster_epochs.sql), and the open alerts a new
+ * owner takes over (table alerts, written by the previous owner).
  *
  * Every acquisition is recorded (only ever upwards); on start and whenever
  * Redis is found to have lost its data, the cluster actor reads the floors
@@ -12,6 +14,7 @@
 #ifndef PGVIGIL_CLUSTER_EPOCH_H
 #define PGVIGIL_CLUSTER_EPOCH_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,5 +34,10 @@ int cluster_epoch_load(cluster_epoch_t *self, cluster_epoch_fn *fn, void *arg);
 /* Record that owner acquired cluster_id under epoch (kept if higher).
  * 0, or -1 when the database is unavailable. */
 int cluster_epoch_record(cluster_epoch_t *self, uint64_t cluster_id, uint64_t epoch, const char *owner);
+
+/* The open alerts (pending, firing, nodata) of cluster_id as stored: an
+ * array of alert documents (a new reference), or NULL when the database is
+ * unavailable (the new owner then starts from what it evaluates). */
+json_t *cluster_epoch_open_alerts(cluster_epoch_t *self, uint64_t cluster_id);
 
 #endif

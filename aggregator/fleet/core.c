@@ -151,6 +151,17 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
     return 0;
 }
 
+/* Ownership among aggregators changed (core_cluster.h). */
+static int core_on_cluster(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    core_state_t *st = arg;
+    if (core_cluster_on_event(st->cluster))
+        st->dirty = true;
+    return 0;
+}
+
 static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
@@ -333,6 +344,8 @@ static void core_actor(zsock_t *pipe, void *arg)
     zloop_reader(loop, pipe, core_on_pipe, st);
     zloop_reader(loop, st->pull, core_on_sample, st);
     zloop_reader(loop, st->commands, core_on_command, st);
+    if (core_cluster_events(st->cluster))
+        zloop_reader(loop, core_cluster_events(st->cluster), core_on_cluster, st);
     zloop_timer(loop, 100, 0, core_on_stale, st);
     zloop_timer(loop, st->cfg->publish_interval_ms, 0, core_on_publish, st);
     zsock_signal(pipe, 0);
@@ -364,7 +377,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
-    st->cluster = core_cluster_new(cluster);
+    st->cluster = st->alerting ? core_cluster_new(cluster, st->alerting) : NULL;
     if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify ||
         !st->alerting || !st->cluster)
         goto fail;

@@ -4,7 +4,10 @@
  *
  * Every aggregator hears every cluster (collectors send to all of them) and
  * keeps the fleet current, but only the owner of a cluster evaluates its
- * alerts, escalates them, writes its history and emits its notifications;
+ * alerts, escalates them, writes its history and emits its notifications.
+ * The core follows ownership from the actor's events, in order, so a
+ * cluster is evaluated only once the alerts its previous owner stored have
+ * been taken over (nothing announced twice, escalation continues);
  * notifications leave tagged with the owner's fencing epoch, which notify
  * checks again right before sending (cluster_once.h). Without a cluster
  * section every function answers "ours", so a lone aggregator behaves as
@@ -13,23 +16,36 @@
 #ifndef PGVIGIL_CORE_CLUSTER_H
 #define PGVIGIL_CORE_CLUSTER_H
 
+#include <czmq.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alerting.h"
 #include "cluster.h"
 #include "fleet.h"
 #include "snapshot.h"
 #include "store.h"
 
+/* Where the coordination actor pushes its events for the core (cluster.h). */
+#define CORE_CLUSTER_EVENTS_ENDPOINT "inproc://pgvigil-core-cluster"
+
 typedef struct core_cluster core_cluster_t;
 
-/* cluster may be NULL (a lone aggregator). */
-core_cluster_t *core_cluster_new(cluster_t *cluster);
+/* cluster may be NULL (a lone aggregator). Binds
+ * CORE_CLUSTER_EVENTS_ENDPOINT when there is a cluster. */
+core_cluster_t *core_cluster_new(cluster_t *cluster, alerting_t *alerting);
 void core_cluster_destroy(core_cluster_t **self_p);
 
 /* The store writer history rows go through (core thread's). */
 void core_cluster_set_writer(core_cluster_t *self, store_writer_t *writer);
+
+/* The socket of the actor's events (NULL for a lone aggregator), and what
+ * to do with one: ownership acquired (take over the stored open alerts),
+ * released (forget them: the new owner carries on), degraded (own
+ * everything heard) or back to coordination. True when alert state changed. */
+zsock_t *core_cluster_events(core_cluster_t *self);
+bool core_cluster_on_event(core_cluster_t *self);
 
 /* A sample of cluster_id was applied: the coordination actor learns of new
  * clusters. True when this aggregator owns cluster_id. */
