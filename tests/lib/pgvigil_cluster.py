@@ -159,3 +159,154 @@ def held_by(probes, cluster_id):
 
 def now():
     return time.monotonic()
+
+
+# ---- whole aggregators coordinated through Redis ----
+
+def http_get(url, timeout=5):
+    """(status, parsed JSON or text); status 0 when nothing answers."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            body = r.read().decode()
+            return r.status, (json.loads(body) if body.startswith(("{", "[")) else body)
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        return e.code, (json.loads(text) if text.startswith("{") else text)
+    except OSError:
+        return 0, {}
+
+
+AGGREGATOR_CONFIG = """
+listen: {ingest: [%(ingest)s], http: "127.0.0.1:%(http)d"}
+storage: {dsn: "%(dsn)s", spool_dir: %(spool)s}
+stale_intervals: 8
+rules:
+  - {name: replication_lag, metric: replication_lag_seconds, warning: 6, critical: 600, for: 1s}
+  - {name: node_down, for: 2s}
+  - {name: replica_disconnected, enabled: false}
+regions: {eu-west: {timezone: Europe/London}, us-east: {timezone: America/New_York}}
+peak: {days: []}
+receivers:
+  - {name: hook, type: webhook, url: "%(sink)s/hook"}
+  - {name: mail, type: email, url: "smtp://127.0.0.1:%(smtp)d", from: pgvigil@example.org,
+     to: [oncall@example.org], tls: none}
+  - {name: pager, type: pagerduty, url: "%(sink)s/pagerduty", routing_key_env: PGVIGIL_TEST_PD_KEY}
+escalation:
+  normal: [{after: 0s, receivers: [hook, mail]}, {after: %(tier2)ds, receivers: [pager]}]
+flapping: {transitions: 0}
+delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_cooldown: 1s, timeout: 2s}
+%(cluster)s"""
+
+
+class AggregatorFleet:
+    """A real primary + replica (collectors sending to every aggregator), a
+    history database, a Redis, an HTTP sink (webhook, PagerDuty) and an SMTP
+    sink, and the named aggregators coordinated through the Redis; simulated
+    clusters from pgvigil-ingest-load when simulated > 0 (same fleet to each)."""
+
+    def __init__(self, names, lease_ttl=2.0, tier2_after=6, simulated=0):
+        from pgvigil_harness import PgCluster, Redis, TestDir, collector_config, start_collector
+        from pgvigil_sinks import HttpSink, SmtpSink
+        self.names, self.lease_ttl, self.tier2_after = list(names), lease_ttl, tier2_after
+        self.dir = TestDir(prefix="pgvigil-fleet-")
+        self.cluster = PgCluster(self.dir).start()
+        self.cluster.psql("primary", "CREATE TABLE fleet_load (at timestamptz)")
+        self.history = PgCluster(TestDir(prefix="pgvigil-fleet-history-"), replicas=0, pg_stat_statements=False,
+                                 name="history").start()
+        self.history.psql("primary", "CREATE DATABASE pgvigil")
+        self.dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % self.history.port("primary")
+        self.redis = Redis(self.dir)
+        self.sink, self.smtp = HttpSink(), SmtpSink()
+        self.aggs = {}
+        for name in self.names:
+            self.start_aggregator(name)
+        endpoints = [self.aggs[n]["ingest"] for n in self.names]
+        self.feeders = []
+        for node in ("primary", "replica"):
+            c = collector_config(self.dir, node + ".yaml", node, self.cluster.dsn(node), endpoints,
+                                 region="eu-west", extra="interval: 500ms\n")
+            self.feeders.append(start_collector(self.dir, c, "collector-" + node))
+        from pgvigil_harness import Process
+        for i, ep in enumerate(endpoints if simulated else ()):
+            self.feeders.append(Process(self.dir, "simulated-%d" % i,
+                                        [binary("pgvigil-ingest-load"), "--endpoint", ep, "--nodes",
+                                         str(2 * simulated), "--rate", str(2 * simulated), "--seconds", "900"]))
+        self.expect = 1 + simulated
+        wait_for(lambda: self.owners_agree(), 40, what="every cluster with an agreed owner on every aggregator")
+
+    def start_aggregator(self, name):
+        from pgvigil_harness import Process, free_port
+        ingest, port = "tcp://127.0.0.1:%d" % free_port(), free_port()
+        config = self.dir.file(name + ".yaml", AGGREGATOR_CONFIG % {
+            "ingest": ingest, "http": port, "dsn": self.dsn, "spool": self.dir.sub("spool-" + name),
+            "sink": self.sink.url, "smtp": self.smtp.port, "tier2": int(self.tier2_after),
+            "cluster": cluster_section(name, redis=self.redis, lease_ttl="%dms" % (self.lease_ttl * 1000),
+                                       publish_interval="500ms")})
+        proc = Process(self.dir, name, [binary("pgvigil-aggregator"), "-c", config],
+                       env={"PGVIGIL_TEST_PD_KEY": "pd-routing-key"})
+        self.aggs[name] = {"proc": proc, "ingest": ingest, "base": "http://127.0.0.1:%d" % port}
+        wait_for(lambda: http_get(self.base(name) + "/healthz")[0] == 200 or not proc.running(), 20, what=name)
+        if not proc.running():
+            raise RuntimeError("%s exited:\n%s" % (name, proc.log_text()))
+
+    def base(self, name):
+        return self.aggs[name]["base"]
+
+    def proc(self, name):
+        return self.aggs[name]["proc"]
+
+    def clusters(self, name):
+        status, body = http_get(self.base(name) + "/api/v1/clusters")
+        return {c["id"]: c for c in body.get("clusters", [])} if status == 200 else {}
+
+    def owners_agree(self, names=None):
+        """{cluster id: owner} when every named aggregator lists every cluster with
+        the same live owner, else None."""
+        names = names or self.names
+        views = [self.clusters(n) for n in names]
+        if any(len(v) != self.expect for v in views):
+            return None
+        owners = {cid: c.get("owner") for cid, c in views[0].items()}
+        if any(o not in names for o in owners.values()):
+            return None
+        return owners if all({cid: c.get("owner") for cid, c in v.items()} == owners for v in views) else None
+
+    def real_cluster(self):
+        return next(cid for cid in self.clusters(self.names[0]) if not cid.startswith("73000000000000000"))
+
+    def hooks(self, kind):
+        out = [(r, json.loads(r["body"])) for r in self.sink.received("/hook")]
+        return [(r, p) for r, p in out if p["kind"] == kind]
+
+    def pager(self, action):
+        out = [(r, json.loads(r["body"])) for r in self.sink.received("/pagerduty")]
+        return [(r, p) for r, p in out if p.get("event_action") == action]
+
+    def mails(self, kind):
+        return [m for m in self.smtp.received()
+                if any(l.startswith("Subject:") and " %s " % kind.upper() in l for l in m["data"].splitlines())]
+
+    def pause_replay_with_writes(self):
+        from pgvigil_harness import Writer
+        self.cluster.pause_replay()
+        return Writer(lambda: self.cluster.psql("primary", "INSERT INTO fleet_load SELECT now()"))
+
+    def resume_replay(self, writer):
+        writer.stop()
+        self.cluster.resume_replay()
+
+    def logs(self, lines=30):
+        return "\n".join("---- %s (last %d lines) ----\n%s" % (n, lines, "\n".join(
+            a["proc"].log_text().splitlines()[-lines:])) for n, a in self.aggs.items())
+
+    def stop(self):
+        for f in self.feeders:
+            f.stop()
+        rcs = {n: a["proc"].stop() for n, a in self.aggs.items()}
+        self.cluster.stop_all()
+        self.history.stop_all()
+        self.redis.stop()
+        self.dir.remove()
+        return rcs
