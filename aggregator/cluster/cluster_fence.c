@@ -298,11 +298,13 @@ char *cluster_fence_metrics(cluster_fence_t *f)
             "# TYPE pgvigil_cluster_fenced_total counter\npgvigil_cluster_fenced_total %" PRIu64 "\n"
             "# HELP pgvigil_cluster_duplicates_total Effects skipped because they had already happened.\n"
             "# TYPE pgvigil_cluster_duplicates_total counter\npgvigil_cluster_duplicates_total %" PRIu64 "\n"
+            "# HELP pgvigil_cluster_redis_master The Redis master coordination uses (1 while connected to it).\n"
+            "# TYPE pgvigil_cluster_redis_master gauge\npgvigil_cluster_redis_master{address=\"%s\"} %d\n"
             "# HELP pgvigil_cluster_owner_epoch Epoch under which this aggregator owns a cluster.\n"
             "# TYPE pgvigil_cluster_owner_epoch gauge\n",
             f->state == CLUSTER_STATE_DEGRADED ? 1 : 0, f->member_count, zhashx_size(f->owned),
             f->acquired_total, f->released_total, f->state_changes_total, f->fenced_total,
-            f->duplicates_total);
+            f->duplicates_total, f->master, f->state == CLUSTER_STATE_OK ? 1 : 0);
     for (void *v = zhashx_first(f->owned); v; v = zhashx_next(f->owned))
         fprintf(out, "pgvigil_cluster_owner_epoch{cluster=\"%s\",owner=\"%s\"} %" PRIuPTR "\n",
                 (const char *)zhashx_cursor(f->owned), f->self, (uintptr_t)v);

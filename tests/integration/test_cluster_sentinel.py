@@ -28,7 +28,7 @@ class ClusterSentinelTest(unittest.TestCase):
         wait_for(lambda: "master_link_status:up" in replica.command("INFO", "replication"), 10,
                  what="the replica to sync")
         sentinels = [Sentinel(d, master, name="sentinel-%d" % i) for i in range(3)]
-        wait_for(lambda: all("slaves=1" in s_info(s) and "sentinels=3" in s_info(s) for s in sentinels), 20,
+        wait_for(lambda: all("slaves=1" in s.info() and "sentinels=3" in s.info() for s in sentinels), 20,
                  what="the sentinels to know the replica and each other")
         probes = [ClusterProbe(d, "agg-s%d" % i, sentinels=sentinels) for i in (1, 2)]
         for p in probes:
@@ -51,12 +51,6 @@ class ClusterSentinelTest(unittest.TestCase):
         wait_for(lambda: all(len(held_by(probes, c)) == 1 for c in CLUSTERS), 5,
                  what="one owner per cluster on the new master")
         self.assertEqual(replica.command("ROLE").splitlines()[0], "master")
-
-
-def s_info(sentinel):
-    import subprocess
-    return subprocess.run(["redis-cli", "-p", str(sentinel.port), "INFO", "sentinel"], stdout=subprocess.PIPE,
-                          text=True, timeout=10).stdout
 
 
 if __name__ == "__main__":

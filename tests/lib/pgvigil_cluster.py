@@ -206,8 +206,8 @@ class AggregatorFleet:
     sink, and the named aggregators coordinated through the Redis; simulated
     clusters from pgvigil-ingest-load when simulated > 0 (same fleet to each)."""
 
-    def __init__(self, names, lease_ttl=2.0, tier2_after=6, simulated=0):
-        from pgvigil_harness import PgCluster, Redis, TestDir, collector_config, start_collector
+    def __init__(self, names, lease_ttl=2.0, tier2_after=6, simulated=0, sentinel=False):
+        from pgvigil_harness import PgCluster, Redis, Sentinel, TestDir, collector_config, start_collector
         from pgvigil_sinks import HttpSink, SmtpSink
         self.names, self.lease_ttl, self.tier2_after = list(names), lease_ttl, tier2_after
         self.dir = TestDir(prefix="pgvigil-fleet-")
@@ -218,6 +218,14 @@ class AggregatorFleet:
         self.history.psql("primary", "CREATE DATABASE pgvigil")
         self.dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % self.history.port("primary")
         self.redis = Redis(self.dir)
+        self.sentinels = []
+        if sentinel:  # a replica of it and three sentinels; aggregators ask the sentinels
+            self.replica = Redis(self.dir, name="redis-replica", replica_of=self.redis)
+            wait_for(lambda: "master_link_status:up" in self.replica.command("INFO", "replication"), 10,
+                     what="the Redis replica to sync")
+            self.sentinels = [Sentinel(self.dir, self.redis, name="sentinel-%d" % i) for i in range(3)]
+            wait_for(lambda: all("sentinels=3" in s.info() and "slaves=1" in s.info() for s in self.sentinels), 20,
+                     what="the sentinels to know the replica and each other")
         self.sink, self.smtp = HttpSink(), SmtpSink()
         self.aggs = {}
         for name in self.names:
@@ -242,8 +250,8 @@ class AggregatorFleet:
         config = self.dir.file(name + ".yaml", AGGREGATOR_CONFIG % {
             "ingest": ingest, "http": port, "dsn": self.dsn, "spool": self.dir.sub("spool-" + name),
             "sink": self.sink.url, "smtp": self.smtp.port, "tier2": int(self.tier2_after),
-            "cluster": cluster_section(name, redis=self.redis, lease_ttl="%dms" % (self.lease_ttl * 1000),
-                                       publish_interval="500ms")})
+            "cluster": cluster_section(name, redis=self.redis, sentinels=self.sentinels,
+                                       lease_ttl="%dms" % (self.lease_ttl * 1000), publish_interval="500ms")})
         proc = Process(self.dir, name, [binary("pgvigil-aggregator"), "-c", config],
                        env={"PGVIGIL_TEST_PD_KEY": "pd-routing-key"})
         self.aggs[name] = {"proc": proc, "ingest": ingest, "base": "http://127.0.0.1:%d" % port}
@@ -307,6 +315,10 @@ class AggregatorFleet:
         rcs = {n: a["proc"].stop() for n, a in self.aggs.items()}
         self.cluster.stop_all()
         self.history.stop_all()
+        for s in self.sentinels:
+            s.stop()
+        if self.sentinels:
+            self.replica.stop()
         self.redis.stop()
         self.dir.remove()
         return rcs

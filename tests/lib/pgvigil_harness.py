@@ -450,6 +450,10 @@ class Sentinel:
         except OSError:
             return False
 
+    def info(self):
+        return subprocess.run(["redis-cli", "-p", str(self.port), "INFO", "sentinel"], stdout=subprocess.PIPE,
+                              text=True, timeout=10).stdout
+
     def master_port(self, master_name="pgvigil"):
         out = subprocess.run(["redis-cli", "-p", str(self.port), "SENTINEL", "get-master-addr-by-name",
                               master_name], stdout=subprocess.PIPE, text=True, timeout=10).stdout.split()
