@@ -27,6 +27,7 @@ struct cluster_fence {
     char master[CLUSTER_HOST_MAX + 8];
     unsigned master_generation;
     json_t *fleet;
+    unsigned fleet_version;
     uint64_t acquired_total, released_total, state_changes_total, fenced_total, duplicates_total;
 };
 
@@ -150,6 +151,11 @@ cluster_state_t cluster_fence_state(cluster_fence_t *f)
     return s;
 }
 
+const char *cluster_fence_name(const cluster_fence_t *f)
+{
+    return f ? f->self : ""; /* immutable after cluster_fence_new */
+}
+
 const char *cluster_state_name(cluster_state_t state)
 {
     switch (state) {
@@ -168,6 +174,16 @@ json_t *cluster_fence_fleet(cluster_fence_t *f)
     json_t *fleet = json_incref(f->fleet);
     pthread_mutex_unlock(&f->lock);
     return fleet;
+}
+
+unsigned cluster_fence_fleet_version(cluster_fence_t *f)
+{
+    if (!f)
+        return 0;
+    pthread_mutex_lock(&f->lock);
+    unsigned v = f->fleet_version;
+    pthread_mutex_unlock(&f->lock);
+    return v;
 }
 
 unsigned cluster_fence_master(cluster_fence_t *f, char *buf, size_t buflen)
@@ -270,6 +286,8 @@ void cluster_fence_set_fleet(cluster_fence_t *f, json_t *fleet)
     pthread_mutex_lock(&f->lock);
     json_t *old = f->fleet;
     f->fleet = fleet;
+    if (!json_equal(old, fleet))
+        f->fleet_version++;
     pthread_mutex_unlock(&f->lock);
     json_decref(old);
 }

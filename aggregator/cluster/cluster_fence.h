@@ -52,10 +52,14 @@ bool cluster_owns(cluster_fence_t *f, uint64_t cluster_id, uint64_t *epoch);
  * fails open; "" without a fence or members). */
 void cluster_owner_of(cluster_fence_t *f, uint64_t cluster_id, char *buf, size_t buflen);
 cluster_state_t cluster_fence_state(cluster_fence_t *f);
+/* This aggregator's cluster.name ("" without a fence). */
+const char *cluster_fence_name(const cluster_fence_t *f);
 const char *cluster_state_name(cluster_state_t state);
 /* Every aggregator's published clusters: {"<cluster id>": {"owner": name,
  * "epoch": N, "view": <the owner's JSON>}}. A new reference; never NULL. */
 json_t *cluster_fence_fleet(cluster_fence_t *f);
+/* Increases by one whenever the published fleet read from Redis changed. */
+unsigned cluster_fence_fleet_version(cluster_fence_t *f);
 /* Prometheus text (gauges and counters of coordination), malloc'd; NULL on
  * out of memory. Empty string without a fence. */
 char *cluster_fence_metrics(cluster_fence_t *f);

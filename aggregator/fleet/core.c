@@ -58,7 +58,6 @@ static void core_publish(core_state_t *st)
     snap->version = ++st->version;
     snap->built_at_us = clock_wall_us();
     snap->clusters = v.clusters;
-    core_cluster_annotate(st->cluster, snap); /* "owner" on each cluster */
     snap->nodes = v.nodes;
     snap->events = v.events;
     snap->metrics_text = v.metrics_text;
@@ -71,6 +70,8 @@ static void core_publish(core_state_t *st)
     snap->samples_applied = atomic_load(&st->applied);
     json_t *av = alerting_view(st->alerting, clock_wall_us());
     snap->alerts = json_incref(json_object_get(av, "alerts"));
+    core_cluster_publish(st->cluster, snap->alerts); /* before annotate: our own alerts only */
+    core_cluster_annotate(st->cluster, snap);         /* "owner"; the other owners' alerts */
     snap->silences = json_incref(json_object_get(av, "silences"));
     json_decref(av);
     snap->diag = diag_all(st->diag);
@@ -235,7 +236,8 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
     else if (what && strcmp(what, "maintenance") == 0)
         status = core_maintenance(st, cmd, &body);
     else if (cmd)
-        status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
+        status = core_cluster_route(st->cluster, cmd, alerting_command(st->alerting, cmd, clock_wall_us(), &body),
+                                    &body);
     else
         body = core_error("bad_request", "malformed command");
     json_t *audit = json_object_get(cmd, "audit");
@@ -302,7 +304,7 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
-    if (st->dirty)
+    if (st->dirty || core_cluster_fleet_changed(st->cluster))
         core_publish(st);
     return 0;
 }

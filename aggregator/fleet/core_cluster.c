@@ -10,6 +10,7 @@
 
 #include <czmq.h>
 
+#include "clock.h"
 #include "cluster_fence.h"
 #include "log.h"
 #include "store_rows.h"
@@ -23,6 +24,9 @@ struct core_cluster {
     zhashx_t *heard;            /* "<cluster id>" already told to the actor */
     zhashx_t *owned;            /* "<cluster id>" -> (uintptr_t) epoch, from the events */
     bool degraded;              /* Redis unreachable: every cluster is ours, epoch 0 */
+    zhashx_t *published;        /* "<cluster id>" -> the view text last handed to the actor */
+    json_t *others;             /* alerts other owners published, as last merged: id -> alert */
+    unsigned fleet_version;     /* of the fence's fleet when last merged */
     store_writer_t *writer;
     uint64_t dropped_notifications;
 };
@@ -39,8 +43,12 @@ core_cluster_t *core_cluster_new(cluster_t *cluster, alerting_t *alerting)
         self->client = cluster_client_new(cluster);
         self->heard = zhashx_new();
         self->owned = zhashx_new();
+        self->published = zhashx_new();
+        self->others = json_object();
         self->events = zsock_new_pull("@" CORE_CLUSTER_EVENTS_ENDPOINT);
-        if (!self->client || !self->heard || !self->owned || !self->events) {
+        if (self->published)
+            zhashx_set_destructor(self->published, (zhashx_destructor_fn *)zstr_free);
+        if (!self->client || !self->heard || !self->owned || !self->events || !self->published || !self->others) {
             core_cluster_destroy(&self);
             return NULL;
         }
@@ -57,6 +65,8 @@ void core_cluster_destroy(core_cluster_t **self_p)
     zsock_destroy(&self->events);
     zhashx_destroy(&self->heard);
     zhashx_destroy(&self->owned);
+    zhashx_destroy(&self->published);
+    json_decref(self->others);
     free(self);
     *self_p = NULL;
 }
@@ -101,6 +111,13 @@ bool core_cluster_on_event(core_cluster_t *self)
                 alerting_forget_unowned(self->alerting);
         }
         changed = true;
+    } else if (kind && streq(kind, "mutation") && b) {
+        json_t *cmd = json_loads(b, 0, NULL), *reply = NULL;
+        int status = cmd ? alerting_command(self->alerting, cmd, clock_wall_us(), &reply) : 400;
+        log_info("a command routed from another aggregator for cluster %s: HTTP %d", a ? a : "?", status);
+        json_decref(reply);
+        json_decref(cmd);
+        changed = status < 400;
     } else if (kind && streq(kind, "state") && a) {
         bool degraded = streq(a, "degraded");
         if (self->degraded && !degraded)
@@ -166,25 +183,128 @@ bool core_cluster_may_emit(core_cluster_t *self, json_t *msg)
     return true;
 }
 
+/* A copy of item with "owner" set (the fleet shares its objects with
+ * published snapshots: never modify them). */
+static json_t *core_cluster_owned_copy(const json_t *item, const char *owner)
+{
+    json_t *copy = json_copy((json_t *)item);
+    if (copy)
+        json_object_set_new(copy, "owner", owner && owner[0] ? json_string(owner) : json_null());
+    return copy;
+}
+
+static uint64_t core_cluster_id_of(const json_t *item, const char *key)
+{
+    const char *id = json_string_value(json_object_get(item, key));
+    char *end = NULL;
+    uint64_t v = id ? strtoull(id, &end, 10) : 0;
+    return id && !*end ? v : 0;
+}
+
+void core_cluster_publish(core_cluster_t *self, const json_t *alerts)
+{
+    if (!self->cluster || self->degraded)
+        return;
+    for (void *e = zhashx_first(self->owned); e; e = zhashx_next(self->owned)) {
+        const char *cid = zhashx_cursor(self->owned);
+        json_t *mine = json_array();
+        size_t i;
+        json_t *a;
+        json_array_foreach(alerts, i, a) if (streq(json_string_value(json_object_get(a, "cluster_id")) ?: "", cid))
+            json_array_append(mine, a);
+        json_t *view = json_pack("{s:o}", "alerts", mine);
+        char *text = view ? json_dumps(view, JSON_COMPACT) : NULL;
+        json_decref(view);
+        const char *last = zhashx_lookup(self->published, cid);
+        if (text && (!last || strcmp(last, text) != 0) &&
+            cluster_client_publish(self->client, strtoull(cid, NULL, 10), text) == 0) {
+            zhashx_update(self->published, cid, text);
+            text = NULL;
+        }
+        free(text);
+    }
+}
+
+static void core_cluster_merge_alerts(core_cluster_t *self, snapshot_t *snap)
+{
+    json_t *merged = json_array(), *others = json_object(), *fleet = cluster_fence_fleet(self->fence);
+    const char *self_name = cluster_fence_name(self->fence);
+    size_t i;
+    json_t *a;
+    json_array_foreach(snap->alerts, i, a) json_array_append_new(merged, core_cluster_owned_copy(a, self_name));
+    const char *cid;
+    json_t *entry;
+    json_object_foreach(fleet, cid, entry) {
+        const char *owner = json_string_value(json_object_get(entry, "owner"));
+        if (self->degraded || !owner || streq(owner, self_name))
+            continue;
+        json_array_foreach(json_object_get(json_object_get(entry, "view"), "alerts"), i, a) {
+            json_t *copy = core_cluster_owned_copy(a, owner);
+            char id[24];
+            snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(a, "id")));
+            json_object_set(others, id, copy);
+            json_array_append_new(merged, copy);
+        }
+    }
+    json_decref(fleet);
+    json_decref(snap->alerts);
+    snap->alerts = merged;
+    json_decref(self->others);
+    self->others = others;
+}
+
 void core_cluster_annotate(core_cluster_t *self, snapshot_t *snap)
 {
-    if (!self->cluster || !json_is_array(snap->clusters))
+    if (!self->cluster)
         return;
-    json_t *annotated = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(snap->clusters, i, c) {
-        /* a copy: the fleet may share these objects with published snapshots */
-        json_t *copy = json_copy(c);
-        const char *id = json_string_value(json_object_get(c, "id"));
-        char owner[CLUSTER_NAME_MAX + 1] = "", *end = NULL;
-        uint64_t cluster_id = id ? strtoull(id, &end, 10) : 0;
-        if (id && !*end)
-            cluster_owner_of(self->fence, cluster_id, owner, sizeof owner);
-        if (copy)
-            json_object_set_new(copy, "owner", owner[0] ? json_string(owner) : json_null());
-        json_array_append_new(annotated, copy);
+    if (json_is_array(snap->clusters)) {
+        json_t *annotated = json_array();
+        size_t i;
+        json_t *c;
+        json_array_foreach(snap->clusters, i, c) {
+            char owner[CLUSTER_NAME_MAX + 1] = "";
+            uint64_t cluster_id = core_cluster_id_of(c, "id");
+            if (cluster_id)
+                cluster_owner_of(self->fence, cluster_id, owner, sizeof owner);
+            json_array_append_new(annotated, core_cluster_owned_copy(c, owner));
+        }
+        json_decref(snap->clusters);
+        snap->clusters = annotated;
     }
-    json_decref(snap->clusters);
-    snap->clusters = annotated;
+    if (json_is_array(snap->alerts))
+        core_cluster_merge_alerts(self, snap);
+}
+
+bool core_cluster_fleet_changed(core_cluster_t *self)
+{
+    if (!self->cluster)
+        return false;
+    unsigned v = cluster_fence_fleet_version(self->fence);
+    bool changed = v != self->fleet_version;
+    self->fleet_version = v;
+    return changed;
+}
+
+int core_cluster_route(core_cluster_t *self, const json_t *cmd, int status, json_t **body)
+{
+    if (!self->cluster || status != 404)
+        return status;
+    char id[24];
+    snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(cmd, "id")));
+    const json_t *alert = json_object_get(self->others, id);
+    const char *owner = json_string_value(json_object_get(alert, "owner"));
+    uint64_t cluster_id = core_cluster_id_of(alert, "cluster_id");
+    if (!alert || !owner || !cluster_id)
+        return status;
+    json_t *routed = json_deep_copy(cmd);
+    json_object_del(routed, "audit"); /* audited here, where it was asked */
+    char *text = routed ? json_dumps(routed, JSON_COMPACT) : NULL;
+    json_decref(routed);
+    int rc = text ? cluster_client_route(self->client, cluster_id, text) : -1;
+    free(text);
+    if (rc != 0)
+        return status;
+    json_decref(*body);
+    *body = json_pack("{s:s, s:O}", "routed_to", owner, "alert", alert);
+    return 202;
 }

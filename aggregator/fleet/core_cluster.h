@@ -63,8 +63,24 @@ void core_cluster_rows(void *arg, const fleet_note_t *note);
  * are tagged with "epoch", the fencing epoch they are sent under. */
 bool core_cluster_may_emit(core_cluster_t *self, json_t *msg);
 
-/* Replace snap->clusters by copies carrying "owner" (the owning
- * aggregator's name). No-op for a lone aggregator. */
+/* One fleet from any door. core_cluster_publish() hands this aggregator's
+ * alerts of each cluster it owns to the actor, which publishes them in
+ * Redis (only what changed). core_cluster_annotate() replaces
+ * snap->clusters by copies carrying "owner", and snap->alerts by this
+ * aggregator's alerts plus those the other owners published, each with
+ * "owner" (at most a publish interval or two behind). No-ops for a lone
+ * aggregator. */
+void core_cluster_publish(core_cluster_t *self, const json_t *alerts);
 void core_cluster_annotate(core_cluster_t *self, snapshot_t *snap);
+/* True once per change of what the other owners published (then the core
+ * publishes a snapshot, so every door shows it). */
+bool core_cluster_fleet_changed(core_cluster_t *self);
+
+/* An operator command for an alert this aggregator does not hold: when the
+ * alert is one another owner published, the command is routed to that
+ * owner (cluster_client_route) and 202 is returned with *body replaced by
+ * {"routed_to": owner}; otherwise status and *body are returned as they
+ * are. The owner applies it when it arrives (a "mutation" event). */
+int core_cluster_route(core_cluster_t *self, const json_t *cmd, int status, json_t **body);
 
 #endif

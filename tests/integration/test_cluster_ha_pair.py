@@ -3,11 +3,15 @@ sharing one history database, both receiving every sample of one real
 primary + replica. A fault that fires, escalates one tier and resolves
 produces exactly one request per transition per receiver (webhook, SMTP,
 PagerDuty), though both aggregators hear it (without coordination: two);
-both APIs show the cluster with the same owner, /metrics shows who owns it,
-/readyz is ready; every transition is stored once."""
+both APIs show the cluster and the alert with the same owner, /metrics shows
+who owns it, /readyz is ready; an acknowledgement sent to the aggregator
+that does not own the cluster reaches the owner; every transition is stored
+once."""
 
+import json
 import time
 import unittest
+import urllib.request
 
 from pgvigil_cluster import AggregatorFleet, http_get
 from pgvigil_harness import wait_for
@@ -44,12 +48,29 @@ class ClusterHaPairTest(unittest.TestCase):
             wait_for(lambda: f.hooks("firing"), 40, what="the firing webhook")
             wait_for(lambda: f.mails("firing"), 10, what="the firing mail")
             wait_for(lambda: f.pager("trigger"), 20, what="tier 2 (PagerDuty)")
+            alert_id = f.hooks("firing")[0][1]["alert"]["id"]
+            other = next(n for n in f.names if n != owner)
+            for name in f.names:  # one fleet from any door
+                seen = wait_for(lambda: [a for a in http_get(f.base(name) + "/api/v1/alerts")[1].get("alerts", [])
+                                         if a["id"] == alert_id], 5, what="the alert on " + name)
+                self.assertEqual(seen[0]["owner"], owner)
+            req = urllib.request.Request(f.base(other) + "/api/v1/alerts/%d" % alert_id, method="PATCH",
+                                         data=json.dumps({"action": "acknowledge", "by": "bob"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual(r.status, 202)
+                self.assertEqual(json.loads(r.read())["routed_to"], owner)
+            wait_for(lambda: f.hooks("acknowledged"), 10, what="the acknowledgement applied by the owner")
+            wait_for(lambda: any(a["id"] == alert_id and a["acknowledged"] for a in
+                                 http_get(f.base(other) + "/api/v1/alerts")[1].get("alerts", [])), 5,
+                     what="the acknowledgement visible on the other door")
         finally:
             f.resume_replay(writer)
         wait_for(lambda: f.hooks("resolved") and f.mails("resolved") and f.pager("resolve"), 40,
                  what="the resolution to every receiver notified")
         time.sleep(3)  # anything doubled would have arrived by now
         for what, got in (("firing webhook", f.hooks("firing")), ("resolved webhook", f.hooks("resolved")),
+                          ("acknowledged webhook", f.hooks("acknowledged")),
                           ("firing mail", f.mails("firing")), ("resolved mail", f.mails("resolved")),
                           ("tier 2 trigger", f.pager("trigger")), ("tier 2 resolve", f.pager("resolve"))):
             self.assertEqual(len(got), 1, "%s: %d requests" % (what, len(got)))
