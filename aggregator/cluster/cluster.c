@@ -432,6 +432,20 @@ static void cluster_route(cluster_actor_t *a, uint64_t id, const char *json)
     free(text);
 }
 
+static void cluster_broadcast(cluster_actor_t *a, const char *json)
+{
+    json_t *body = json_loads(json, 0, NULL);
+    json_t *m = body ? json_pack("{s:s, s:o}", "cluster", "0", "mutation", body) : NULL;
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    for (size_t i = 0; text && a->state == CLUSTER_STATE_OK && i < a->member_count; i++)
+        if (!cluster_is_self(a, (int)i) && cluster_ops_inbox_push(a->redis, a->members[i], text) != 0) {
+            cluster_lost_redis(a, "the Redis master stopped answering");
+            break;
+        }
+    free(text);
+}
+
 static int cluster_parse_id(const char *text, uint64_t *id)
 {
     char *end = NULL;
@@ -475,6 +489,8 @@ static int cluster_on_request(zloop_t *loop, zsock_t *sock, void *arg)
         }
     } else if (streq(cmd, "route") && payload) {
         cluster_route(a, id, payload);
+    } else if (streq(cmd, "broadcast") && payload) {
+        cluster_broadcast(a, payload);
     }
 out:
     zstr_free(&cmd);

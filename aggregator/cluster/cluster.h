@@ -62,5 +62,10 @@ int cluster_client_publish(cluster_client_t *self, uint64_t cluster_id, const ch
  * the owner, here or on another aggregator. Without Redis it is delivered
  * here (fail open). */
 int cluster_client_route(cluster_client_t *self, uint64_t cluster_id, const char *json);
+/* A mutation (JSON text) for every other live aggregator (a silence, which
+ * may match any cluster's alerts): delivered as a "mutation" event with
+ * cluster id 0 on each. Without Redis it goes nowhere (each aggregator reads
+ * silences from the history database when it starts). */
+int cluster_client_broadcast(cluster_client_t *self, const char *json);
 
 #endif

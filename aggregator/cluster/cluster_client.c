@@ -62,3 +62,8 @@ int cluster_client_route(cluster_client_t *self, uint64_t cluster_id, const char
 {
     return cluster_client_send(self, "route", cluster_id, json);
 }
+
+int cluster_client_broadcast(cluster_client_t *self, const char *json)
+{
+    return cluster_client_send(self, "broadcast", 0, json);
+}

@@ -235,9 +235,11 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
         status = (int)json_integer_value(json_object_get(json_object_get(cmd, "audit"), "result"));
     else if (what && strcmp(what, "maintenance") == 0)
         status = core_maintenance(st, cmd, &body);
-    else if (cmd)
+    else if (cmd) {
         status = core_cluster_route(st->cluster, cmd, alerting_command(st->alerting, cmd, clock_wall_us(), &body),
                                     &body);
+        core_cluster_share_silence(st->cluster, cmd, status, body);
+    }
     else
         body = core_error("bad_request", "malformed command");
     json_t *audit = json_object_get(cmd, "audit");

@@ -308,3 +308,23 @@ int core_cluster_route(core_cluster_t *self, const json_t *cmd, int status, json
     *body = json_pack("{s:s, s:O}", "routed_to", owner, "alert", alert);
     return 202;
 }
+
+void core_cluster_share_silence(core_cluster_t *self, const json_t *cmd, int status, const json_t *body)
+{
+    const char *what = json_string_value(json_object_get(cmd, "cmd"));
+    bool add = what && streq(what, "silence_add") && status == 201;
+    bool del = what && streq(what, "silence_delete") && status == 200;
+    if (!self->cluster || (!add && !del) || json_integer_value(json_object_get(cmd, "silence_id")))
+        return; /* nothing to share, or it came from another aggregator */
+    json_t *shared = json_deep_copy(cmd);
+    json_object_del(shared, "audit");
+    if (add)
+        json_object_set(shared, "silence_id", json_object_get(json_object_get(body, "silence"), "id"));
+    else
+        json_object_set(shared, "silence_id", json_object_get(cmd, "id"));
+    char *text = shared ? json_dumps(shared, JSON_COMPACT) : NULL;
+    if (text)
+        cluster_client_broadcast(self->client, text);
+    free(text);
+    json_decref(shared);
+}

@@ -82,5 +82,8 @@ bool core_cluster_fleet_changed(core_cluster_t *self);
  * {"routed_to": owner}; otherwise status and *body are returned as they
  * are. The owner applies it when it arrives (a "mutation" event). */
 int core_cluster_route(core_cluster_t *self, const json_t *cmd, int status, json_t **body);
+/* A silence added (201, *body {"silence":{...}}) or deleted here is sent to
+ * every other aggregator, with its id, since it may match any cluster. */
+void core_cluster_share_silence(core_cluster_t *self, const json_t *cmd, int status, const json_t *body);
 
 #endif

@@ -83,5 +83,44 @@ class ClusterHaPairTest(unittest.TestCase):
         self.assertTrue(all(int(r[3]) == 1 for r in rows), rows)
 
 
+    def call(self, name, method, path, body=None):
+        req = urllib.request.Request(self.fleet.base(name) + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+
+    def silences(self, name):
+        return [s["id"] for s in http_get(self.fleet.base(name) + "/api/v1/silences")[1].get("silences", [])]
+
+    def test_silence_made_on_either_door_holds_back_the_owner(self):
+        f = self.fleet
+        owner = f.owners_agree()[f.real_cluster()]
+        other = next(n for n in f.names if n != owner)
+        now = time.time()
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        status, body = self.call(other, "POST", "/api/v1/silences", {
+            "matchers": [{"name": "rule", "value": "replication_lag"}], "starts_at": iso(now - 60),
+            "ends_at": iso(now + 600), "comment": "maintenance", "by": "carol"})
+        self.assertEqual(status, 201, body)
+        silence = body["silence"]["id"]
+        wait_for(lambda: silence in self.silences(owner), 5, what="the silence on the owner")
+        before = len(f.sink.received("/hook")), len(f.smtp.received())
+        writer = f.pause_replay_with_writes()
+        try:
+            alert = wait_for(lambda: [a for a in http_get(f.base(owner) + "/api/v1/alerts")[1].get("alerts", [])
+                                      if a["state"] == "firing" and a["rule"] == "replication_lag"], 40,
+                             what="the alert firing, silenced")[0]
+            self.assertTrue(alert["silenced"])
+            time.sleep(2)
+        finally:
+            f.resume_replay(writer)
+        wait_for(lambda: not [a for a in http_get(f.base(owner) + "/api/v1/alerts")[1].get("alerts", [])
+                              if a["id"] == alert["id"]], 40, what="the alert resolved")
+        self.assertEqual((len(f.sink.received("/hook")), len(f.smtp.received())), before, "a silenced alert notified")
+        self.assertEqual(self.call(owner, "DELETE", "/api/v1/silences/%d" % silence)[0], 200)
+        wait_for(lambda: silence not in self.silences(other), 5, what="the silence deleted on the other door")
+
+
 if __name__ == "__main__":
     unittest.main()
