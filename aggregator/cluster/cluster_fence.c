@@ -141,6 +141,17 @@ void cluster_owner_of(cluster_fence_t *f, uint64_t cluster_id, char *buf, size_t
     pthread_mutex_unlock(&f->lock);
 }
 
+bool cluster_is_heir(cluster_fence_t *f, uint64_t cluster_id)
+{
+    if (!f)
+        return false;
+    pthread_mutex_lock(&f->lock);
+    int i = cluster_hrw_heir((const char *const *)f->members, f->member_count, cluster_id);
+    bool heir = i >= 0 && strcmp(f->members[i], f->self) == 0;
+    pthread_mutex_unlock(&f->lock);
+    return heir;
+}
+
 cluster_state_t cluster_fence_state(cluster_fence_t *f)
 {
     if (!f)

@@ -51,6 +51,8 @@ bool cluster_owns(cluster_fence_t *f, uint64_t cluster_id, uint64_t *epoch);
 /* The owner's name into buf (this aggregator's own name when it owns it or
  * fails open; "" without a fence or members). */
 void cluster_owner_of(cluster_fence_t *f, uint64_t cluster_id, char *buf, size_t buflen);
+/* Is this aggregator the heir of cluster_id (owner once the owner is gone)? */
+bool cluster_is_heir(cluster_fence_t *f, uint64_t cluster_id);
 cluster_state_t cluster_fence_state(cluster_fence_t *f);
 /* This aggregator's cluster.name ("" without a fence). */
 const char *cluster_fence_name(const cluster_fence_t *f);

@@ -33,14 +33,35 @@ uint64_t cluster_hrw_score(const char *member, uint64_t key)
     return cluster_hrw_mix(cluster_hrw_mix(key) ^ cluster_hrw_fnv1a(member));
 }
 
+/* Does a (score sa, name na) rank above b? */
+static int cluster_hrw_above(uint64_t sa, const char *na, uint64_t sb, const char *nb)
+{
+    return sa > sb || (sa == sb && strcmp(na, nb) < 0);
+}
+
 int cluster_hrw_owner(const char *const *members, size_t count, uint64_t key)
 {
     int best = -1;
     uint64_t best_score = 0;
     for (size_t i = 0; i < count; i++) {
         uint64_t s = cluster_hrw_score(members[i], key);
-        if (best < 0 || s > best_score ||
-            (s == best_score && strcmp(members[i], members[best]) < 0)) {
+        if (best < 0 || cluster_hrw_above(s, members[i], best_score, members[best])) {
+            best = (int)i;
+            best_score = s;
+        }
+    }
+    return best;
+}
+
+int cluster_hrw_heir(const char *const *members, size_t count, uint64_t key)
+{
+    int first = cluster_hrw_owner(members, count, key), best = -1;
+    uint64_t best_score = 0;
+    for (size_t i = 0; first >= 0 && i < count; i++) {
+        if ((int)i == first)
+            continue;
+        uint64_t s = cluster_hrw_score(members[i], key);
+        if (best < 0 || cluster_hrw_above(s, members[i], best_score, members[best])) {
             best = (int)i;
             best_score = s;
         }

@@ -24,4 +24,8 @@ uint64_t cluster_hrw_score(const char *member, uint64_t key);
  * not depend on the order of members. */
 int cluster_hrw_owner(const char *const *members, size_t count, uint64_t key);
 
+/* Index of the heir of key: the runner-up, who owns it once the owner is
+ * gone (-1 with fewer than two members). */
+int cluster_hrw_heir(const char *const *members, size_t count, uint64_t key);
+
 #endif

@@ -160,7 +160,13 @@ void core_cluster_rows(void *arg, const fleet_note_t *note)
 {
     core_cluster_t *self = arg;
     uint64_t cluster_id = note->node ? note->node->cluster_id : note->event ? note->event->cluster_id : 0;
-    if (self->writer && core_cluster_owns(self, cluster_id))
+    if (!self->writer)
+        return;
+    /* The heir writes the samples too: if the owner dies, nothing between its
+     * last write and the take-over is lost; node_samples' key (node,
+     * collected_at, sequence) keeps one copy of each. */
+    if (core_cluster_owns(self, cluster_id) ||
+        (note->kind == FLEET_NOTE_SAMPLE && cluster_is_heir(self->fence, cluster_id)))
         store_rows_observe(self->writer, note);
 }
 

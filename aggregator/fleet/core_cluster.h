@@ -55,7 +55,9 @@ bool core_cluster_owns(core_cluster_t *self, uint64_t cluster_id);
 bool core_cluster_owns_fn(void *arg, uint64_t cluster_id);
 
 /* A fleet observer: history rows of owned clusters to the store writer
- * (store_rows_observe), others dropped (their owner writes them). */
+ * (store_rows_observe), others dropped (their owner writes them) except the
+ * samples of clusters this aggregator is the heir of (idempotent), so a
+ * take-over after a crash loses no sample row. */
 void core_cluster_rows(void *arg, const fleet_note_t *note);
 
 /* May this durable message leave for notify? Notifications of clusters

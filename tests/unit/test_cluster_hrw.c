@@ -81,6 +81,23 @@ static void test_removing_a_member_moves_only_its_keys(void **state)
     }
 }
 
+static void test_heir_becomes_owner_when_the_owner_leaves(void **state)
+{
+    (void)state;
+    const char *all[] = {"agg-1", "agg-2", "agg-3", "agg-4"};
+    assert_int_equal(cluster_hrw_heir(all, 1, 7), -1);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t key = key_at(i);
+        int owner = cluster_hrw_owner(all, 4, key), heir = cluster_hrw_heir(all, 4, key);
+        assert_true(heir >= 0 && heir != owner);
+        const char *rest[3];
+        for (int j = 0, k = 0; j < 4; j++)
+            if (j != owner)
+                rest[k++] = all[j];
+        assert_string_equal(rest[cluster_hrw_owner(rest, 3, key)], all[heir]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_three_members_share_keys_evenly),
         cmocka_unit_test(test_adding_a_member_moves_only_its_share),
         cmocka_unit_test(test_removing_a_member_moves_only_its_keys),
+        cmocka_unit_test(test_heir_becomes_owner_when_the_owner_leaves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
