@@ -17,6 +17,7 @@
  * renewed, and acquired again, if at all, under a new epoch.
  */
 #include "cluster.h"
+#include "cluster_actor.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 #include "log.h"
 
 #define CLUSTER_PLACE_MS 50
-#define CLUSTER_INBOX_BATCH 100
 
 struct cluster {
     zactor_t *actor;
@@ -42,35 +42,7 @@ struct cluster {
     char endpoint[128];
 };
 
-typedef struct {
-    uint64_t id;
-    uint64_t held;   /* epoch held, 0 when not owner */
-    uint64_t floor;  /* highest epoch known for it */
-    bool observed;   /* heard by this aggregator */
-    bool placed;     /* ownership decided since observed */
-    json_t *view;
-} cluster_entry_t;
-
-typedef struct {
-    const cluster_config_t *cfg;
-    cluster_fence_t *fence;
-    cluster_redis_t *redis;
-    cluster_epoch_t *floors;
-    zsock_t *pipe, *requests, *events;
-    zloop_t *loop;
-    zhashx_t *known;              /* "<cluster id>" -> cluster_entry_t */
-    char **members;
-    size_t member_count;
-    char incarnation[40];
-    char run_token[CLUSTER_OPS_TOKEN];
-    int64_t lease_expiry_us;      /* monotonic; 0: no lease */
-    int64_t probation_until_us;   /* after a lapsed lease: stay out until then */
-    cluster_state_t state;
-    unsigned generation;          /* of the Redis connection last seen */
-    bool floors_loaded, pending;
-    int watch_fd;
-    uint64_t events_dropped;
-} cluster_actor_t;
+/* the actor's state: cluster_actor.h */
 
 static void cluster_entry_free(void **item)
 {
@@ -82,7 +54,7 @@ static void cluster_entry_free(void **item)
     *item = NULL;
 }
 
-static cluster_entry_t *cluster_entry(cluster_actor_t *a, uint64_t id, bool create)
+cluster_entry_t *cluster_entry(cluster_actor_t *a, uint64_t id, bool create)
 {
     char key[24];
     snprintf(key, sizeof key, "%" PRIu64, id);
@@ -94,7 +66,7 @@ static cluster_entry_t *cluster_entry(cluster_actor_t *a, uint64_t id, bool crea
     return e;
 }
 
-static void cluster_event(cluster_actor_t *a, const char *kind, const char *f1, const char *f2,
+void cluster_event(cluster_actor_t *a, const char *kind, const char *f1, const char *f2,
                           const char *f3)
 {
     if (!a->events)
@@ -165,7 +137,7 @@ static size_t cluster_release_all(cluster_actor_t *a)
 }
 
 /* Redis failed: fail open, once, with a line in the log. */
-static void cluster_lost_redis(cluster_actor_t *a, const char *why)
+void cluster_lost_redis(cluster_actor_t *a, const char *why)
 {
     cluster_redis_close(a->redis);
     if (a->state == CLUSTER_STATE_DEGRADED)
@@ -208,7 +180,7 @@ static int cluster_recover_epochs(cluster_actor_t *a, bool lost)
     return 0;
 }
 
-static bool cluster_is_self(const cluster_actor_t *a, int owner)
+bool cluster_is_self(const cluster_actor_t *a, int owner)
 {
     return owner >= 0 && strcmp(a->members[owner], a->cfg->name) == 0;
 }
@@ -349,101 +321,6 @@ static int cluster_place_pending(zloop_t *loop, int timer_id, void *arg)
     if (cluster_ensure_redis(a) == 0 && cluster_place_all(a, true) != 0)
         cluster_lost_redis(a, "the Redis master stopped answering");
     return 0;
-}
-
-/* This aggregator's views of what it owns: {"<id>": {"epoch", "view"}}.
- * Failing open, it is every view it has, under epoch 0. */
-static json_t *cluster_own_views(cluster_actor_t *a)
-{
-    json_t *views = json_object();
-    for (cluster_entry_t *e = zhashx_first(a->known); views && e; e = zhashx_next(a->known)) {
-        bool mine = e->held || a->state == CLUSTER_STATE_DEGRADED;
-        if (mine && e->view)
-            json_object_set_new(views, (const char *)zhashx_cursor(a->known),
-                                json_pack("{s:I, s:O}", "epoch", (json_int_t)e->held, "view", e->view));
-    }
-    return views;
-}
-
-static void cluster_deliver(cluster_actor_t *a, const char *text)
-{
-    json_t *m = json_loads(text, 0, NULL);
-    json_t *id = json_object_get(m, "cluster");
-    json_t *body = json_object_get(m, "mutation");
-    if (json_is_string(id) && body) {
-        char *b = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (b)
-            cluster_event(a, "mutation", json_string_value(id), b, NULL);
-        free(b);
-    }
-    json_decref(m);
-}
-
-/* Publish our views, read everyone's, take our routed mutations. */
-static int cluster_publish(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    cluster_actor_t *a = arg;
-    json_t *views = cluster_own_views(a);
-    if (!views)
-        return 0;
-    if (a->state != CLUSTER_STATE_OK) {
-        const char *id;
-        json_t *v;
-        json_object_foreach(views, id, v) json_object_set_new(v, "owner", json_string(a->cfg->name));
-        cluster_fence_set_fleet(a->fence, views);
-        return 0;
-    }
-    json_t *fleet = NULL, *inbox = json_array();
-    if (cluster_ops_publish(a->redis, a->cfg->name, views, a->cfg->lease_ttl_ms * 3) != 0 ||
-        cluster_ops_fleet(a->redis, &fleet) != 0 ||
-        (inbox && cluster_ops_inbox_pop(a->redis, a->cfg->name, CLUSTER_INBOX_BATCH, inbox) < 0)) {
-        cluster_lost_redis(a, "the Redis master stopped answering");
-    } else {
-        cluster_fence_set_fleet(a->fence, fleet);
-        fleet = NULL;
-        size_t i;
-        json_t *m;
-        json_array_foreach(inbox, i, m) cluster_deliver(a, json_string_value(m));
-    }
-    json_decref(views);
-    json_decref(fleet);
-    json_decref(inbox);
-    return 0;
-}
-
-static void cluster_route(cluster_actor_t *a, uint64_t id, const char *json)
-{
-    char cid[24];
-    snprintf(cid, sizeof cid, "%" PRIu64, id);
-    json_t *body = json_loads(json, 0, NULL);
-    json_t *m = body ? json_pack("{s:s, s:o}", "cluster", cid, "mutation", body) : NULL;
-    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    if (!text) {
-        log_warning("cluster: a mutation for cluster %s is not valid JSON; dropped", cid);
-        return;
-    }
-    int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, id);
-    if (a->state != CLUSTER_STATE_OK || owner < 0 || cluster_is_self(a, owner) ||
-        cluster_ops_inbox_push(a->redis, a->members[owner], text) != 0)
-        cluster_deliver(a, text); /* ours, or fail open: act on it here */
-    free(text);
-}
-
-static void cluster_broadcast(cluster_actor_t *a, const char *json)
-{
-    json_t *body = json_loads(json, 0, NULL);
-    json_t *m = body ? json_pack("{s:s, s:o}", "cluster", "0", "mutation", body) : NULL;
-    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    for (size_t i = 0; text && a->state == CLUSTER_STATE_OK && i < a->member_count; i++)
-        if (!cluster_is_self(a, (int)i) && cluster_ops_inbox_push(a->redis, a->members[i], text) != 0) {
-            cluster_lost_redis(a, "the Redis master stopped answering");
-            break;
-        }
-    free(text);
 }
 
 static int cluster_parse_id(const char *text, uint64_t *id)
