@@ -453,7 +453,9 @@ static int cluster_actor_init(cluster_actor_t *a, const cluster_args_t *args, zs
     if (!a->incarnation[0] || !a->known || !a->redis || !a->floors || !a->requests || !a->loop ||
         (args->events_endpoint && !a->events))
         return -1;
-    uint64_t beat = a->cfg->lease_ttl_ms / 3;
+    /* at most 500 ms: a dead member's clusters are taken over within
+     * lease_ttl + 0.5 s, whatever the TTL */
+    uint64_t beat = a->cfg->lease_ttl_ms / 3 < 500 ? a->cfg->lease_ttl_ms / 3 : 500;
     if (zloop_reader(a->loop, pipe, actor_on_pipe, NULL) != 0 ||
         zloop_reader(a->loop, a->requests, cluster_on_request, a) != 0 ||
         zloop_timer(a->loop, 1, 1, cluster_heartbeat, a) < 0 ||

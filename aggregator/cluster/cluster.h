@@ -16,12 +16,13 @@
  *   "state"    "ok"|"degraded"
  *   "mutation" <cluster id> <JSON text>     routed here because we own it
  *
- * Timing: heartbeat every lease_ttl/3 (renew the lease, read the members,
- * place every known cluster); a newly observed cluster is placed within
- * ~50 ms; views are published and the fleet read every publish_interval.
- * An aggregator that dies is dropped from the members when its lease runs out
- * (lease_ttl), and its clusters are acquired by the others at their next
- * heartbeat: takeover within lease_ttl + lease_ttl/3.
+ * Timing: heartbeat every lease_ttl/3 or 500 ms, whichever is shorter
+ * (renew the lease, read the members, place every known cluster); a newly
+ * observed cluster is placed within ~50 ms; views are published and the
+ * fleet read every publish_interval. An aggregator that dies is dropped from
+ * the members when its lease runs out (at most lease_ttl after its last
+ * renewal), and its clusters are acquired by the others at their next
+ * heartbeat: takeover within lease_ttl + 0.5 s.
  */
 #ifndef PGVIGIL_CLUSTER_H
 #define PGVIGIL_CLUSTER_H

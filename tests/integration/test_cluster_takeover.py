@@ -14,7 +14,7 @@ import sys
 import time
 import unittest
 
-from pgvigil_cluster import AggregatorFleet
+from pgvigil_cluster import AggregatorFleet, http_get
 from pgvigil_harness import wait_for
 
 TTL = 2.0
@@ -60,11 +60,14 @@ class ClusterTakeoverTest(unittest.TestCase):
             killed_at = time.monotonic()
             f.proc(victim).signal(signal.SIGKILL)
             f.proc(victim).wait(10)
-            new_owner = wait_for(lambda: (lambda o: o if o and o[real] != victim else None)(
-                f.owners_agree(survivors)), TTL + 1.0, interval=0.05,
-                what="a surviving aggregator owning the real cluster within the lease TTL + 1 s")[real]
+            holds = 'pgvigil_cluster_owner_epoch{cluster="%s"' % real
+            new_owner = wait_for(lambda: next((n for n in survivors if holds in http_get(f.base(n) + "/metrics")[1]),
+                                              None), TTL + 1.0, interval=0.05,
+                                 what="a surviving aggregator owning the real cluster within the lease TTL + 1 s")
             print("takeover %.2f s after kill -9 of %s (lease TTL %.1f s); new owner %s"
                   % (time.monotonic() - killed_at, victim, TTL, new_owner), file=sys.stderr)
+            owners = wait_for(lambda: f.owners_agree(survivors), 5, what="the survivors to agree on every owner")
+            self.assertEqual(owners[real], new_owner)
             wait_for(lambda: f.pager("trigger"), TIER2_AFTER + 5, what="tier 2 from the new owner")
             late = f.pager("trigger")[0][0]["at"] - (firing_at + TIER2_AFTER)
             print("tier 2 sent %.2f s after it was due" % late, file=sys.stderr)
