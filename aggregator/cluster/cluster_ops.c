@@ -213,7 +213,6 @@ int cluster_ops_epoch(cluster_redis_t *r, uint64_t cluster_id, uint64_t *epoch)
 
 int cluster_ops_run_token(cluster_redis_t *r, char *known)
 {
-    char mine[CLUSTER_OPS_TOKEN];
     const char *get[] = {"GET", CLUSTER_KEY_PREFIX "run"};
     redisReply *rep = cluster_ops_cmd(r, 2, get);
     if (!rep)
@@ -223,6 +222,7 @@ int cluster_ops_run_token(cluster_redis_t *r, char *known)
         snprintf(current, sizeof current, "%s", rep->str);
     freeReplyObject(rep);
     if (!current[0]) {
+        char mine[CLUSTER_OPS_TOKEN];
         zuuid_t *u = zuuid_new();
         if (!u)
             return -1;

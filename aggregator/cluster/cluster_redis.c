@@ -147,7 +147,6 @@ static int cluster_redis_ask_sentinels(cluster_redis_t *self, cluster_addr_t *ou
 static int cluster_redis_prepare(cluster_redis_t *self, redisContext *c, char *err, size_t errlen)
 {
     const cluster_config_t *cfg = self->cfg;
-    char db[16];
     redisReply *r;
     if (cfg->password) {
         const char *auth[] = {"AUTH", cfg->password};
@@ -156,6 +155,7 @@ static int cluster_redis_prepare(cluster_redis_t *self, redisContext *c, char *e
         freeReplyObject(r);
     }
     if (cfg->database) {
+        char db[16];
         snprintf(db, sizeof db, "%u", cfg->database);
         const char *sel[] = {"SELECT", db};
         if (!(r = cluster_redis_expect(c, "SELECT", 2, sel, err, errlen)))
