@@ -97,11 +97,22 @@ static void cluster_acquired_event(cluster_actor_t *a, uint64_t id, uint64_t epo
 {
     if (!a->events)
         return;
-    json_t *alerts = cluster_epoch_open_alerts(a->floors, id);
-    char *text = alerts ? json_dumps(alerts, JSON_COMPACT) : NULL;
-    json_decref(alerts);
+    if (!a->open_alerts_read) {
+        a->open_alerts = cluster_epoch_open_alerts(a->floors);
+        a->open_alerts_read = true;
+    }
     char cid[24], ep[24];
     snprintf(cid, sizeof cid, "%" PRIu64, id);
+    json_t *alerts = json_array();
+    size_t i;
+    json_t *doc;
+    json_array_foreach(a->open_alerts, i, doc) {
+        const char *of = json_string_value(json_object_get(doc, "cluster_id"));
+        if (of && strcmp(of, cid) == 0)
+            json_array_append(alerts, doc);
+    }
+    char *text = alerts ? json_dumps(alerts, JSON_COMPACT) : NULL;
+    json_decref(alerts);
     snprintf(ep, sizeof ep, "%" PRIu64, epoch);
     zmsg_t *m = zmsg_new();
     if (m && zmsg_addstr(m, "owner") == 0 && zmsg_addstr(m, cid) == 0 && zmsg_addstr(m, ep) == 0 &&
@@ -210,12 +221,31 @@ static int cluster_place(cluster_actor_t *a, cluster_entry_t *e)
     return 0;
 }
 
+/* Keep the lease through a long placement pass (thousands of clusters
+ * acquired at start): renewed once half of it is gone. */
+static int cluster_keep_lease(cluster_actor_t *a)
+{
+    int64_t now = clock_mono_us();
+    if (!a->lease_expiry_us || now < a->lease_expiry_us - (int64_t)a->cfg->lease_ttl_ms * 450)
+        return 0;
+    if (cluster_ops_renew(a->redis, a->cfg->name, a->incarnation, a->cfg->lease_ttl_ms) != 0)
+        return -1;
+    a->lease_expiry_us = now + (int64_t)a->cfg->lease_ttl_ms * 900;
+    cluster_fence_set_lease(a->fence, a->lease_expiry_us);
+    return 0;
+}
+
 static int cluster_place_all(cluster_actor_t *a, bool only_new)
 {
-    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known))
-        if (e->observed && (!only_new || !e->placed) && cluster_place(a, e) != 0)
-            return -1;
-    return 0;
+    unsigned n = 0;
+    int rc = 0;
+    for (cluster_entry_t *e = zhashx_first(a->known); e && rc == 0; e = zhashx_next(a->known))
+        if (e->observed && (!only_new || !e->placed))
+            rc = cluster_place(a, e) != 0 || (++n % 64 == 0 && cluster_keep_lease(a) != 0) ? -1 : 0;
+    json_decref(a->open_alerts); /* read again by the next pass that acquires */
+    a->open_alerts = NULL;
+    a->open_alerts_read = false;
+    return rc;
 }
 
 /* Connected and the data set checked: 0, or -1 (then degraded). */
@@ -474,6 +504,7 @@ static void cluster_actor_fini(cluster_actor_t *a)
     cluster_redis_destroy(&a->redis);
     cluster_epoch_destroy(&a->floors);
     zhashx_destroy(&a->known);
+    json_decref(a->open_alerts);
     cluster_ops_free_names(a->members, a->member_count);
 }
 

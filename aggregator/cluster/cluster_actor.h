@@ -44,6 +44,8 @@ typedef struct {
     cluster_state_t state;
     unsigned generation;          /* of the Redis connection last seen */
     bool floors_loaded, pending;
+    json_t *open_alerts;          /* read once per placement pass, when something is acquired */
+    bool open_alerts_read;
     int watch_fd;
     uint64_t events_dropped;
 } cluster_actor_t;

@@ -136,18 +136,14 @@ int cluster_epoch_record(cluster_epoch_t *self, uint64_t cluster_id, uint64_t ep
     return rc;
 }
 
-json_t *cluster_epoch_open_alerts(cluster_epoch_t *self, uint64_t cluster_id)
+json_t *cluster_epoch_open_alerts(cluster_epoch_t *self)
 {
     PGconn *c = cluster_epoch_conn(self);
     if (!c)
         return NULL;
-    char id[24];
-    snprintf(id, sizeof id, "%" PRIu64, cluster_id);
-    const char *params[] = {id};
     PGresult *r = PQexecParams(c,
-                               "SELECT doc::text FROM alerts WHERE state IN ('pending', 'firing', 'nodata') "
-                               "AND doc->>'cluster_id' = $1",
-                               1, NULL, params, NULL, NULL, 0);
+                               "SELECT doc::text FROM alerts WHERE state IN ('pending', 'firing', 'nodata')",
+                               0, NULL, NULL, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 1) {
         cluster_epoch_failed(self, r, "reading the open alerts of a cluster taken over");
         PQclear(r);

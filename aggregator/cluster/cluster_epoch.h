@@ -35,9 +35,10 @@ int cluster_epoch_load(cluster_epoch_t *self, cluster_epoch_fn *fn, void *arg);
  * 0, or -1 when the database is unavailable. */
 int cluster_epoch_record(cluster_epoch_t *self, uint64_t cluster_id, uint64_t epoch, const char *owner);
 
-/* The open alerts (pending, firing, nodata) of cluster_id as stored: an
- * array of alert documents (a new reference), or NULL when the database is
- * unavailable (the new owner then starts from what it evaluates). */
-json_t *cluster_epoch_open_alerts(cluster_epoch_t *self, uint64_t cluster_id);
+/* The open alerts (pending, firing, nodata) as stored, of every cluster (a
+ * placement pass reads them once, whatever it acquires): an array of alert
+ * documents (a new reference), or NULL when the database is unavailable
+ * (a new owner then starts from what it evaluates). */
+json_t *cluster_epoch_open_alerts(cluster_epoch_t *self);
 
 #endif
