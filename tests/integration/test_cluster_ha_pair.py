@@ -38,7 +38,9 @@ class ClusterHaPairTest(unittest.TestCase):
         f = self.fleet
         owner = f.owners_agree()[f.real_cluster()]
         for name in f.names:
-            self.assertEqual(http_get(f.base(name) + "/readyz"), (200, {"status": "ready"}))
+            # ready once its history database connection is up (the store's, not ours)
+            wait_for(lambda: http_get(f.base(name) + "/readyz") == (200, {"status": "ready"}), 15,
+                     what=name + " /readyz ready")
             metrics = http_get(f.base(name) + "/metrics")[1]
             self.assertIn("pgvigil_cluster_degraded 0", metrics)
             self.assertEqual("pgvigil_cluster_owner_epoch{" in metrics, name == owner, name)
