@@ -4,6 +4,7 @@
  */
 #include "cluster_redis.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,16 @@ struct cluster_redis {
     char master[CLUSTER_HOST_MAX + 8];
     unsigned generation;
 };
+
+/* The reason into err (cut to errlen: messages name a host of up to 255
+ * bytes and a server's error text). */
+__attribute__((format(printf, 3, 4))) static void cluster_redis_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
 
 static struct timeval cluster_redis_tv(const cluster_redis_t *self)
 {
@@ -76,14 +87,14 @@ static redisContext *cluster_redis_open(const cluster_redis_t *self, const char 
     struct timeval tv = cluster_redis_tv(self);
     redisContext *c = redisConnectWithTimeout(host, port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "could not connect to Redis at %s:%d: %s", host, port,
+        cluster_redis_err(err, errlen, "could not connect to Redis at %s:%d: %s", host, port,
                  c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
         return NULL;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK || redisEnableKeepAlive(c) != REDIS_OK) {
-        snprintf(err, errlen, "could not set up the connection to %s:%d", host, port);
+        cluster_redis_err(err, errlen, "could not set up the connection to %s:%d", host, port);
         redisFree(c);
         return NULL;
     }
@@ -96,11 +107,11 @@ static redisReply *cluster_redis_expect(redisContext *c, const char *what, int a
 {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
     if (!r) {
-        snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+        cluster_redis_err(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", what, r->str);
+        cluster_redis_err(err, errlen, "%s: %s", what, r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -113,7 +124,7 @@ static int cluster_redis_ask_sentinels(cluster_redis_t *self, cluster_addr_t *ou
 {
     const cluster_config_t *cfg = self->cfg;
     const char *argv[] = {"SENTINEL", "get-master-addr-by-name", cfg->master_name};
-    snprintf(err, errlen, "no sentinel answered");
+    cluster_redis_err(err, errlen, "no sentinel answered");
     for (size_t i = 0; i < cfg->sentinel_count; i++) {
         const cluster_addr_t *s = &cfg->sentinels[i];
         redisContext *c = cluster_redis_open(self, s->host, s->port, err, errlen);
@@ -131,7 +142,7 @@ static int cluster_redis_ask_sentinels(cluster_redis_t *self, cluster_addr_t *ou
                 out->port = (int)port;
             }
         } else if (r) {
-            snprintf(err, errlen, "sentinel %s:%d does not know master \"%s\"", s->host, s->port,
+            cluster_redis_err(err, errlen, "sentinel %s:%d does not know master \"%s\"", s->host, s->port,
                      cfg->master_name);
         }
         if (r)
@@ -169,7 +180,7 @@ static int cluster_redis_prepare(cluster_redis_t *self, redisContext *c, char *e
                   r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
     freeReplyObject(r);
     if (!master) {
-        snprintf(err, errlen, "the server is a replica, not the master");
+        cluster_redis_err(err, errlen, "the server is a replica, not the master");
         return -1;
     }
     return 0;
@@ -182,7 +193,7 @@ static int cluster_redis_connect_to(cluster_redis_t *self, cluster_addr_t addr, 
         return -1;
     char why[256];
     if (cluster_redis_prepare(self, c, why, sizeof why) != 0) {
-        snprintf(err, errlen, "Redis at %s:%d: %s", addr.host, addr.port, why);
+        cluster_redis_err(err, errlen, "Redis at %s:%d: %s", addr.host, addr.port, why);
         redisFree(c);
         return -1;
     }
@@ -207,7 +218,7 @@ int cluster_redis_connect_addr(cluster_redis_t *self, const char *hostport, char
     cluster_addr_t addr;
     cluster_redis_close(self);
     if (cluster_addr_parse(hostport, &addr) != 0) {
-        snprintf(err, errlen, "no Redis master known yet");
+        cluster_redis_err(err, errlen, "no Redis master known yet");
         return -1;
     }
     return cluster_redis_connect_to(self, addr, err, errlen);
