@@ -338,10 +338,10 @@ static void core_actor(zsock_t *pipe, void *arg)
     core_state_t *st = arg;
     /* The writer's socket belongs to this thread. */
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
-    if (writer)
+    if (writer) {
         core_cluster_set_writer(st->cluster, writer);
-    if (writer)
         fleet_observe(st->fleet, core_cluster_rows, st->cluster); /* store_rows, owned clusters only */
+    }
     st->writer = writer;
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
