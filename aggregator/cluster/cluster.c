@@ -312,6 +312,34 @@ static int cluster_renew(cluster_actor_t *a, bool renew)
     return 0;
 }
 
+/* Another aggregator acquired a cluster we hold (its member list was behind
+ * ours for a moment): its epoch fences ours. While the members say the
+ * cluster is ours, acquire it again, above that epoch. */
+static int cluster_check_epochs(cluster_actor_t *a)
+{
+    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known)) {
+        uint64_t current = 0, epoch;
+        if (!e->held)
+            continue;
+        if (cluster_ops_epoch(a->redis, e->id, &current) != 0)
+            return -1;
+        if (current <= e->held)
+            continue;
+        int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, e->id);
+        if (!cluster_is_self(a, owner))
+            continue; /* the next placement releases it */
+        if (cluster_ops_acquire(a->redis, e->id, current, &epoch) != 0)
+            return -1;
+        log_info("cluster: epoch %" PRIu64 " of cluster %" PRIu64 " was superseded by %" PRIu64
+                 " elsewhere; owned again under %" PRIu64, e->held, e->id, current, epoch);
+        e->held = e->floor = epoch;
+        cluster_epoch_record(a->floors, e->id, epoch, a->cfg->name);
+        cluster_fence_acquire(a->fence, e->id, epoch);
+        cluster_owner_event(a, e->id, epoch, "renewed");
+    }
+    return 0;
+}
+
 /* The heartbeat: lease, members, placement. */
 static int cluster_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
@@ -333,7 +361,7 @@ static int cluster_heartbeat(zloop_t *loop, int timer_id, void *arg)
                  cluster_redis_master(a->redis), a->member_count);
         cluster_set_state(a, CLUSTER_STATE_OK);
     }
-    if (member && cluster_place_all(a, false) != 0)
+    if (member && (cluster_place_all(a, false) != 0 || cluster_check_epochs(a) != 0))
         cluster_lost_redis(a, "the Redis master stopped answering");
     cluster_watch_sentinels(a);
     return 0;
@@ -348,7 +376,9 @@ static int cluster_place_pending(zloop_t *loop, int timer_id, void *arg)
     if (!a->pending || a->state != CLUSTER_STATE_OK || clock_mono_us() >= a->lease_expiry_us)
         return 0; /* the heartbeat deals with a lapsed lease first */
     a->pending = false;
-    if (cluster_ensure_redis(a) == 0 && cluster_place_all(a, true) != 0)
+    /* members read now, not at the last heartbeat: one that joined since
+     * would otherwise be missed, and the cluster taken from it */
+    if (cluster_ensure_redis(a) == 0 && (cluster_renew(a, false) != 0 || cluster_place_all(a, true) != 0))
         cluster_lost_redis(a, "the Redis master stopped answering");
     return 0;
 }

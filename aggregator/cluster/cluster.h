@@ -12,6 +12,7 @@
  *
  *   "owner"    <cluster id> <epoch> "acquired" <JSON array of the open
  *              alerts the previous owner stored, to take over>
+ *   "owner"    <cluster id> <epoch> "renewed"   (still ours, a newer epoch)
  *   "owner"    <cluster id> <epoch> "released"
  *   "state"    "ok"|"degraded"
  *   "mutation" <cluster id> <JSON text>     routed here because we own it

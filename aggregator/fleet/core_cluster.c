@@ -100,7 +100,9 @@ bool core_cluster_on_event(core_cluster_t *self)
     char *c = m ? zmsg_popstr(m) : NULL, *d = m ? zmsg_popstr(m) : NULL;
     bool changed = false;
     if (kind && streq(kind, "owner") && a && b && c) {
-        if (streq(c, "acquired")) {
+        if (streq(c, "renewed")) { /* the same ownership under a newer epoch */
+            zhashx_update(self->owned, a, (void *)(uintptr_t)strtoull(b, NULL, 10));
+        } else if (streq(c, "acquired")) {
             zhashx_update(self->owned, a, (void *)(uintptr_t)strtoull(b, NULL, 10));
             json_t *alerts = d ? json_loads(d, 0, NULL) : NULL;
             alerting_adopt(self->alerting, alerts);
