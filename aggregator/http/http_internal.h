@@ -24,6 +24,7 @@ struct http {
     store_t *store;               /* NULL: no history */
     history_t *history;           /* NULL: no history */
     notify_stats_t *notify_stats; /* NULL in tests */
+    cluster_fence_t *fence;       /* NULL: a lone aggregator */
     const agg_config_t *cfg;
     auth_limiter_t *limiter;      /* NULL: no rate limit */
     http_refusals_t *refusals;    /* refused changes, counted for the audit log */

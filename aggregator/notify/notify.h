@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "agg_config.h"
+#include "cluster_fence.h"
 
 #define NOTIFY_ENDPOINT "inproc://pgvigil-notify"
 
@@ -47,8 +48,10 @@ typedef struct {
 typedef struct notify notify_t;
 
 /* Binds NOTIFY_ENDPOINT and starts the actor. dsn may be NULL (nothing
- * durable; a warning is logged). */
-notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats);
+ * durable; a warning is logged). fence (NULL: a lone aggregator) makes each
+ * notification claimed among aggregators first (notify_cluster.h). */
+notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats,
+                     cluster_fence_t *fence);
 void notify_destroy(notify_t **self_p);
 
 /* Open alerts, the 200 most recently closed ones, and live silences from the database (and a spool file left by
