@@ -33,7 +33,7 @@ def record(table, at_s, line):
 def sample_line(node, seq, region, at_s):
     ts = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(at_s)).encode()
     return b"\t".join([node, ts, str(seq).encode(), b"\\N", region, b"unknown", b"f", b"\\N", ts,
-                       b"{}"]) + b"\n"
+                       b"{}", b"{1}", b"1"]) + b"\n"
 
 
 def rejected(base, reason):
