@@ -224,13 +224,19 @@ static history_result_t history_series(history_t *self, const char *node, const 
     " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz GROUP BY 1) x"       \
     " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
 
-/* The same from a rollup table (%s), the average weighted by each bucket's
- * count of values; $4 is the bucket width (60 or 3600 s). */
+/* The same from a rollup table (%1$s, buckets of %2$s), the average
+ * weighted by each bucket's count of values, then the raw rows after the
+ * newest rolled-up bucket (not rolled up yet: written since the last pass);
+ * $4 is the bucket width (60 or 3600 s), %3$d the slot. */
 #define HISTORY_ROLLUP_SQL                                                                         \
     "SELECT extract(epoch FROM b), v FROM (SELECT date_bin(make_interval(secs => $4::int), bucket,"  \
-    " 'epoch') AS b, sum(avg_values[%d]::float8 * counts[%d]) / nullif(sum(counts[%d]), 0) AS v"    \
-    " FROM %s WHERE node = $1 AND bucket >= date_bin(make_interval(secs => $4::int),"               \
-    " $2::timestamptz, 'epoch') AND bucket <= $3::timestamptz GROUP BY 1) x"                       \
+    " 'epoch') AS b, sum(avg_values[%3$d]::float8 * counts[%3$d]) / nullif(sum(counts[%3$d]), 0) AS v" \
+    " FROM %1$s WHERE node = $1 AND bucket >= date_bin(make_interval(secs => $4::int),"             \
+    " $2::timestamptz, 'epoch') AND bucket <= $3::timestamptz GROUP BY 1"                          \
+    " UNION ALL SELECT date_bin(make_interval(secs => $4::int), collected_at, 'epoch'),"            \
+    " avg(metric_values[%3$d]) FROM node_samples WHERE node = $1 AND collected_at <= $3::timestamptz" \
+    " AND collected_at >= greatest($2::timestamptz, (SELECT max(bucket) + interval '%2$s' FROM %1$s" \
+    " WHERE node = $1 AND bucket <= $3::timestamptz)) GROUP BY 1) x"                               \
     " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
 
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
@@ -242,10 +248,10 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char raw[1024], m1[1024], h1[1024];
+    char raw[1024], m1[2048], h1[2048];
     snprintf(raw, sizeof raw, HISTORY_SERIES_SQL, m->slot);
-    snprintf(m1, sizeof m1, HISTORY_ROLLUP_SQL, m->slot, m->slot, m->slot, "node_samples_1m");
-    snprintf(h1, sizeof h1, HISTORY_ROLLUP_SQL, m->slot, m->slot, m->slot, "node_samples_1h");
+    snprintf(m1, sizeof m1, HISTORY_ROLLUP_SQL, "node_samples_1m", "1 minute", m->slot);
+    snprintf(h1, sizeof h1, HISTORY_ROLLUP_SQL, "node_samples_1h", "1 hour", m->slot);
     const char *const sqls[3] = {raw, m1, h1};
     *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
     return history_series_tiered(self, node, from, to, sqls, NULL, out, err, errlen);

@@ -50,6 +50,84 @@ def write_phase(d, hist, dsn):
     return samples
 
 
+PREP_NODES = int(os.environ.get("PREP_NODES", "200"))
+PREP_DAYS = int(os.environ.get("PREP_DAYS", "30"))
+RAW_DAYS = int(os.environ.get("RAW_DAYS", "2"))
+REQUESTS = int(os.environ.get("REQUESTS", "200"))
+
+
+def prepare(hist, slots):
+    """PREP_NODES nodes: 1-hour and 1-minute rollups for PREP_DAYS days and
+    raw samples at 1 s for the last RAW_DAYS days, generated in SQL (each
+    node's rows in one INSERT ... SELECT generate_series)."""
+    now = int(time.time())
+    sql(hist, "SELECT 1")
+    for parent, days, step in (("node_samples", RAW_DAYS, 1), ("node_samples_1m", PREP_DAYS, 1)):
+        for k in range(days + 1):
+            day = time.gmtime((now // 86400 - k) * 86400)
+            nxt = time.gmtime((now // 86400 - k + 1) * 86400)
+            hist.psql("primary", "CREATE TABLE IF NOT EXISTS %s_p%s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')"
+                      % (parent, time.strftime("%Y%m%d", day), parent, time.strftime("%Y-%m-%d", day),
+                         time.strftime("%Y-%m-%d", nxt)), dbname="pgvigil")
+    for k in range(3):
+        first = time.gmtime(now - k * 28 * 86400)
+        start = "%04d-%02d-01" % (first.tm_year, first.tm_mon)
+        nxt = "%04d-%02d-01" % (first.tm_year + (first.tm_mon == 12), first.tm_mon % 12 + 1)
+        hist.psql("primary", "CREATE TABLE IF NOT EXISTS node_samples_1h_p%s PARTITION OF node_samples_1h"
+                  " FOR VALUES FROM ('%s') TO ('%s')" % (start.replace("-", ""), start, nxt), dbname="pgvigil")
+    arr = "array_fill((random() * 100)::real, ARRAY[%d])" % slots
+    cnt = "array_fill(%%d, ARRAY[%d])" % slots
+    t0 = time.monotonic()
+    for i in range(PREP_NODES):
+        node = "prep-%d" % i
+        for table, step, width in (("node_samples_1h", "1 hour", 3600), ("node_samples_1m", "1 minute", 60)):
+            hist.psql("primary",
+                      "INSERT INTO %s SELECT '%s', b, %d, %s, %s, %s, %s, %s FROM generate_series("
+                      "date_bin('%s', now() - interval '%d days', 'epoch'), now() - interval '%s', interval '%s') b"
+                      % (table, node, width, arr, arr, arr, arr, cnt % width, step, PREP_DAYS, step, step),
+                      dbname="pgvigil", timeout=3600)
+        if i < int(os.environ.get("RAW_NODES", str(PREP_NODES))):
+            hist.psql("primary",
+                      "INSERT INTO node_samples SELECT '%s', t, row_number() OVER (), 6912312345678901234,"
+                      " 'eu', 'primary', true, 1, t, NULL, %s, %d FROM generate_series(now() - interval '%d days',"
+                      " now(), interval '1 second') t" % (node, arr, slots, RAW_DAYS), dbname="pgvigil", timeout=3600)
+    sql(hist, "VACUUM ANALYZE")
+    print("prepared %d nodes x %d days of rollups, raw for %d days, in %.0f s"
+          % (PREP_NODES, PREP_DAYS, RAW_DAYS, time.monotonic() - t0))
+    for table, days in (("node_samples_1m", PREP_DAYS), ("node_samples_1h", PREP_DAYS)):
+        size = int(sql(hist, SIZE_SQL % table))
+        n = int(sql(hist, "SELECT count(*) FROM %s" % table))
+        print("disk: %s %d rows, %.0f bytes/row, %.2f MB per node-day"
+              % (table, n, size / max(n, 1), size / (PREP_NODES * days) / 1e6))
+
+
+def api_phase(d, hist, dsn):
+    import json
+    import random
+    import urllib.request
+    agg, _, base = start_aggregator(d, "agg-api", dsn)
+    with urllib.request.urlopen(base + "/api/v1/metrics", timeout=10) as r:
+        names = json.loads(r.read())["metrics"]
+    slots = int(os.environ.get("SLOTS", "34"))  # metric_history_slots() of this catalogue
+    prepare(hist, slots)
+    for label, secs in (("15 min", 900), ("24 h", 86400), ("7 d", 7 * 86400), ("30 d", 30 * 86400)):
+        times, points, source = [], 0, ""
+        for _ in range(REQUESTS):
+            node = "prep-%d" % random.randrange(PREP_NODES)
+            now = time.time()
+            url = "%s/api/v1/nodes/%s/history?metric=%s&from=%d&to=%d" % (
+                base, node, random.choice(names), now - secs, now)
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(url, timeout=30) as r:
+                body = json.loads(r.read())
+            times.append((time.perf_counter() - t0) * 1000)
+            points, source = len(body["points"]), body.get("source", "")
+        times.sort()
+        print("api: %-6s range: p50 %.1f ms, p99 %.1f ms (%d requests, %d points from %s)"
+              % (label, times[len(times) // 2], times[int(len(times) * 0.99) - 1], REQUESTS, points, source))
+    agg.stop()
+
+
 def main():
     d = TestDir(prefix="pgvigil-bench-")
     hist = PgCluster(d, replicas=0, pg_stat_statements=False).start()
@@ -58,6 +136,8 @@ def main():
     print("history benchmark: %d simulated nodes, %d s, rate %s" % (NODES, SECONDS, RATE or "max"))
     if "write" in PHASES:
         write_phase(d, hist, dsn)
+    if "api" in PHASES:
+        api_phase(d, hist, dsn)
     hist.stop_all()
 
 
