@@ -236,7 +236,8 @@ static history_result_t history_series(history_t *self, const char *node, const 
     " UNION ALL SELECT date_bin(make_interval(secs => $4::int), collected_at, 'epoch'),"            \
     " avg(metric_values[%3$d]) FROM node_samples WHERE node = $1 AND collected_at <= $3::timestamptz" \
     " AND collected_at >= greatest($2::timestamptz, (SELECT max(bucket) + interval '%2$s' FROM %1$s" \
-    " WHERE node = $1 AND bucket <= $3::timestamptz)) GROUP BY 1) x"                               \
+    " WHERE node = $1 AND bucket >= $2::timestamptz - interval '%2$s' AND bucket <= $3::timestamptz))" \
+    " GROUP BY 1) x"                                                                               \
     " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
 
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,

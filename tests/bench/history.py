@@ -91,7 +91,7 @@ def prepare(hist, slots):
                       "INSERT INTO node_samples SELECT '%s', t, row_number() OVER (), 6912312345678901234,"
                       " 'eu', 'primary', true, 1, t, NULL, %s, %d FROM generate_series(now() - interval '%d days',"
                       " now(), interval '1 second') t" % (node, arr, slots, RAW_DAYS), dbname="pgvigil", timeout=3600)
-    sql(hist, "VACUUM ANALYZE")
+    hist.psql("primary", "ANALYZE", dbname="pgvigil", timeout=900)
     print("prepared %d nodes x %d days of rollups, raw for %d days, in %.0f s"
           % (PREP_NODES, PREP_DAYS, RAW_DAYS, time.monotonic() - t0))
     for table, days in (("node_samples_1m", PREP_DAYS), ("node_samples_1h", PREP_DAYS)):
@@ -105,7 +105,10 @@ def api_phase(d, hist, dsn):
     import json
     import random
     import urllib.request
-    agg, _, base = start_aggregator(d, "agg-api", dsn)
+    agg, ingest, base = start_aggregator(d, "agg-api", dsn)
+    for i in range(PREP_NODES):  # the API answers for nodes the fleet knows
+        subprocess.run([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", "1", "--name",
+                        "prep-%d" % i, "--count", "1", "--seconds", "5"], stdout=subprocess.DEVNULL, check=True)
     with urllib.request.urlopen(base + "/api/v1/metrics", timeout=10) as r:
         names = json.loads(r.read())["metrics"]
     slots = int(os.environ.get("SLOTS", "34"))  # metric_history_slots() of this catalogue
@@ -113,7 +116,7 @@ def api_phase(d, hist, dsn):
     for label, secs in (("15 min", 900), ("24 h", 86400), ("7 d", 7 * 86400), ("30 d", 30 * 86400)):
         times, points, source = [], 0, ""
         for _ in range(REQUESTS):
-            node = "prep-%d" % random.randrange(PREP_NODES)
+            node = "prep-%d" % random.randrange(PREP_NODES if secs > 3600 else int(os.environ.get("RAW_NODES", "1")))
             now = time.time()
             url = "%s/api/v1/nodes/%s/history?metric=%s&from=%d&to=%d" % (
                 base, node, random.choice(names), now - secs, now)
@@ -125,6 +128,8 @@ def api_phase(d, hist, dsn):
         times.sort()
         print("api: %-6s range: p50 %.1f ms, p99 %.1f ms (%d requests, %d points from %s)"
               % (label, times[len(times) // 2], times[int(len(times) * 0.99) - 1], REQUESTS, points, source))
+    if os.environ.get("EXPLAIN"):
+        print("\n".join(r[0] for r in hist.psql("primary", os.environ["EXPLAIN"], dbname="pgvigil")))
     agg.stop()
 
 
