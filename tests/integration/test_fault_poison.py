@@ -32,8 +32,9 @@ def record(table, at_s, line):
 
 def sample_line(node, seq, region, at_s):
     ts = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(at_s)).encode()
+    # node_samples as of 005: ..., metrics, metric_values, metric_version
     return b"\t".join([node, ts, str(seq).encode(), b"\\N", region, b"unknown", b"f", b"\\N", ts,
-                       b"{}", b"{1}", b"1"]) + b"\n"
+                       b"{}", b"\\N", b"\\N"]) + b"\n"
 
 
 def rejected(base, reason):
