@@ -103,10 +103,12 @@ static int agg_config_spool_dir(config_t *cfg, const config_node_t *st, const ch
 static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_config_t *c)
 {
     static const char *const keys[] = {"dsn", "retention_days", "partitions_ahead_days", "spool_dir",
-                                       "memory_rows", "maintenance_interval", NULL};
+                                       "memory_rows", "maintenance_interval", "retention_raw_days",
+                                       "retention_1m_days", "retention_1h_days", "rollup_interval", NULL};
     const config_node_t *st = NULL;
     const char *dsn = NULL, *spool = NULL;
     uint64_t retention = c->retention_days, ahead = c->partitions_ahead_days;
+    uint64_t raw = c->retention_raw_days, m1 = c->retention_1m_days, h1 = c->retention_1h_days;
     if (config_map(cfg, root, "storage", false, &st) != 0)
         return -1;
     if (!st)
@@ -116,8 +118,24 @@ static int agg_config_storage(config_t *cfg, const config_node_t *root, agg_conf
         config_uint(cfg, st, "partitions_ahead_days", false, 1, 60, &ahead) != 0 ||
         config_str(cfg, st, "spool_dir", false, &spool) != 0 ||
         config_uint(cfg, st, "memory_rows", false, 100, 100000000, &c->memory_rows) != 0 ||
-        config_duration_ms(cfg, st, "maintenance_interval", false, &c->maintenance_interval_ms) != 0)
+        config_duration_ms(cfg, st, "maintenance_interval", false, &c->maintenance_interval_ms) != 0 ||
+        config_uint(cfg, st, "retention_raw_days", false, 1, 3650, &raw) != 0 ||
+        config_uint(cfg, st, "retention_1m_days", false, 1, 3650, &m1) != 0 ||
+        config_uint(cfg, st, "retention_1h_days", false, 1, 36500, &h1) != 0 ||
+        config_duration_ms(cfg, st, "rollup_interval", false, &c->rollup_interval_ms) != 0)
         return -1;
+    if (c->rollup_interval_ms < 1000)
+        return config_fail(cfg, st, "rollup_interval", "expected at least 1s");
+    if (m1 < raw)
+        return config_fail(cfg, st, "retention_1m_days",
+                           "expected at least retention_raw_days (%llu): minutes are rolled up from raw rows",
+                           (unsigned long long)raw);
+    if (h1 < m1)
+        return config_fail(cfg, st, "retention_1h_days",
+                           "expected at least retention_1m_days (%llu)", (unsigned long long)m1);
+    c->retention_raw_days = (uint32_t)raw;
+    c->retention_1m_days = (uint32_t)m1;
+    c->retention_1h_days = (uint32_t)h1;
     if (c->maintenance_interval_ms < 1000)
         return config_fail(cfg, st, "maintenance_interval", "expected at least 1s");
     c->retention_days = (uint32_t)retention;
@@ -278,6 +296,10 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->spool_dir = strdup("/var/lib/pgvigil");
     c->memory_rows = 200000;
     c->maintenance_interval_ms = 3600000;
+    c->retention_raw_days = 2;
+    c->retention_1m_days = 60;
+    c->retention_1h_days = 730;
+    c->rollup_interval_ms = 60000;
     c->events.slot_retained_bytes = UINT64_C(64) << 20;
     c->events.lag_degraded_seconds = 30;
     diag_options_default(&c->diag);

@@ -10,7 +10,11 @@
  *     http: 127.0.0.1:8080                # civetweb listening_ports syntax
  *   storage:                              # absent: no history is kept
  *     dsn: "host=... dbname=pgvigil"
- *     retention_days: 60
+ *     retention_days: 60                  # status transitions and events
+ *     retention_raw_days: 2               # raw samples and replication lag
+ *     retention_1m_days: 60               # 1-minute rollups
+ *     retention_1h_days: 730              # 1-hour rollups
+ *     rollup_interval: 1m                 # rollup passes over the new minutes
  *     partitions_ahead_days: 3
  *     spool_dir: /var/lib/pgvigil         # spool file while the database is away
  *     memory_rows: 200000                 # rows held in memory before spooling
@@ -62,6 +66,10 @@ typedef struct {
 
     char *storage_dsn;                /* NULL: history disabled */
     uint32_t retention_days;          /* default 60 */
+    uint32_t retention_raw_days;      /* default 2 */
+    uint32_t retention_1m_days;       /* default 60 */
+    uint32_t retention_1h_days;       /* default 730 */
+    uint64_t rollup_interval_ms;      /* default 1 min */
     uint32_t partitions_ahead_days;   /* default 3 */
     char *spool_dir;                  /* default /var/lib/pgvigil */
     uint64_t memory_rows;             /* default 200000 */

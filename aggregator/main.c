@@ -155,6 +155,10 @@ static int run(const agg_config_t *cfg)
                                .sql_dir = sql_dir,
                                .spool_path = spool,
                                .retention_days = cfg->retention_days,
+                               .retention_raw_days = cfg->retention_raw_days,
+                               .retention_1m_days = cfg->retention_1m_days,
+                               .retention_1h_days = cfg->retention_1h_days,
+                               .rollup_interval_ms = cfg->rollup_interval_ms,
                                .partitions_ahead_days = cfg->partitions_ahead_days,
                                .memory_rows = cfg->memory_rows,
                                .maintenance_interval_ms = cfg->maintenance_interval_ms};

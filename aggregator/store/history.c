@@ -5,10 +5,13 @@
  * slot from the catalogue (metric.h): any catalogue metric with a slot can be
  * charted, and nothing here names one. User input always travels as
  * parameters; the slot is a number from the catalogue.
- * Bucketing uses date_bin (PostgreSQL 14 or later for the history database)
- * over the raw samples at every resolution: there are no rollup tables yet
- * (node_samples_1m would be the next step if 2-day and longer ranges get
- * slow; the 1-hour resolution would then bin the 1-minute rows).
+ * The resolution follows the range (history_range): up to an hour, each
+ * raw sample; up to two days, 1-minute buckets read from node_samples_1m;
+ * beyond, 1-hour buckets read from node_samples_1h (sql/012_rollups.sql;
+ * rollups are written by the store's rollup pass, so the newest minute
+ * shows once a pass has run, within storage.rollup_interval). The answer's
+ * "source" names the table read. Statement and lag series bin raw rows with
+ * date_bin (PostgreSQL 14 or later for the history database).
  */
 #include "history.h"
 
@@ -169,9 +172,9 @@ static json_t *history_rows(PGresult *r)
  * name was not valid UTF-8) with from, to, resolution_s and the points of
  * sql, whose parameters are $1 node, $2 from, $3 to, $4 the bucket width in
  * seconds and, when extra is not NULL, $5 extra. On failure *out is freed. */
-static history_result_t history_series(history_t *self, const char *node, const char *from, const char *to,
-                                       const char *sql, const char *extra, json_t **out, char *err,
-                                       size_t errlen)
+static history_result_t history_series_tiered(history_t *self, const char *node, const char *from,
+                                              const char *to, const char *const sqls[3], const char *extra,
+                                              json_t **out, char *err, size_t errlen)
 {
     char f[64], t[64], bucket[16];
     int bucket_s = 0;
@@ -183,8 +186,12 @@ static history_result_t history_series(history_t *self, const char *node, const 
     if (rc == HISTORY_OK) {
         snprintf(bucket, sizeof bucket, "%d", bucket_s);
         const char *params[5] = {node, f, t, bucket, extra};
-        PGresult *r = history_query(self, sql, extra ? 5 : 4, params, &rc, err, errlen);
+        int tier = bucket_s == 0 ? 0 : bucket_s <= 60 ? 1 : 2;
+        PGresult *r = history_query(self, sqls[tier], extra ? 5 : 4, params, &rc, err, errlen);
         if (r) {
+            static const char *const source[3] = {"node_samples", "node_samples_1m", "node_samples_1h"};
+            if (sqls[0] != sqls[1])
+                json_object_set_new(*out, "source", json_string(source[tier]));
             json_object_set_new(*out, "points", history_rows(r));
             PQclear(r);
             return HISTORY_OK;
@@ -193,6 +200,15 @@ static history_result_t history_series(history_t *self, const char *node, const 
     json_decref(*out);
     *out = NULL;
     return rc;
+}
+
+/* The same query at every resolution (raw rows binned by $4). */
+static history_result_t history_series(history_t *self, const char *node, const char *from, const char *to,
+                                       const char *sql, const char *extra, json_t **out, char *err,
+                                       size_t errlen)
+{
+    const char *const sqls[3] = {sql, sql, sql};
+    return history_series_tiered(self, node, from, to, sqls, extra, out, err, errlen);
 }
 
 /* Samples of one node in [$2, $3], bucketed by $4 s (0: each sample).
@@ -208,6 +224,22 @@ static history_result_t history_series(history_t *self, const char *node, const 
     " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz GROUP BY 1) x"       \
     " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
 
+/* The same from a rollup table (%1$s, buckets of %2$s), the average
+ * weighted by each bucket's count of values, then the raw rows after the
+ * newest rolled-up bucket (not rolled up yet: written since the last pass);
+ * $4 is the bucket width (60 or 3600 s), %3$d the slot. */
+#define HISTORY_ROLLUP_SQL                                                                         \
+    "SELECT extract(epoch FROM b), v FROM (SELECT date_bin(make_interval(secs => $4::int), bucket,"  \
+    " 'epoch') AS b, sum(avg_values[%3$d]::float8 * counts[%3$d]) / nullif(sum(counts[%3$d]), 0) AS v" \
+    " FROM %1$s WHERE node = $1 AND bucket >= date_bin(make_interval(secs => $4::int),"             \
+    " $2::timestamptz, 'epoch') AND bucket <= $3::timestamptz GROUP BY 1"                          \
+    " UNION ALL SELECT date_bin(make_interval(secs => $4::int), collected_at, 'epoch'),"            \
+    " avg(metric_values[%3$d]) FROM node_samples WHERE node = $1 AND collected_at <= $3::timestamptz" \
+    " AND collected_at >= greatest($2::timestamptz, (SELECT max(bucket) + interval '%2$s' FROM %1$s" \
+    " WHERE node = $1 AND bucket >= $2::timestamptz - interval '%2$s' AND bucket <= $3::timestamptz))" \
+    " GROUP BY 1) x"                                                                               \
+    " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
+
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
                                      const char *from, const char *to, json_t **out, char *err,
                                      size_t errlen)
@@ -217,10 +249,13 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char sql[1024];
-    snprintf(sql, sizeof sql, HISTORY_SERIES_SQL, m->slot);
+    char raw[1024], m1[2048], h1[2048];
+    snprintf(raw, sizeof raw, HISTORY_SERIES_SQL, m->slot);
+    snprintf(m1, sizeof m1, HISTORY_ROLLUP_SQL, "node_samples_1m", "1 minute", m->slot);
+    snprintf(h1, sizeof h1, HISTORY_ROLLUP_SQL, "node_samples_1h", "1 hour", m->slot);
+    const char *const sqls[3] = {raw, m1, h1};
     *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
-    return history_series(self, node, from, to, sql, NULL, out, err, errlen);
+    return history_series_tiered(self, node, from, to, sqls, NULL, out, err, errlen);
 }
 
 history_result_t history_statement(history_t *self, const char *node, const char *queryid, const char *from,

@@ -57,3 +57,22 @@ bool partition_expired(int32_t day, int32_t today, uint32_t retention_days)
 {
     return (int64_t)day < (int64_t)today - (int64_t)retention_days;
 }
+
+int32_t partition_month_start(int32_t day)
+{
+    time_t t = (time_t)day * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return day - (tm.tm_mday - 1);
+}
+
+int32_t partition_next_month(int32_t day)
+{
+    int32_t start = partition_month_start(day);
+    return partition_month_start(start + 31);
+}
+
+bool partition_month_expired(int32_t day, int32_t today, uint32_t retention_days)
+{
+    return (int64_t)partition_next_month(day) <= (int64_t)today - (int64_t)retention_days;
+}

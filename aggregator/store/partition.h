@@ -25,4 +25,12 @@ int partition_parse(const char *table, const char *name, int32_t *day);
  * day < today - retention_days. */
 bool partition_expired(int32_t day, int32_t today, uint32_t retention_days);
 
+/* Monthly partitions (the 1-hour rollups): the first day of day's month,
+ * and the first day of the next month. */
+int32_t partition_month_start(int32_t day);
+int32_t partition_next_month(int32_t day);
+/* A monthly partition starting at day is dropped when its whole month lies
+ * before the retention: next month's first day <= today - retention_days. */
+bool partition_month_expired(int32_t day, int32_t today, uint32_t retention_days);
+
 #endif

@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "log.h"
 #include "partition.h"
+#include "store_rollup.h"
 #include "store_durable.h"
 #include "store_schema.h"
 #include "store_spool.h"
@@ -67,7 +68,7 @@ typedef struct {
     store_t *store;
     zsock_t *pull;
     PGconn *conn;
-    int64_t next_connect_us, next_maintenance_us;
+    int64_t next_connect_us, next_maintenance_us, next_rollup_us;
     unsigned attempts;
     zlistx_t *memory;        /* zframe_t * records, oldest first */
     int64_t memory_since_us; /* when memory last became non-empty; 0 when empty */
@@ -170,12 +171,34 @@ static int store_maintain(store_state_t *st)
     for (int32_t d = today - 1; d <= today + (int32_t)st->store->opt.partitions_ahead_days; d++)
         if (store_partitions_for(st, d) != 0)
             return -1;
-    int dropped = store_schema_drop_expired(st->conn, today, st->store->opt.retention_days);
+    const store_options_t *o = &st->store->opt;
+    char err[512];
+    if (store_rollup_partitions(st->conn, today - (int32_t)o->retention_raw_days,
+                                today + (int32_t)o->partitions_ahead_days, err, sizeof err) != 0) {
+        log_warning("could not create the rollup partitions: %s", err);
+        return -1;
+    }
+    int dropped = store_schema_drop_expired(st->conn, today, o->retention_raw_days, o->retention_days);
+    int rolled = store_rollup_drop_expired(st->conn, today, o->retention_1m_days, o->retention_1h_days);
+    if (rolled > 0)
+        atomic_fetch_add(&st->store->c.dropped, (uint64_t)rolled);
     if (dropped > 0) {
         atomic_fetch_add(&st->store->c.dropped, (uint64_t)dropped);
         zhashx_purge(st->days); /* re-checked against the catalog on next use */
     }
     return dropped < 0 ? -1 : 0;
+}
+
+/* Recompute the minutes history batches marked; a failure is logged and
+ * retried at the next pass (the marks stay until a pass commits). */
+static void store_rollup(store_state_t *st)
+{
+    char err[512];
+    int32_t today = partition_day(clock_wall_us());
+    st->next_rollup_us = clock_wall_us() + (int64_t)st->store->opt.rollup_interval_ms * 1000;
+    if (store_rollup_run(st->conn, today - (int32_t)st->store->opt.retention_raw_days, err, sizeof err) < 0)
+        log_warning("history rollup pass failed (retried in %llu ms): %s",
+                    (unsigned long long)st->store->opt.rollup_interval_ms, err);
 }
 
 /* ---- connection ---- */
@@ -239,7 +262,9 @@ static int store_row_ready(store_state_t *st, const uint8_t *buf, size_t len)
         log_warning("skipping a malformed history record of %zu bytes", len);
         return 0;
     }
-    if (partition_expired(rec.day, partition_day(clock_wall_us()), st->store->opt.retention_days)) {
+    bool raw = rec.table == STORE_NODE_SAMPLES || rec.table == STORE_REPLICATION_LAG;
+    if (partition_expired(rec.day, partition_day(clock_wall_us()),
+                          raw ? st->store->opt.retention_raw_days : st->store->opt.retention_days)) {
         atomic_fetch_add(&st->store->c.expired, 1);
         return 0;
     }
@@ -506,6 +531,8 @@ static void store_work(store_state_t *st, bool force)
         store_connect(st);
     if (st->conn && now >= st->next_maintenance_us && store_maintain(st) != 0)
         store_disconnect(st, "partition maintenance failed");
+    if (st->conn && now >= st->next_rollup_us)
+        store_rollup(st);
     while (st->conn && store_spool_rows(st->spool) && store_flush_spool(st) > 0 &&
            !store_pending(st))
         ;
@@ -591,6 +618,14 @@ store_t *store_new(const store_options_t *opt)
         self->opt.flush_interval_ms = 250;
     if (!self->opt.maintenance_interval_ms)
         self->opt.maintenance_interval_ms = 3600000; /* hourly */
+    if (!self->opt.rollup_interval_ms)
+        self->opt.rollup_interval_ms = 60000;
+    if (!self->opt.retention_raw_days)
+        self->opt.retention_raw_days = 2;
+    if (!self->opt.retention_1m_days)
+        self->opt.retention_1m_days = 60;
+    if (!self->opt.retention_1h_days)
+        self->opt.retention_1h_days = 730;
     st->store = self;
     if (!(st->spool = store_spool_new(opt->spool_path)))
         goto fail;

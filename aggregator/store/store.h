@@ -50,7 +50,11 @@ typedef struct {
     const char *dsn;
     const char *sql_dir;
     const char *spool_path;
-    uint32_t retention_days;
+    uint32_t retention_days;      /* transitions and events */
+    uint32_t retention_raw_days;  /* node_samples, replication_lag; 0: 2 */
+    uint32_t retention_1m_days;   /* node_samples_1m; 0: 60 */
+    uint32_t retention_1h_days;   /* node_samples_1h; 0: 730 */
+    uint64_t rollup_interval_ms;  /* rollup passes; 0: 60 s */
     uint32_t partitions_ahead_days;
     uint64_t memory_rows;
     uint32_t batch_rows;

@@ -1,13 +1,17 @@
 /*
  * store_rows.c — history rows from fleet notes (see store_rows.h).
  *
- * node_samples keeps the whole sample as jsonb (statement history and other
- * readers use it) and, since migration 005, the catalogue's history values
- * in metric_values (positions: metric.h history slots) with the catalogue
- * version (the highest slot) they were written under.
+ * node_samples keeps the catalogue's history values in metric_values
+ * (positions: metric.h history slots; real[] since migration 011, so each is
+ * written with float precision and a value beyond float range is NULL) with
+ * the catalogue version (the highest slot) they were written under. The
+ * jsonb column metrics holds only the structured stats-cadence sections
+ * (statement history reads them), the section errors and a down node's
+ * error, on the samples that carry one; it is NULL on every other row.
  */
 #include "store_rows.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +51,11 @@ int store_rows_metric_values(const node_view_t *v, char *buf, size_t len)
     }
     size_t used = 0;
     for (int slot = 1; slot <= slots; slot++) {
-        int k = known[slot] ? snprintf(buf + used, len - used, "%c%.17g", slot == 1 ? '{' : ',', value[slot])
+        if (known[slot] && fabs(value[slot]) > FLT_MAX)
+            known[slot] = false; /* would be refused as out of range for real */
+        else if (known[slot] && fabs(value[slot]) < FLT_MIN)
+            value[slot] = 0.0; /* float underflow: PostgreSQL refuses it too */
+        int k = known[slot] ? snprintf(buf + used, len - used, "%c%.9g", slot == 1 ? '{' : ',', value[slot])
                             : snprintf(buf + used, len - used, "%cNULL", slot == 1 ? '{' : ',');
         if (k < 0 || (size_t)k >= len - used)
             return -1;
@@ -59,11 +67,35 @@ int store_rows_metric_values(const node_view_t *v, char *buf, size_t len)
     return (int)(used + (size_t)k);
 }
 
+/* The sample's structured sections worth keeping as they arrived, as
+ * compact JSON (to be freed), or NULL when it carries none (most samples). */
+static char *rows_sections(const Pgvigil__Sample *s)
+{
+    static const char *const kept[] = {"tables", "indexes", "statements", "replication_slots",
+                                       "backup", "section_errors", "error"};
+    if (!s->tables && !s->indexes && !s->statements && !s->replication_slots && !s->backup &&
+        !s->n_section_errors && !(s->error && s->error[0]))
+        return NULL;
+    json_t *all = pbjson_from_message(&s->base), *out = json_object();
+    char *text = NULL;
+    if (!all || !out)
+        goto done;
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        json_t *section = json_object_get(all, kept[i]);
+        if (section && json_object_set(out, kept[i], section) != 0)
+            goto done;
+    }
+    if (json_object_size(out))
+        text = json_dumps(out, JSON_COMPACT);
+done:
+    json_decref(all);
+    json_decref(out);
+    return text;
+}
+
 static void rows_sample(store_writer_t *w, const node_view_t *v, const Pgvigil__Sample *s, int64_t received_at)
 {
-    json_t *j = pbjson_from_message(&s->base);
-    char *metrics = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
+    char *metrics = rows_sections(s);
     char values[METRIC_MAX * 26 + 4];
     store_line_t l;
     store_line_init(&l);
@@ -79,7 +111,10 @@ static void rows_sample(store_writer_t *w, const node_view_t *v, const Pgvigil__
     else
         store_line_null(&l);
     store_line_time(&l, received_at);
-    store_line_text(&l, metrics ? metrics : "{}");
+    if (metrics)
+        store_line_text(&l, metrics);
+    else
+        store_line_null(&l);
     store_line_text(&l, store_rows_metric_values(v, values, sizeof values) >= 0 ? values : NULL);
     store_line_int(&l, metric_history_slots());
     free(metrics);

@@ -9,6 +9,7 @@
  * never input.
  */
 #include "store_schema.h"
+#include "store_rollup.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -19,7 +20,6 @@
 #include "log.h"
 #include "partition.h"
 
-#define STORE_SCHEMA_LOCK_KEY "1885828711" /* 0x70677667, "pgvg" */
 #define STORE_SCHEMA_MAX_FILES 256
 
 static const char *const store_schema_tables[STORE_TABLE_COUNT] = {
@@ -200,8 +200,7 @@ int store_schema_partitions(PGconn *conn, int32_t day, char *err, size_t errlen)
     return rc == 0 ? created : -1;
 }
 
-/* Detach and drop one partition in its own transaction. */
-static int store_schema_drop(PGconn *conn, const char *parent, const char *child)
+int store_schema_drop_partition(PGconn *conn, const char *parent, const char *child)
 {
     char sql[512], err[512];
     snprintf(sql, sizeof sql,
@@ -217,7 +216,7 @@ static int store_schema_drop(PGconn *conn, const char *parent, const char *child
     return 0;
 }
 
-int store_schema_drop_expired(PGconn *conn, int32_t today, uint32_t retention_days)
+int store_schema_drop_expired(PGconn *conn, int32_t today, uint32_t raw_days, uint32_t retention_days)
 {
     PGresult *r =
         PQexec(conn, "SELECT p.relname, c.relname FROM pg_inherits i"
@@ -233,9 +232,10 @@ int store_schema_drop_expired(PGconn *conn, int32_t today, uint32_t retention_da
     for (int i = 0; i < PQntuples(r); i++) {
         int32_t day;
         const char *parent = PQgetvalue(r, i, 0), *child = PQgetvalue(r, i, 1);
+        bool raw = strcmp(parent, "node_samples") == 0 || strcmp(parent, "replication_lag") == 0;
         if (partition_parse(parent, child, &day) == 0 &&
-            partition_expired(day, today, retention_days) &&
-            store_schema_drop(conn, parent, child) == 0)
+            partition_expired(day, today, raw ? raw_days : retention_days) &&
+            store_schema_drop_partition(conn, parent, child) == 0)
             dropped++;
     }
     PQclear(r);
@@ -260,7 +260,8 @@ const char *store_schema_insert_sql(int table)
                " timeline = EXCLUDED.timeline, reason = EXCLUDED.reason"
                " WHERE node_status.since <= EXCLUDED.since";
     case STORE_NODE_SAMPLES:
-        return "INSERT INTO node_samples SELECT * FROM stage_node_samples ON CONFLICT DO NOTHING";
+        return "INSERT INTO node_samples SELECT * FROM stage_node_samples ON CONFLICT DO NOTHING;"
+            STORE_ROLLUP_MARK_SQL;
     case STORE_REPLICATION_LAG:
         return "INSERT INTO replication_lag SELECT * FROM stage_replication_lag ON CONFLICT DO "
                "NOTHING";

@@ -32,6 +32,10 @@ static void test_defaults_and_keys(void **state)
     assert_null(c->curve_server_cert);
     assert_null(c->storage_dsn);
     assert_int_equal(c->retention_days, 60);
+    assert_int_equal(c->retention_raw_days, 2);
+    assert_int_equal(c->retention_1m_days, 60);
+    assert_int_equal(c->retention_1h_days, 730);
+    assert_true(c->rollup_interval_ms == 60000);
     agg_config_destroy(&c);
     assert_null(c);
 
@@ -45,7 +49,8 @@ static void test_defaults_and_keys(void **state)
                                "clusters:\n  - {system_identifier: '7301234567890123456', name: weddings-eu}\n"
                                "stale_intervals: 5\npublish_interval: 250ms\nlog_level: warning\n"
                                "storage: {dsn: 'dbname=h', retention_days: 7, spool_dir: %s,"
-                               " maintenance_interval: 10s}\n", cert, allowed, spool);
+                               " maintenance_interval: 10s, retention_raw_days: 3, retention_1m_days: 30,"
+                               " retention_1h_days: 400, rollup_interval: 30s}\n", cert, allowed, spool);
     c = agg_config_load_string("agg.yaml", text, err, sizeof err);
     assert_non_null(c);
     assert_int_equal(c->ingest_count, 2);
@@ -58,6 +63,10 @@ static void test_defaults_and_keys(void **state)
     assert_int_equal(c->retention_days, 7);
     assert_string_equal(c->spool_dir, spool);
     assert_true(c->maintenance_interval_ms == 10000);
+    assert_int_equal(c->retention_raw_days, 3);
+    assert_int_equal(c->retention_1m_days, 30);
+    assert_int_equal(c->retention_1h_days, 400);
+    assert_true(c->rollup_interval_ms == 30000);
     agg_config_destroy(&c);
 }
 
@@ -84,6 +93,14 @@ static void test_errors(void **state)
     expect_error(text, "storage.retention_days");
     snprintf(text, sizeof text, "%sstorage: {dsn: x, spool: /tmp}\n", minimal);
     expect_error(text, "storage.spool");
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, retention_raw_days: 0}\n", minimal);
+    expect_error(text, "storage.retention_raw_days");
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, retention_raw_days: 5, retention_1m_days: 4}\n", minimal);
+    expect_error(text, "storage.retention_1m_days"); /* minutes are rolled up from raw rows */
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, retention_1h_days: 59}\n", minimal);
+    expect_error(text, "storage.retention_1h_days");
+    snprintf(text, sizeof text, "%sstorage: {dsn: x, rollup_interval: 10ms}\n", minimal);
+    expect_error(text, "storage.rollup_interval");
 }
 
 /* Issue 14: files named by the configuration must exist and load, and zero

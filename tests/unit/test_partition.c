@@ -90,12 +90,40 @@ static void test_copy_line(void **state)
     store_line_free(&l);
 }
 
+/* The 1-hour rollups' monthly partitions and their tier's retention. */
+static void test_months(void **state)
+{
+    (void)state;
+    char date[11];
+    int32_t d = partition_day(1795392000LL * 1000000); /* 2026-11-23 */
+    partition_date(partition_month_start(d), date);
+    assert_string_equal(date, "2026-11-01");
+    partition_date(partition_next_month(d), date);
+    assert_string_equal(date, "2026-12-01");
+    partition_date(partition_next_month(partition_next_month(d)), date);
+    assert_string_equal(date, "2027-01-01"); /* across the year */
+    int32_t feb = partition_day(1833062400LL * 1000000); /* 2028-02-01, leap year */
+    partition_date(partition_next_month(feb), date);
+    assert_string_equal(date, "2028-03-01");
+    assert_int_equal(partition_month_start(partition_month_start(d)), partition_month_start(d));
+    /* November 2026 ends with 2026-11-30: kept while today - retention < 2026-12-01 */
+    int32_t nov = partition_month_start(d), dec1 = partition_next_month(d);
+    assert_false(partition_month_expired(nov, dec1 + 729, 730));
+    assert_true(partition_month_expired(nov, dec1 + 730, 730));
+    /* tiers on their own schedule: 30 days after a day, its raw (2 days) and
+     * 1-minute (60 days) and its month's 1-hour (730 days) partitions differ */
+    assert_true(partition_expired(d, d + 30, 2));
+    assert_false(partition_expired(d, d + 30, 60));
+    assert_false(partition_month_expired(nov, d + 30, 730));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_days_and_names),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_months),
         cmocka_unit_test(test_copy_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,7 +284,9 @@
   // Recommendations an operator may start from the page (the light ones).
   const RUNNABLE = { vacuum: "VACUUM", analyze: "ANALYZE", reindex_invalid: "REINDEX" };
 
-  const RANGES = [["15m", "-15m"], ["1h", "-1h"], ["6h", "-6h"], ["24h", "-24h"], ["7d", "-7d"]];
+  const RANGES = [["15m", "-15m"], ["1h", "-1h"], ["6h", "-6h"], ["24h", "-24h"], ["7d", "-7d"], ["30d", "-30d"]];
+  /* Ranges beyond the raw tier (2 days by default) chart the 1-hour rollups. */
+  const ROLLUP_RANGES = ["-7d", "-30d"];
 
   function nodeShell(name) {
     const found = findNode(name);
@@ -342,9 +344,12 @@
     const lagEl = $("#chart-lag"), connEl = $("#chart-conn");
     if (lagEl) {
       let pts = [];
-      try { pts = (await api("/api/v1/nodes/" + encodeURIComponent(name) + "/lag?from=" + range)).points || []; }
-      catch (e) { pts = []; }
-      state.lagHistory = [pts.map((p) => p[0]), pts.map((p) => p[2])];
+      const rolled = ROLLUP_RANGES.includes(range);
+      try {
+        pts = (await api("/api/v1/nodes/" + encodeURIComponent(name) + (rolled
+          ? "/history?metric=replication_lag_seconds&from=" : "/lag?from=") + range)).points || [];
+      } catch (e) { pts = []; }
+      state.lagHistory = [pts.map((p) => p[0]), pts.map((p) => p[rolled ? 1 : 2])];
       const live = range === "-15m" && state.live[name] ? state.live[name] : [[], []];
       if (!$("#chart-lag")) return;
       state.charts.lag = makeChart(lagEl, "Replication lag", "lag (s)",
