@@ -88,6 +88,11 @@ agg_config_t *agg_config_load(const char *path, char *err, size_t errlen);
 agg_config_t *agg_config_load_string(const char *name, const char *text, char *err, size_t errlen);
 void agg_config_destroy(agg_config_t **self_p);
 
+/* SIGHUP: the keys that differ between the running configuration a and the
+ * new file b but cannot change without a restart (agg_reload.c), written to
+ * out as a comma-separated list; returns how many. */
+size_t agg_config_restart_only(const agg_config_t *a, const agg_config_t *b, char *out, size_t len);
+
 /* The display name configured for a system identifier, or NULL. */
 const char *agg_config_cluster_name(const agg_config_t *cfg, uint64_t system_identifier);
 

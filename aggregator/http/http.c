@@ -258,7 +258,7 @@ static void http_trim_slash(char *path)
 static int http_gate(http_req_t *r, const http_route_t *route)
 {
     http_t *self = r->http;
-    const auth_config_t *auth = &self->cfg->auth;
+    const auth_config_t *auth = http_auth(self);
     const auth_token_t *tok = NULL;
     const char *hdr = auth->enabled ? mg_get_header(r->conn, "Authorization") : NULL;
     if (auth->enabled) {
@@ -361,6 +361,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->store = store;
     self->notify_stats = notify_stats;
     self->cfg = cfg;
+    atomic_init(&self->auth, &cfg->auth);
     self->limiter = auth_limiter_new(cfg->auth.rate_per_second, cfg->auth.rate_burst);
     self->refusals = http_refusals_new(HTTP_REFUSALS_WINDOW_US);
     if (!self->refusals) {
@@ -401,6 +402,12 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     }
     mg_set_request_handler(self->ctx, "/", http_handler, self);
     return self;
+}
+
+void http_set_auth(http_t *self, const auth_config_t *auth)
+{
+    if (self && auth)
+        atomic_store_explicit(&self->auth, auth, memory_order_release);
 }
 
 void http_destroy(http_t **self_p)

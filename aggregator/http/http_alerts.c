@@ -54,7 +54,7 @@ int http_core_command(const http_req_t *r, json_t *cmd, const char *action, cons
     snprintf(what, sizeof what, "%s %s: %s", r->method, r->path, action);
     const char *by = json_string_value(json_object_get(cmd, "by"));
     char who[160];
-    if (r->http->cfg->auth.enabled) /* the token names the actor; a "by" in the body only adds to it */
+    if (http_auth(r->http)->enabled) /* the token names the actor; a "by" in the body only adds to it */
         snprintf(who, sizeof who, by && strcmp(by, r->who) != 0 ? "%s (%s)" : "%s", r->who, by ? by : "");
     else
         snprintf(who, sizeof who, "%s", by ? by : r->client ? r->client : "anonymous");

@@ -24,12 +24,22 @@ struct http {
     store_t *store;               /* NULL: no history */
     history_t *history;           /* NULL: no history */
     notify_stats_t *notify_stats; /* NULL in tests */
-    const agg_config_t *cfg;
+    const agg_config_t *cfg;      /* as at start: listen, TLS, CORS, limits */
+    /* The token table in force: swapped by http_set_auth (SIGHUP) while
+     * civetweb threads read it; the tables it points into are immutable
+     * and kept alive until exit (main keeps every loaded configuration). */
+    _Atomic(const auth_config_t *) auth;
     auth_limiter_t *limiter;      /* NULL: no rate limit */
     http_refusals_t *refusals;    /* refused changes, counted for the audit log */
     atomic_int streams;           /* open /api/v1/stream connections */
     atomic_bool stopping;         /* set before mg_stop: streams end */
 };
+
+/* The token table in force (acquire: it was fully built before the swap). */
+static inline const auth_config_t *http_auth(http_t *self)
+{
+    return atomic_load_explicit(&self->auth, memory_order_acquire);
+}
 
 /* civetweb worker threads (each holds one connection at a time). */
 #define HTTP_WORKERS "256"

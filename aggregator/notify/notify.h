@@ -50,6 +50,10 @@ typedef struct notify notify_t;
  * durable; a warning is logged). */
 notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats);
 void notify_destroy(notify_t **self_p);
+/* Swap in a new configuration's receivers and delivery policy (SIGHUP);
+ * cfg must stay alive until exit. Receivers kept by name keep their queue
+ * and breaker. Blocks until the actor has taken it. */
+int notify_reload(notify_t *self, const agg_config_t *cfg);
 
 /* Open alerts, the 200 most recently closed ones, and live silences from the database (and a spool file left by
  * the previous run), for alerting_restore(). Sets empty arrays when there is
