@@ -109,6 +109,7 @@ static const http_route_t http_routes[] = {
     {"/api/v1/silences",               HTTP_POST,   http_silence_add,       AUTH_OPERATOR, true,  false, NULL},
     {"/api/v1/silences/{id}",          HTTP_READ,   http_silence,           AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/silences/{id}",          HTTP_DELETE, http_silence_delete,    AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/receivers/{name}/test",  HTTP_POST,   http_receiver_test,     AUTH_OPERATOR, true,  false, NULL},
     {"/api/v1/recommendations",        HTTP_READ,   http_recommendations,   AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/maintenance",            HTTP_READ,   http_maintenance,       AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/maintenance",            HTTP_POST,   http_maintenance_add,   AUTH_OPERATOR, true,  false, NULL},

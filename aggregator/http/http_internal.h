@@ -133,6 +133,10 @@ json_t *http_read_json(const http_req_t *r);
 /* Send cmd (stolen) to the core with an audit record of this request and
  * answer with the core's status and body. */
 int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target);
+/* The same without answering: the core's status and *body (may be NULL). */
+int http_core_call(const http_req_t *r, json_t *cmd, const char *action, const char *target, json_t **body);
+/* POST /api/v1/receivers/{name}/test (http_receivers.c). */
+int http_receiver_test(const http_req_t *r);
 /* /api/v1/nodes/{node}/{part} for the diagnostics parts (tables, indexes,
  * statements, recommendations, backup, diagnostics), /api/v1/recommendations
  * and /api/v1/maintenance[/{id}] (http_diag.c). */

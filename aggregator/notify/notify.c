@@ -53,6 +53,7 @@ typedef struct {
     const alert_config_t *ac;
     notify_stats_t *stats;
     zsock_t *pull;
+    zsock_t *outcomes;        /* PUB: the outcome of each test notification */
     notify_persist_t *persist; /* durable writes, in order */
     zhashx_t *known;          /* delivery ids queued or done in this run */
     CURLM *multi;
@@ -260,6 +261,20 @@ static void nt_record(nt_state_t *st, const nt_delivery_t *d, bool ok, long stat
                         "status", (json_int_t)status, "error", error, "duration_ms", ms));
 }
 
+/* A test notification is tried once; its outcome goes to whoever waits. */
+static void nt_outcome(nt_state_t *st, const nt_receiver_t *r, const nt_delivery_t *d, bool ok, long status,
+                       const char *error, double ms)
+{
+    json_t *o = json_pack("{s:I,s:s,s:b,s:I,s:s?,s:f,s:i}", "id", (json_int_t)d->id, "receiver", r->cfg->name,
+                          "delivered", ok, "status", (json_int_t)status, "error", ok ? NULL : error, "duration_ms",
+                          ms, "attempts", (int)d->attempts);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        zstr_send(st->outcomes, text);
+    free(text);
+    json_decref(o);
+}
+
 static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
 {
     nt_delivery_t *d = r->inflight;
@@ -276,6 +291,9 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
         snprintf(error, sizeof error, "%s", code != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code))
                                                              : "unexpected HTTP status");
     nt_record(st, d, ok, status, ok ? NULL : error, ms);
+    bool test = strcmp(d->kind, "test") == 0;
+    if (test)
+        nt_outcome(st, r, d, ok, status, error, ms);
     nt_release(st, r);
     int64_t now = clock_mono_us();
     char at[40];
@@ -294,11 +312,15 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
         return;
     }
     atomic_fetch_add(&st->stats->retries, 1);
-    if (permanent) {
-        log_warning("receiver %s refused notification %" PRIu64 " with HTTP %ld; it is not retried", r->cfg->name,
-                    d->id, status);
+    if (permanent || test) {
+        if (test)
+            log_warning("test notification %" PRIu64 " to %s failed (%s, HTTP %ld); a test is not retried", d->id,
+                        r->cfg->name, error, status);
+        else
+            log_warning("receiver %s refused notification %" PRIu64 " with HTTP %ld; it is not retried",
+                        r->cfg->name, d->id, status);
         nt_op(st, json_pack("{s:s,s:I,s:s,s:i}", "op", "failed", "id", (json_int_t)d->id, "error",
-                            "refused by the receiver", "attempts", (int)d->attempts));
+                            test ? error : "refused by the receiver", "attempts", (int)d->attempts));
         atomic_fetch_add(&st->stats->failed, 1);
         nt_forget(st, d->id);
         zlistx_delete(r->queue, zlistx_first(r->queue) ? zlistx_cursor(r->queue) : NULL);
@@ -492,6 +514,7 @@ static void nt_state_free(nt_state_t *st)
     notify_persist_destroy(&st->persist);
     zhashx_destroy(&st->known);
     zsock_destroy(&st->pull);
+    zsock_destroy(&st->outcomes);
     free(st);
 }
 
@@ -510,7 +533,8 @@ notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *s
     st->nrecv = st->ac->receiver_count;
     st->recv = calloc(st->nrecv ? st->nrecv : 1, sizeof *st->recv);
     st->pull = zsock_new_pull("@" NOTIFY_ENDPOINT);
-    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull)
+    st->outcomes = zsock_new_pub("@" NOTIFY_OUTCOMES_ENDPOINT);
+    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull || !st->outcomes)
         goto fail;
     zsock_set_rcvhwm(st->pull, 0);
     for (size_t i = 0; i < st->nrecv; i++)

@@ -37,6 +37,11 @@
 #include "agg_config.h"
 
 #define NOTIFY_ENDPOINT "inproc://pgvigil-notify"
+/* PUB: one message per test notification (kind "test", tried once, never
+ * retried) when its attempt ends, JSON text: {"id","receiver","delivered",
+ * "status","error","duration_ms","attempts"}. Subscribe before asking the
+ * core for the test (POST /api/v1/receivers/{name}/test does). */
+#define NOTIFY_OUTCOMES_ENDPOINT "inproc://pgvigil-notify-outcomes"
 
 typedef struct {
     atomic_uint_fast64_t queued, delivered, failed, attempts, retries;
