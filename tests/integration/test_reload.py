@@ -12,9 +12,14 @@ Proves, in order:
     publish_interval needs a restart;
  2. a broken file, SIGHUP: refused, the log names the file, the line and
     the key, and the previous configuration stays in force (the token added
-    in 1 still works, the rules of 1 still judge).
+    in 1 still works, the rules of 1 still judge);
+ 3. POST /api/v1/receivers/{name}/test: operator only, 404 for an unknown
+    receiver, delivered to the real sink (X-Pgvigil-Event: test) with the
+    outcome in the answer; a receiver that does not answer is reported as
+    not delivered after one attempt; each request is in the audit log.
 """
 
+import json
 import os
 import signal
 import time
@@ -48,13 +53,17 @@ class ReloadTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = TestDir()
         cls.cluster = PgCluster(cls.dir, pg_stat_statements=False).start()
+        cls.cluster.psql("primary", "CREATE DATABASE pgvigil")
+        cls.dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % cls.cluster.port("primary")
         cls.sink = HttpSink()
-        cls.tokens, cls.entries = api_tokens("operator", "viewer")
+        cls.dead = "http://127.0.0.1:%d/nobody" % free_port()  # nothing listens there
+        cls.tokens, cls.entries = api_tokens("operator", "viewer", "admin")
+        cls.lines = cls.entries.splitlines()
         cls.ingest = "tcp://127.0.0.1:%d" % free_port()
         cls.port = free_port()
         cls.base = "http://127.0.0.1:%d" % cls.port
         cls.path = os.path.join(cls.dir.path, "aggregator.yaml")
-        cls.write_config(RULES_BEFORE, cls.entries.splitlines()[0], "100ms")
+        cls.write_config(RULES_BEFORE, cls.lines[0] + "\n" + cls.lines[2], "100ms")
         cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cls.path])
         wait_for(lambda: cls.call("/healthz")[0] == 200, 20, what="aggregator")
         cls.collectors = []
@@ -73,6 +82,7 @@ class ReloadTest(unittest.TestCase):
     def write_config(cls, rules, tokens, publish):
         text = """
 listen: {ingest: [%s], http: "127.0.0.1:%d"}
+storage: {dsn: "%s", spool_dir: %s}
 stale_intervals: 8
 publish_interval: %s
 auth:
@@ -82,9 +92,11 @@ auth:
 rules:%s
 receivers:
   - {name: hook, type: webhook, url: "%s/hook"}
+  - {name: dead, type: webhook, url: "%s"}
+delivery: {timeout: 2s}
 escalation:
   normal: [{after: 0s, receivers: [hook]}]
-""" % (cls.ingest, cls.port, publish, tokens, rules, cls.sink.url)
+""" % (cls.ingest, cls.port, cls.dsn, cls.dir.sub("spool"), publish, tokens, rules, cls.sink.url, cls.dead)
         tmp = cls.path + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
@@ -173,6 +185,40 @@ escalation:
         self.assertEqual(len(self.open_alerts("up_gone")), 0)
         self.assertTrue(all(a["severity"] == "critical" for a in self.open_alerts("up_watch")))
         self.assertTrue(self.agg.running())
+
+    def test_3_receiver_test_notification(self):
+        path = "/api/v1/receivers/%s/test"
+        self.assertEqual(self.call(path % "hook", "POST", {}, token="viewer")[0], 403)
+        status, doc = self.call(path % "nosuch", "POST", {})
+        self.assertEqual(status, 404, doc)
+        before = len(self.sink.received("/hook"))
+        status, doc = self.call(path % "hook", "POST", {})
+        self.assertEqual(status, 200, doc)
+        n = doc["notification"]
+        self.assertTrue(n["delivered"], n)
+        self.assertEqual((n["receiver"], n["status"], n["attempts"]), ("hook", 200, 1))
+        got = self.sink.received("/hook")[before:]
+        tests = [r for r in got if r["headers"].get("X-Pgvigil-Event") == "test"]
+        self.assertEqual(len(tests), 1, got)
+        self.assertEqual(tests[0]["headers"]["X-Pgvigil-Delivery"], str(n["id"]))
+        payload = json.loads(tests[0]["body"])
+        self.assertEqual(payload["kind"], "test")
+        self.assertIn("operator-bot", payload["alert"]["summary"])
+        # a receiver that does not answer: the outcome says so, once, no retry
+        status, doc = self.call(path % "dead", "POST", {})
+        self.assertEqual(status, 200, doc)
+        self.assertFalse(doc["notification"]["delivered"], doc)
+        self.assertTrue(doc["notification"]["error"])
+        self.assertEqual(doc["notification"]["attempts"], 1)
+        # audited like every change, with the outcome of the request
+        def audited():
+            status, a = self.call("/api/v1/audit", token="admin")
+            self.assertEqual(status, 200, a)
+            return [(e["who"], e["target"], e["result"]) for e in a["audit"] if "test notification" in e["action"]]
+        entries = wait_for(lambda: (lambda x: x if len(x) >= 3 else None)(audited()), 10, what="audit records")
+        self.assertIn(("operator-bot", "hook", 202), entries)
+        self.assertIn(("operator-bot", "dead", 202), entries)
+        self.assertIn(("operator-bot", "nosuch", 404), entries)
 
 
 if __name__ == "__main__":
