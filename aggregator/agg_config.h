@@ -1,8 +1,10 @@
 /*
  * agg_config.h — the aggregator's configuration (YAML, through common/config.h).
  *
- * Loaded once at start by main.c and then read-only: every actor receives a
- * const pointer. Later capabilities (alert rules, regions, receivers, auth)
+ * Loaded at start by main.c and then read-only: every actor receives a
+ * const pointer. SIGHUP loads a new one and hands it to the actors that can
+ * apply it (main_reload); every configuration loaded stays alive until
+ * exit, since modules keep pointers into it. Later capabilities (alert rules, regions, receivers, auth)
  * add their own members here and their own parse functions in agg_config.c.
  *
  *   listen:

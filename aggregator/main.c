@@ -128,6 +128,9 @@ static const agg_config_t *main_reload(const agg_config_t *cur, zlistx_t *loaded
     if (agg_config_restart_only(cur, next, keys, sizeof keys))
         log_warning("SIGHUP: %s changed in \"%s\"; these need a restart and keep their running values", keys,
                     cur->path);
+    if (cur->auth.enabled && !next->auth.enabled)
+        log_warning("SIGHUP: \"%s\" has no auth section any more: the API is open to anyone who reaches it",
+                    cur->path);
     int failed = notify_reload(notify, next) != 0;
     failed |= core_reload_config(core, next) != 0;
     http_set_auth(http, &next->auth);
