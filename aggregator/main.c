@@ -136,7 +136,7 @@ static const agg_config_t *main_reload(const agg_config_t *cur, zlistx_t *loaded
     http_set_auth(http, &next->auth);
     if (failed)
         log_error("SIGHUP: an actor did not take the new configuration");
-    log_info("SIGHUP: \"%s\" reloaded: %zu rules, %zu receivers, %zu API tokens", cur->path,
+    log_info("SIGHUP: \"%s\" is valid and reloaded: %zu rules, %zu receivers, %zu API tokens", cur->path,
              next->alerting.rule_count, next->alerting.receiver_count, next->auth.token_count);
     return next;
 }
