@@ -22,6 +22,7 @@ Proves, in order:
 import json
 import os
 import signal
+import threading
 import time
 import unittest
 
@@ -85,6 +86,8 @@ listen: {ingest: [%s], http: "127.0.0.1:%d"}
 storage: {dsn: "%s", spool_dir: %s}
 stale_intervals: 8
 publish_interval: %s
+http:
+  rate_limit: {per_second: 100000, burst: 100000}
 auth:
   anonymous: none
   tokens:
@@ -137,10 +140,26 @@ escalation:
         before = self.node("replica")["ingest"]
         self.assertEqual(self.call("/api/v1/alerts", token="viewer")[0], 401)  # not configured yet
 
+        # requests from other threads while the token table is swapped: each
+        # sees the old table or the new one, never an error (ASan watches)
+        statuses, stop = [], threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                statuses.append(self.call("/api/v1/alerts")[0])
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
         mark = len(self.agg.log_text())
         self.write_config(RULES_AFTER, self.entries, "200ms")
         self.agg.signal(signal.SIGHUP)
         wait_for(lambda: "reloaded" in self.log_after(mark), 10, what="the reload in the log")
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        self.assertTrue(statuses)
+        self.assertEqual(set(statuses), {200}, statuses[:20])
 
         # new thresholds, same alert: critical, still acknowledged
         a = wait_for(lambda: (lambda x: x if x and x["severity"] == "critical" else None)(self.alert(watch["id"])),
