@@ -234,7 +234,7 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", "rules", "regions", "peak",
                                        "escalation", "receivers", "delivery", "flapping", "auth", "http",
-                                       "diagnostics", "events", NULL};
+                                       "diagnostics", "events", "cluster", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
@@ -245,7 +245,8 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
         alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0 ||
-        agg_config_nonzero(cfg, root, &c->alerting) != 0)
+        agg_config_nonzero(cfg, root, &c->alerting) != 0 ||
+        cluster_config_parse(cfg, root, &c->cluster) != 0)
         return -1;
     c->stale_intervals = (uint32_t)stale;
     if (c->publish_interval_ms < 10 || c->publish_interval_ms > 10000)
@@ -280,6 +281,7 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->events.slot_retained_bytes = UINT64_C(64) << 20;
     c->events.lag_degraded_seconds = 30;
     diag_options_default(&c->diag);
+    cluster_config_default(&c->cluster);
     if (agg_config_parse(cfg, c) != 0) {
         snprintf(err, errlen, "%s", config_error(cfg));
         agg_config_destroy(&c);
@@ -319,6 +321,7 @@ void agg_config_destroy(agg_config_t **self_p)
     free(c->curve_allow_dir);
     alert_config_free(&c->alerting);
     auth_config_free(&c->auth);
+    cluster_config_free(&c->cluster);
     free(c);
     *self_p = NULL;
 }

@@ -31,6 +31,7 @@
  *   events:                               # fleet event detectors (fleet_events.c)
  *     slot_retained_bytes: 67108864       # an inactive slot retaining more is reported
  *     lag_degraded_seconds: 30            # a replica this far behind degrades its cluster
+ *   cluster:                              # several aggregators through Redis, see cluster_config.h
  */
 #ifndef PGVIGIL_AGG_CONFIG_H
 #define PGVIGIL_AGG_CONFIG_H
@@ -41,6 +42,7 @@
 
 #include "alert_config.h"
 #include "auth.h"
+#include "cluster_config.h"
 #include "diag.h"
 
 typedef struct {
@@ -81,6 +83,7 @@ typedef struct {
     auth_config_t auth;               /* auth and http sections, see auth.h */
     diag_options_t diag;              /* diagnostics section, see diag.h */
     agg_events_t events;              /* events section */
+    cluster_config_t cluster;         /* cluster section, see cluster_config.h */
 } agg_config_t;
 
 /* Load and validate path. On error returns NULL and writes a message naming

@@ -8,7 +8,8 @@
  * Everything compared here keeps its running value until a restart: the
  * sockets bound at start, the storage, the CURVE keys, and what other
  * actors read once at start (TLS, rate limits, CORS, the dashboard's
- * directory, the events query, diagnostics, log level, publish interval).
+ * directory, the events query, diagnostics, log level, publish interval,
+ * the cluster section).
  */
 #include "agg_config.h"
 
@@ -28,6 +29,18 @@ static bool same_diag(const diag_options_t *a, const diag_options_t *b)
            a->regression_half_life_ms == b->regression_half_life_ms &&
            a->regression_min_baseline_ms == b->regression_min_baseline_ms &&
            a->seq_scan_min_rows == b->seq_scan_min_rows && a->statements_top == b->statements_top;
+}
+
+static bool same_cluster(const cluster_config_t *a, const cluster_config_t *b)
+{
+    bool same = a->enabled == b->enabled && strcmp(a->name, b->name) == 0 &&
+                strcmp(a->redis.host, b->redis.host) == 0 && a->redis.port == b->redis.port &&
+                a->sentinel_count == b->sentinel_count && same_str(a->master_name, b->master_name) &&
+                same_str(a->password, b->password) && a->database == b->database && a->timeout_ms == b->timeout_ms &&
+                a->lease_ttl_ms == b->lease_ttl_ms && a->publish_interval_ms == b->publish_interval_ms;
+    for (size_t i = 0; same && i < a->sentinel_count; i++)
+        same = strcmp(a->sentinels[i].host, b->sentinels[i].host) == 0 && a->sentinels[i].port == b->sentinels[i].port;
+    return same;
 }
 
 static void note(char *out, size_t len, size_t *used, const char *key)
@@ -75,6 +88,7 @@ size_t agg_config_restart_only(const agg_config_t *a, const agg_config_t *b, cha
              a->alerting.events_interval_ms != b->alerting.events_interval_ms,
          "peak.events_query"},
         {!same_diag(&a->diag, &b->diag), "diagnostics"},
+        {!same_cluster(&a->cluster, &b->cluster), "cluster"},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].changed) {

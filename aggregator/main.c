@@ -1,7 +1,8 @@
 /*
  * main.c — pgvigil-aggregator: command line, configuration, and the actors
- * started in order (store, notify after restoring open alerts, core, ingest,
- * HTTP) and stopped in reverse on SIGINT or SIGTERM.
+ * started in order (store, coordination with the other aggregators, notify
+ * after restoring open alerts, core, ingest, HTTP) and stopped in reverse on
+ * SIGINT or SIGTERM.
  *
  *   pgvigil-aggregator -c FILE [--log-level LEVEL]
  *   pgvigil-aggregator check-config FILE (validate as at start; nothing runs)
@@ -37,7 +38,9 @@
 
 #include "agg_config.h"
 #include "auth.h"
+#include "cluster.h"
 #include "core.h"
+#include "core_cluster.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
@@ -176,6 +179,7 @@ static int run(const agg_config_t *cfg)
     store_t *store = NULL;
     ingest_t *ingest = NULL;
     http_t *http = NULL;
+    cluster_t *cluster = NULL; /* NULL: a lone aggregator */
     snapshot_holder_t *snaps = snapshot_holder_new();
     zlistx_t *loaded = zlistx_new(); /* configurations loaded by SIGHUP, freed last */
     if (loaded)
@@ -195,13 +199,16 @@ static int run(const agg_config_t *cfg)
     } else {
         log_warning("storage is not configured: no history is kept");
     }
+    /* after the store, which applied the migrations (cluster_epochs) */
+    if (cfg->cluster.enabled && !(cluster = cluster_new(&cfg->cluster, cfg->storage_dsn, CORE_CLUSTER_EVENTS_ENDPOINT)))
+        goto done;
     snprintf(alert_spool, sizeof alert_spool, "%s/alerts.spool", cfg->spool_dir);
     notify_load_state(cfg->storage_dsn, sql_dir, alert_spool, &alerts, &silences);
-    if (!(notify = notify_new(cfg, sql_dir, alert_spool, &notify_stats))) {
+    if (!(notify = notify_new(cfg, sql_dir, alert_spool, &notify_stats, cluster_fence(cluster)))) {
         log_error("could not start notifications: out of memory");
         goto done;
     }
-    if (!snaps || !(core = core_new(cfg, snaps, store, alerts, silences))) {
+    if (!snaps || !(core = core_new(cfg, snaps, store, alerts, silences, cluster))) {
         log_error("could not start the core: out of memory");
         goto done;
     }
@@ -210,7 +217,7 @@ static int run(const agg_config_t *cfg)
                    "could not start ingest: %s", err);
         goto done;
     }
-    if (!(http = http_new(cfg, snaps, &counters, store, &notify_stats, err, sizeof err))) {
+    if (!(http = http_new(cfg, snaps, &counters, store, &notify_stats, cluster_fence(cluster), err, sizeof err))) {
         log_report(LOG_LEVEL_ERROR, NULL, "Check listen.http in the configuration.", "%s", err);
         goto done;
     }
@@ -233,6 +240,7 @@ done:
     ingest_destroy(&ingest);
     core_destroy(&core);
     notify_destroy(&notify);
+    cluster_destroy(&cluster); /* after its readers; withdraws this aggregator's lease */
     store_destroy(&store);
     json_decref(alerts);
     json_decref(silences);

@@ -5,8 +5,28 @@
  * LSNs are read as pg_lsn text and parsed (common/lsn.c) so they travel as
  * uint64. Interval columns become microseconds; NULL (no lag measured yet)
  * stays absent.
+ *
+ * Lag is measured by comparing positions read on different servers at
+ * different moments, so each position carries the moment it was read
+ * (measured_at_us): the collector's clock when the query was sent plus half
+ * its round trip, closer to the truth than the round's start when earlier
+ * sections were slow.
+ *
+ * The aggregator pairs the primary's pg_stat_replication rows with replica
+ * nodes; for that each row carries its slot (pg_replication_slots.active_pid
+ * = the WAL sender's pid), the sender's pid and the client's address and
+ * port. A replica without a WAL receiver reports the named state
+ * "no receiver" rather than an empty one.
  */
 #include "sections_impl.h"
+
+#include "clock.h"
+
+/* When the server evaluated the query that is being decoded. */
+static int64_t replication_measured_at(const section_ctx_t *ctx)
+{
+    return clock_wall_us() - ctx->query_rtt_us / 2;
+}
 
 #define US(expr) "(extract(epoch FROM " expr ") * 1e6)::bigint"
 
@@ -20,8 +40,18 @@ const char *primary_replication_sql(const section_ctx_t *ctx)
            " r.flush_lsn::text, r.replay_lsn::text, " US("r.write_lag") ", " US("r.flush_lag") ","
            " " US("r.replay_lag") ", r.sync_state, " US("r.reply_time") ","
            " (SELECT slot_name FROM pg_replication_slots s WHERE s.active_pid = r.pid),"
-           " r.pid IS NOT NULL"
+           " r.pid IS NOT NULL, r.pid, r.client_port"
            " FROM (SELECT 1) one LEFT JOIN pg_stat_replication r ON true";
+}
+
+/* An int column (pid, port); absent when NULL or out of range. */
+static bool replication_i32(const PGresult *r, int row, int col, int32_t *out)
+{
+    int64_t v;
+    if (!section_i64(r, row, col, &v) || v < INT32_MIN || v > INT32_MAX)
+        return false;
+    *out = (int32_t)v;
+    return true;
 }
 
 static Pgvigil__Standby *standby_decode(const PGresult *r, int i)
@@ -42,19 +72,22 @@ static Pgvigil__Standby *standby_decode(const PGresult *r, int i)
     b->sync_state = section_str(r, i, 11, 32);
     SECTION_SET(i64, b, reply_time_us, r, i, 12);
     b->slot_name = section_str(r, i, 13, 128);
+    b->has_pid = replication_i32(r, i, 15, &b->pid);
+    b->has_client_port = replication_i32(r, i, 16, &b->client_port);
     return b;
 }
 
 int primary_replication_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s,
                                char *err, size_t errlen)
 {
-    (void)ctx;
     Pgvigil__PrimaryReplication *p;
-    if (section_expect(r, 15, 1, err, errlen) != 0 ||
+    if (section_expect(r, 17, 1, err, errlen) != 0 ||
         !SECTION_NEW(p, pgvigil__primary_replication__init))
         return -1;
     s->primary_replication = p;
     SECTION_SET(lsn, p, current_wal_lsn, r, 0, 0);
+    p->has_measured_at_us = 1;
+    p->measured_at_us = replication_measured_at(ctx);
     int rows = PQntuples(r);
     protobuf_c_boolean attached = 0;
     if (!section_bool(r, 0, 14, &attached) || !attached)
@@ -78,20 +111,20 @@ const char *replica_replication_sql(const section_ctx_t *ctx)
     if (ctx->server_version >= 140000)
         return "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
                " " US("pg_last_xact_replay_timestamp()") ","
-               " pg_get_wal_replay_pause_state() <> 'not paused', coalesce(w.status, ''),"
+               " pg_get_wal_replay_pause_state() <> 'not paused', coalesce(w.status, 'no receiver'),"
                " w.sender_host, w.sender_port, " US("w.last_msg_receipt_time") ","
                " w.latest_end_lsn::text, w.slot_name, w.flushed_lsn::text, " US("w.latest_end_time")
                " FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true";
     if (ctx->server_version >= 130000)
         return "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
                " " US("pg_last_xact_replay_timestamp()") ", pg_is_wal_replay_paused(),"
-               " coalesce(w.status, ''), w.sender_host, w.sender_port,"
+               " coalesce(w.status, 'no receiver'), w.sender_host, w.sender_port,"
                " " US("w.last_msg_receipt_time") ", w.latest_end_lsn::text, w.slot_name,"
                " w.flushed_lsn::text, " US("w.latest_end_time")
                " FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true";
     return "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
            " " US("pg_last_xact_replay_timestamp()") ", pg_is_wal_replay_paused(),"
-           " coalesce(w.status, ''), w.sender_host, w.sender_port,"
+           " coalesce(w.status, 'no receiver'), w.sender_host, w.sender_port,"
            " " US("w.last_msg_receipt_time") ", w.latest_end_lsn::text, w.slot_name,"
            " w.received_lsn::text, " US("w.latest_end_time")
            " FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true";
@@ -100,12 +133,13 @@ const char *replica_replication_sql(const section_ctx_t *ctx)
 int replica_replication_decode(const PGresult *r, section_ctx_t *ctx, Pgvigil__Sample *s,
                                char *err, size_t errlen)
 {
-    (void)ctx;
     Pgvigil__ReplicaReplication *p;
     if (section_expect(r, 12, 1, err, errlen) != 0 ||
         !SECTION_NEW(p, pgvigil__replica_replication__init))
         return -1;
     s->replica_replication = p;
+    p->has_measured_at_us = 1;
+    p->measured_at_us = replication_measured_at(ctx);
     SECTION_SET(lsn, p, receive_lsn, r, 0, 0);
     SECTION_SET(lsn, p, replay_lsn, r, 0, 1);
     SECTION_SET(i64, p, last_xact_replay_at_us, r, 0, 2);

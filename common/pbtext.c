@@ -82,13 +82,19 @@ static size_t pbtext_values(const ProtobufCMessage *m, const ProtobufCFieldDescr
     return **first ? 1 : 0;
 }
 
+/* parent.name into buf; a path too long for buf is cut (it only names the
+ * field in a message). */
+static void pbtext_join(char *buf, size_t len, const char *parent, const char *name)
+{
+    int n = snprintf(buf, len, "%s%s%s", parent, parent[0] ? "." : "", name);
+    if (n < 0 && len > 0)
+        buf[0] = '\0';
+}
+
 static void pbtext_path(char *where, size_t len, const char *parent, const char *name)
 {
-    if (!where)
-        return;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s%s%s", parent, parent[0] ? "." : "", name);
-    snprintf(where, len, "%s", buf);
+    if (where)
+        pbtext_join(where, len, parent, name);
 }
 
 static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, int depth,
@@ -109,7 +115,7 @@ static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, in
                 continue;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 char here[128];
-                snprintf(here, sizeof here, "%s%s%s", parent, parent[0] ? "." : "", f->name);
+                pbtext_join(here, sizeof here, parent, f->name);
                 r = pbtext_walk(v[k], max_len, depth + 1, here, where, wherelen);
                 if (r != PBTEXT_OK)
                     return r; /* where names the innermost field */

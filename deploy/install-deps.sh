@@ -17,6 +17,7 @@ PACKAGES=(
     postgresql postgresql-contrib redis-server
     curl openssl python3 python3-zmq procps iproute2 util-linux wrk
     iptables  # the partition fault test drops loopback packets to one port
+    faketime  # libfaketime: collectors with shifted clocks (lag tests)
     # the dashboard's browser tests: Debian's chromium driven through
     # chromium-driver by Debian's python3-selenium
     chromium chromium-driver python3-selenium

@@ -222,6 +222,7 @@ static void al_describe(alerting_t *self, al_alert_t *a, const node_view_t *n, c
 {
     const alert_rule_t *r = &self->ac->rules[a->rule];
     snprintf(a->cluster, sizeof a->cluster, "%s", cluster);
+    a->cluster_id = n->cluster_id;
     snprintf(a->region, sizeof a->region, "%s", n->region);
     a->role = metric_role_name(n->role);
     alert_severity_t sev = a->sm.severity != ALERT_SEV_NONE ? a->sm.severity : alert_severity_of(&r->params, value, factor);
@@ -300,10 +301,17 @@ bool alerting_node(alerting_t *self, const node_view_t *n, int64_t now_us)
     else if (!an->live_since_us)
         an->live_since_us = now_us;
     const char *cluster = n->cluster_id ? n->cluster : "unknown";
+    an->cluster_id = n->cluster_id;
     bool changed = false;
     for (size_t i = 0; i < self->ac->rule_count; i++)
         changed |= al_eval(self, an, &an->alerts[i], n, cluster, now_us);
     return changed;
+}
+
+void alerting_set_owner_filter(alerting_t *self, alerting_owns_fn *owns, void *arg)
+{
+    self->owns = owns;
+    self->owns_arg = arg;
 }
 
 bool alerting_tick(alerting_t *self, int64_t now_us)
@@ -312,7 +320,7 @@ bool alerting_tick(alerting_t *self, int64_t now_us)
     for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
         for (size_t i = 0; i < self->ac->rule_count; i++) {
             al_alert_t *a = &an->alerts[i];
-            if (!a->id)
+            if (!a->id || (self->owns && (!an->cluster_id || !self->owns(self->owns_arg, an->cluster_id))))
                 continue;
             if (a->acked && a->ack_expires_us && now_us >= a->ack_expires_us) {
                 a->acked = false;

@@ -43,6 +43,18 @@ typedef struct alerting alerting_t;
 typedef void(alerting_emit_fn)(void *arg, json_t *msg);
 
 alerting_t *alerting_new(const agg_config_t *cfg, alerting_emit_fn *emit, void *arg);
+/* With several aggregators, only the owner of a cluster escalates its
+ * alerts: alerting_tick skips the nodes of clusters owns() says are not
+ * ours (and nodes whose cluster is not known yet). */
+typedef bool(alerting_owns_fn)(void *arg, uint64_t cluster_id);
+void alerting_set_owner_filter(alerting_t *self, alerting_owns_fn *owns, void *arg);
+/* Hand-over (alerting_restore.c): drop, without a word, the alert state of
+ * nodes whose cluster the owner filter says is no longer ours (its owner
+ * carries on); take over the open alerts a previous owner stored (the
+ * "alerts" documents of one cluster), so nothing is announced again and
+ * escalation continues from the tier reached. */
+void alerting_forget_unowned(alerting_t *self);
+void alerting_adopt(alerting_t *self, const json_t *alerts);
 void alerting_destroy(alerting_t **self_p);
 /* A new configuration (SIGHUP): alert state is kept by rule name, alerts of
  * removed rules are resolved, receivers are matched by name, silences are

@@ -108,6 +108,11 @@ json_t *alerting_json(const alerting_t *self, const al_alert_t *a, const char *s
                           a->sm.flapping);
     if (!j)
         return NULL;
+    if (a->cluster_id) {
+        char cluster_id[24];
+        snprintf(cluster_id, sizeof cluster_id, "%" PRIu64, a->cluster_id);
+        json_object_set_new(j, "cluster_id", json_string(cluster_id));
+    }
     json_object_set_new(j, "threshold", isnan(a->threshold) ? json_null() : json_real(a->threshold));
     json_object_set_new(j, "labels", alerting_labels(self, a));
     if (a->acked)
@@ -153,9 +158,12 @@ void alerting_notify(alerting_t *self, al_alert_t *a, int receiver, const char *
         json_decref(payload);
         return;
     }
-    self->emit(self->arg, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o}", "op", "notify", "id", (json_int_t)id,
+    char cluster_id[24];
+    snprintf(cluster_id, sizeof cluster_id, "%" PRIu64, a->cluster_id);
+    self->emit(self->arg, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o,s:s}", "op", "notify", "id", (json_int_t)id,
                                     "alert_id", (json_int_t)a->id, "receiver",
-                                    self->ac->receivers[receiver].name, "kind", kind, "payload", payload));
+                                    self->ac->receivers[receiver].name, "kind", kind, "payload", payload,
+                                    "cluster_id", cluster_id));
 }
 
 void alerting_notify_notified(alerting_t *self, al_alert_t *a, const char *kind, int64_t now_us)

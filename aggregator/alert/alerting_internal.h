@@ -23,6 +23,7 @@
 typedef struct {
     alert_instance_t sm;
     uint64_t id;              /* 0: no open alert */
+    uint64_t cluster_id;      /* the node's system identifier when described */
     int rule;
     char node[NODE_VIEW_NAME_MAX], cluster[NODE_VIEW_NAME_MAX], region[NODE_VIEW_NAME_MAX];
     const char *role;
@@ -37,6 +38,7 @@ typedef struct {
 
 typedef struct {
     char name[NODE_VIEW_NAME_MAX];
+    uint64_t cluster_id;      /* from the node's last view; 0 before one */
     int64_t live_since_us;    /* up and reporting since; 0 while down or stale */
     al_alert_t *alerts;       /* one per rule */
 } al_node_t;
@@ -66,6 +68,8 @@ struct alerting {
     const alert_config_t *ac;
     alerting_emit_fn *emit;
     void *arg;
+    alerting_owns_fn *owns;   /* NULL: every cluster is ours */
+    void *owns_arg;
     zhashx_t *nodes;          /* name -> al_node_t */
     zlistx_t *silences;       /* al_silence_t */
     json_t *resolved;         /* most recent first */

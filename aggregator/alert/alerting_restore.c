@@ -100,6 +100,10 @@ static void al_restore_alert(alerting_t *self, json_t *j)
     }
     al_alert_t *a = &an->alerts[rule];
     a->id = id;
+    const char *cluster_id = json_string_value(json_object_get(j, "cluster_id"));
+    a->cluster_id = cluster_id ? strtoull(cluster_id, NULL, 10) : 0;
+    if (a->cluster_id)
+        an->cluster_id = a->cluster_id;
     snprintf(a->node, sizeof a->node, "%s", node);
     snprintf(a->cluster, sizeof a->cluster, "%s", json_string_value(json_object_get(j, "cluster")) ?: "");
     snprintf(a->region, sizeof a->region, "%s", json_string_value(json_object_get(j, "region")) ?: "");
@@ -126,4 +130,35 @@ void alerting_restore(alerting_t *self, const json_t *alerts, const json_t *sile
     if (json_array_size(alerts) || json_array_size(silences))
         log_info("restored %zu alerts (open and recently closed) and %zu silences", json_array_size(alerts),
                  json_array_size(silences));
+}
+
+/* ---- hand-over between aggregators ---- */
+
+void alerting_forget_unowned(alerting_t *self)
+{
+    if (!self->owns)
+        return;
+    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes)) {
+        if (!an->cluster_id || self->owns(self->owns_arg, an->cluster_id))
+            continue;
+        for (size_t i = 0; i < self->ac->rule_count; i++) {
+            memset(&an->alerts[i], 0, sizeof an->alerts[i]);
+            alert_init(&an->alerts[i].sm);
+            an->alerts[i].rule = (int)i;
+        }
+        an->live_since_us = 0;
+    }
+}
+
+void alerting_adopt(alerting_t *self, const json_t *alerts)
+{
+    size_t i;
+    json_t *j;
+    json_array_foreach(alerts, i, j) {
+        const char *state = json_string_value(json_object_get(j, "state"));
+        if (state && (strcmp(state, "pending") == 0 || strcmp(state, "firing") == 0 || strcmp(state, "nodata") == 0))
+            al_restore_alert(self, j);
+    }
+    if (json_array_size(alerts))
+        log_info("took over %zu open alerts from the previous owner", json_array_size(alerts));
 }

@@ -148,7 +148,11 @@ int alerting_silence_command(alerting_t *self, const json_t *cmd, const char *wh
             *reply = core_error("bad_request", "%s", err);
             return 400;
         }
-        s->id = alerting_next_id(self);
+        /* a silence made on another aggregator keeps its id everywhere */
+        uint64_t given = (uint64_t)json_integer_value(json_object_get(cmd, "silence_id"));
+        s->id = given ? given : alerting_next_id(self);
+        if (given > self->last_id)
+            self->last_id = given;
         zlistx_add_end(self->silences, s);
         json_t *j = alerting_silence_json(s);
         if (self->emit)

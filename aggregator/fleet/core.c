@@ -12,6 +12,7 @@
 #include "actor.h"
 #include "alerting.h"
 #include "clock.h"
+#include "core_cluster.h"
 #include "fleet.h"
 #include "ingest.h"
 #include "log.h"
@@ -31,6 +32,7 @@ typedef struct {
     store_writer_t *writer; /* NULL: no history; created on the actor's thread */
     zsock_t *pull, *commands, *notify;
     alerting_t *alerting;
+    core_cluster_t *cluster;    /* ownership among aggregators (never NULL) */
     peak_events_t *peak_events; /* NULL: no events query */
     int64_t peak_events_at_us;
     uint64_t last_audit_id;
@@ -69,13 +71,15 @@ static void core_publish(core_state_t *st)
     snap->samples_applied = atomic_load(&st->applied);
     json_t *av = alerting_view(st->alerting, clock_wall_us());
     snap->alerts = json_incref(json_object_get(av, "alerts"));
+    core_cluster_publish(st->cluster, snap->alerts); /* before annotate: our own alerts only */
+    core_cluster_annotate(st->cluster, snap);         /* "owner"; the other owners' alerts */
     snap->silences = json_incref(json_object_get(av, "silences"));
     json_decref(av);
     snap->diag = diag_all(st->diag);
     snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
-    json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
+    json_t *wrap = json_pack("{s:O}", "clusters", snap->clusters);
     snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
     snapshot_publish(st->snapshots, snap);
@@ -86,7 +90,7 @@ static void core_publish(core_state_t *st)
 static void core_emit(void *arg, json_t *msg)
 {
     core_state_t *st = arg;
-    if (!msg)
+    if (!msg || !core_cluster_may_emit(st->cluster, msg))
         return;
     if (!st->notify || zmq_send(zsock_resolve(st->notify), &msg, sizeof msg, 0) != (int)sizeof msg)
         json_decref(msg);
@@ -103,7 +107,8 @@ static void core_sampled(core_state_t *st, const char *node, const fleet_applied
         log_warning("the collector of %s restarted: its maintenance operations failed", node);
     if (diag_apply(st->diag, s, received_at_us))
         fleet_set_regressions(st->fleet, node, diag_regressions(st->diag, node), received_at_us);
-    if (what->backup_verified)
+    const node_view_t *v = fleet_node_view(st->fleet, node);
+    if (what->backup_verified && (!v || core_cluster_owns(st->cluster, v->cluster_id)))
         core_emit(st, json_pack("{s:s,s:o}", "op", "backup", "backup", diag_backup_json(node, s->backup)));
 }
 
@@ -132,7 +137,7 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
             st->dirty = true;
             core_sampled(st, node, &what, h.sample, h.received_at_us);
             const node_view_t *v = fleet_node_view(st->fleet, node);
-            if (v)
+            if (v && core_cluster_heard(st->cluster, v->cluster_id))
                 alerting_node(st->alerting, v, clock_wall_us());
         }
         /* After the sample's rows (or none: a duplicate): the store tells
@@ -145,6 +150,17 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
      * the timer publishes what arrives in between. */
     if (st->dirty && clock_mono_us() - st->published_at_us >= (int64_t)st->cfg->publish_interval_ms * 1000)
         core_publish(st);
+    return 0;
+}
+
+/* Ownership among aggregators changed (core_cluster.h). */
+static int core_on_cluster(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    core_state_t *st = arg;
+    if (core_cluster_on_event(st->cluster))
+        st->dirty = true;
     return 0;
 }
 
@@ -164,7 +180,8 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     }
     bool alerts = false;
     for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
-        alerts |= alerting_node(st->alerting, v, clock_wall_us());
+        if (core_cluster_owns(st->cluster, v->cluster_id))
+            alerts |= alerting_node(st->alerting, v, clock_wall_us());
     if (alerting_tick(st->alerting, clock_wall_us()) || alerts)
         st->dirty = true;
     if (maint_tick(st->maint, clock_wall_us()))
@@ -219,8 +236,11 @@ static int core_on_command(zloop_t *loop, zsock_t *rep, void *arg)
         status = (int)json_integer_value(json_object_get(json_object_get(cmd, "audit"), "result"));
     else if (what && strcmp(what, "maintenance") == 0)
         status = core_maintenance(st, cmd, &body);
-    else if (cmd)
-        status = alerting_command(st->alerting, cmd, clock_wall_us(), &body);
+    else if (cmd) {
+        status = core_cluster_route(st->cluster, cmd, alerting_command(st->alerting, cmd, clock_wall_us(), &body),
+                                    &body);
+        core_cluster_share_silence(st->cluster, cmd, status, body);
+    }
     else
         body = core_error("bad_request", "malformed command");
     json_t *audit = json_object_get(cmd, "audit");
@@ -287,7 +307,7 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
-    if (st->dirty)
+    if (st->dirty || core_cluster_fleet_changed(st->cluster))
         core_publish(st);
     return 0;
 }
@@ -353,26 +373,30 @@ static void core_actor(zsock_t *pipe, void *arg)
     core_state_t *st = arg;
     /* The writer's socket belongs to this thread. */
     store_writer_t *writer = st->store ? store_writer_new(st->store) : NULL;
-    if (writer)
-        fleet_observe(st->fleet, store_rows_observe, writer);
+    if (writer) {
+        core_cluster_set_writer(st->cluster, writer);
+        fleet_observe(st->fleet, core_cluster_rows, st->cluster); /* store_rows, owned clusters only */
+    }
     st->writer = writer;
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true); /* ends on $TERM only: main stops actors in order */
     zloop_reader(loop, pipe, core_on_pipe, st);
     zloop_reader(loop, st->pull, core_on_sample, st);
     zloop_reader(loop, st->commands, core_on_command, st);
+    if (core_cluster_events(st->cluster))
+        zloop_reader(loop, core_cluster_events(st->cluster), core_on_cluster, st);
     zloop_timer(loop, 100, 0, core_on_stale, st);
     zloop_timer(loop, st->cfg->publish_interval_ms, 0, core_on_publish, st);
     zsock_signal(pipe, 0);
     zloop_start(loop);
     zloop_destroy(&loop);
-    fleet_unobserve(st->fleet, store_rows_observe, writer);
+    fleet_unobserve(st->fleet, core_cluster_rows, st->cluster);
     st->writer = NULL;
     store_writer_destroy(&writer);
 }
 
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
-                 const json_t *restored_alerts, const json_t *restored_silences)
+                 const json_t *restored_alerts, const json_t *restored_silences, cluster_t *cluster)
 {
     core_t *self = calloc(1, sizeof *self);
     core_state_t *st = calloc(1, sizeof *st);
@@ -392,8 +416,12 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
-    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify || !st->alerting)
+    st->cluster = st->alerting ? core_cluster_new(cluster, st->alerting) : NULL;
+    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify ||
+        !st->alerting || !st->cluster)
         goto fail;
+    if (cluster)
+        alerting_set_owner_filter(st->alerting, core_cluster_owns_fn, st->cluster);
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
     alerting_restore(st->alerting, restored_alerts, restored_silences);
@@ -408,6 +436,7 @@ fail:
         zsock_destroy(&st->commands);
         zsock_destroy(&st->notify);
         alerting_destroy(&st->alerting);
+        core_cluster_destroy(&st->cluster);
         peak_events_destroy(&st->peak_events);
         fleet_destroy(&st->fleet);
         diag_destroy(&st->diag);
@@ -438,6 +467,7 @@ void core_destroy(core_t **self_p)
     zsock_destroy(&self->state->commands);
     zsock_destroy(&self->state->notify);
     alerting_destroy(&self->state->alerting);
+    core_cluster_destroy(&self->state->cluster);
     peak_events_destroy(&self->state->peak_events);
     fleet_destroy(&self->state->fleet);
     diag_destroy(&self->state->diag);

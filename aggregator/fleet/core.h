@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "agg_config.h"
+#include "cluster.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -30,9 +31,12 @@ typedef struct core core_t;
  * CORE_COMMANDS_ENDPOINT before core_new returns, so ingest and HTTP may
  * connect right after, and hands alerting's durable messages to
  * NOTIFY_ENDPOINT (notify.h, bound before). restored_alerts and
- * restored_silences (may be NULL) come from notify_load_state(). */
+ * restored_silences (may be NULL) come from notify_load_state().
+ * cluster (NULL: a lone aggregator) is the coordination actor: the core
+ * tells it which clusters it hears, and evaluates alerts, writes history and
+ * emits notifications only for the clusters it owns (core_cluster.c). */
 core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t *store,
-                 const json_t *restored_alerts, const json_t *restored_silences);
+                 const json_t *restored_alerts, const json_t *restored_silences, cluster_t *cluster);
 /* Shutdown begins: stop judging staleness and alerts (collectors fall
  * silent because ingest stops, not because they failed). Blocks until the
  * core has taken it. */

@@ -29,6 +29,7 @@
 #include <czmq.h>
 
 #include "log.h"
+#include "pairing.h"
 
 static void fleet_node_free(void **item)
 {
@@ -214,47 +215,91 @@ static bool fleet_primary_decide(fleet_t *self, fleet_cluster_t *c, fleet_node_t
     return true;
 }
 
+/* A lag row for the history, with the lag at t. */
+static void fleet_lag_row(fleet_t *self, const fleet_node_t *n, const lag_result_t *lag, int64_t t)
+{
+    fleet_note_t note = {.kind = FLEET_NOTE_LAG, .node = &n->view, .sample = n->latest, .at_us = t, .lag = lag};
+    fleet_notify(self, &note);
+}
+
+/* A replica's lag measured against an extrapolated primary position is
+ * measured again, at the same instant, once a primary point covers it; its
+ * history row is written then. */
+static void fleet_revise_lag(fleet_t *self, fleet_cluster_t *c, int64_t t)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->n_revise; i++) {
+        fleet_node_t *r = c->revise[i];
+        if (!r->lag_row_pending)
+            continue;
+        if (r->lag_obs.t_us > t) {
+            c->revise[keep++] = r;
+            continue;
+        }
+        if (r->view.cluster_id == c->id && r->view.has_lag)
+            lag_compute(&c->ring, &r->lag_obs, r->lag_obs.t_us, &r->sample_lag);
+        fleet_lag_row(self, r, &r->sample_lag, r->lag_obs.t_us);
+        r->lag_row_pending = false;
+    }
+    c->n_revise = keep;
+}
+
 static void fleet_primary_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s,
                                  int64_t t)
 {
     if (!fleet_primary_decide(self, c, n))
         return;
-    if (s->primary_replication && s->primary_replication->has_current_wal_lsn)
+    if (s->primary_replication && s->primary_replication->has_current_wal_lsn) {
         lag_ring_push(&c->ring, t, s->primary_replication->current_wal_lsn);
+        fleet_revise_lag(self, c, t);
+    }
     fleet_detect_slots(self, c, n, s);
 }
 
 /* The primary's own view of this standby (pg_stat_replication.replay_lag),
- * matched by application_name == node name. */
-static double fleet_primary_view(fleet_t *self, const fleet_cluster_t *c, const char *node)
+ * from the row paired with it (pairing.h); NAN when none pairs. */
+static double fleet_primary_view(fleet_t *self, const fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s)
 {
     const fleet_node_t *p = c->primary[0] ? zhashx_lookup(self->nodes, c->primary) : NULL;
-    const Pgvigil__PrimaryReplication *pr = p && p->latest ? p->latest->primary_replication : NULL;
-    for (size_t i = 0; pr && i < pr->n_standbys; i++) {
-        const Pgvigil__Standby *sb = pr->standbys[i];
-        if (sb->application_name && strcmp(sb->application_name, node) == 0)
-            return sb->has_replay_lag_us ? (double)sb->replay_lag_us / 1e6 : 0;
-    }
-    return NAN;
+    const Pgvigil__Standby *sb = pairing_standby(p ? p->latest : NULL, s, n->view.name, &n->view.paired_by);
+    if (!sb)
+        return NAN;
+    return sb->has_replay_lag_us ? (double)sb->replay_lag_us / 1e6 : 0;
 }
 
-/* The replica's lag at its sample time t. Replayed position older than the
- * ring (it was filled after this aggregator started): the ring's answer is
- * only a lower bound; the age of the last replayed commit is the better
- * estimate then. */
+/* The replica's lag at its sample time t (n->sample_lag). Replayed position
+ * older than the ring (it was filled after this aggregator started): the
+ * ring's answer is only a lower bound; the age of the last replayed commit
+ * is the better estimate then. */
 static void fleet_measure_lag(fleet_node_t *n, const fleet_cluster_t *c, const Pgvigil__ReplicaReplication *rr,
                               const Pgvigil__Sample *s, int64_t t)
 {
     node_view_t *v = &n->view;
-    v->has_lag = rr->has_replay_lsn && c->primary[0] &&
-                 lag_compute(&c->ring, t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn, &v->lag);
-    if (v->has_lag && lag_before_ring(&c->ring, rr->replay_lsn) && rr->has_last_xact_replay_at_us &&
-        rr->last_xact_replay_at_us > 0) {
+    bool same_replay = v->has_lag && rr->has_replay_lsn && rr->replay_lsn == n->lag_obs.replay_lsn;
+    n->lag_obs = (lag_observation_t){t, rr->has_receive_lsn, rr->receive_lsn, rr->replay_lsn};
+    v->has_lag = rr->has_replay_lsn && c->primary[0] && lag_compute(&c->ring, &n->lag_obs, t, &n->sample_lag);
+    if (v->has_lag && n->sample_lag.lower_bound && rr->has_last_xact_replay_at_us && rr->last_xact_replay_at_us > 0) {
         double age = (double)(s->collected_at_us - rr->last_xact_replay_at_us) / 1e6;
-        if (age > v->lag.seconds)
-            v->lag.seconds = age;
+        if (age > n->sample_lag.seconds)
+            n->sample_lag.seconds = age;
     }
-    n->sample_lag_s = v->has_lag ? v->lag.seconds : 0;
+    n->replay_stuck = same_replay && v->has_lag && n->sample_lag.bytes > 0;
+}
+
+/* The history row of this measurement: now, or once the next primary point
+ * revises an estimated one. */
+static void fleet_lag_history(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, int64_t t)
+{
+    if (n->sample_lag.estimated) {
+        bool listed = false;
+        for (size_t i = 0; i < c->n_revise; i++)
+            listed |= c->revise[i] == n;
+        if (!listed && c->n_revise < FLEET_REVISE_MAX)
+            c->revise[c->n_revise++] = n, listed = true;
+        n->lag_row_pending = listed;
+    }
+    if (!n->lag_row_pending)
+        fleet_lag_row(self, n, &n->sample_lag, t);
 }
 
 static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s,
@@ -268,15 +313,18 @@ static void fleet_replica_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t
         return;
     bool was_paused = v->replay_paused, was_disconnected = v->disconnected;
     v->replay_paused = rr->has_replay_paused && rr->replay_paused;
-    snprintf(v->wal_status, sizeof v->wal_status, "%s", rr->wal_receiver_status ? rr->wal_receiver_status : "");
+    /* Older collectors sent "" for a replica without a WAL receiver. */
+    snprintf(v->wal_status, sizeof v->wal_status, "%s",
+             rr->wal_receiver_status && rr->wal_receiver_status[0] ? rr->wal_receiver_status : "no receiver");
     v->disconnected = strcmp(v->wal_status, "streaming") != 0;
     fleet_detect_replica(self, c, n, was_paused, was_disconnected);
+    if (n->lag_row_pending)
+        fleet_lag_row(self, n, &n->sample_lag, n->lag_obs.t_us); /* never revised: stored as it was */
+    n->lag_row_pending = false;
     fleet_measure_lag(n, c, rr, s, t);
-    v->primary_replay_lag_s = fleet_primary_view(self, c, v->name);
-    if (v->has_lag) {
-        fleet_note_t note = {.kind = FLEET_NOTE_LAG, .node = v, .sample = s, .at_us = t};
-        fleet_notify(self, &note);
-    }
+    v->primary_replay_lag_s = fleet_primary_view(self, c, n, s);
+    if (v->has_lag)
+        fleet_lag_history(self, c, n, t);
 }
 
 static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s, int64_t t)
@@ -299,29 +347,58 @@ static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sampl
     } else {
         fleet_replica_sample(self, c, n, s, t);
     }
+    v->split_brain = c->split_brain;
 }
 
-/* The one place a replica's final lag seconds are set: the lag at its sample
- * time, or more once a paused replica falls behind with the clock. */
+/* The cluster's split brain, as the node's view shows it (the members of a
+ * cluster learn of it at the next tick). True when it changed. */
+static bool fleet_node_split_brain(const fleet_t *self, fleet_node_t *n)
+{
+    const fleet_cluster_t *c = n->view.cluster_id ? fleet_cluster_of(self, n->view.cluster_id) : NULL;
+    bool split = c && c->split_brain;
+    if (split == n->view.split_brain)
+        return false;
+    n->view.split_brain = split;
+    return true;
+}
+
+static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us, lag_result_t *out);
+
+/* The one place a replica's final lag is set: the lag at its sample time,
+ * or at now_us for a replica whose position cannot be moving
+ * (fleet_lag_now). */
 static bool fleet_node_lag(const fleet_t *self, fleet_node_t *n, int64_t now_us)
 {
     node_view_t *v = &n->view;
     if (!v->has_lag)
         return false;
-    double paused = fleet_paused_lag_now(self, v, now_us), seconds = n->sample_lag_s;
-    if (!isnan(paused) && paused > seconds)
-        seconds = paused;
-    bool changed = seconds != v->lag.seconds;
-    v->lag.seconds = seconds;
+    lag_result_t lag;
+    if (!fleet_node_lag_now(self, n, now_us, &lag))
+        lag = n->sample_lag;
+    bool changed = memcmp(&lag, &v->lag, sizeof lag) != 0;
+    v->lag = lag;
     return changed;
+}
+
+/* When the sample's WAL positions were read (collector clock): the
+ * replication section's own time when it has one, else the round's start. */
+static int64_t fleet_measured_at(const Pgvigil__Sample *s)
+{
+    if (s->primary_replication && s->primary_replication->has_measured_at_us)
+        return s->primary_replication->measured_at_us;
+    if (s->replica_replication && s->replica_replication->has_measured_at_us)
+        return s->replica_replication->measured_at_us;
+    return s->collected_at_us;
 }
 
 static void fleet_take_sample(fleet_node_t *n, Pgvigil__Sample *s, int64_t received_at_us, int64_t *t)
 {
     node_view_t *v = &n->view;
-    lag_offset_add(&n->offset, s->collected_at_us, received_at_us);
+    lag_offset_add(&n->offset, s->collector_started_at_us, s->collected_at_us, received_at_us);
     v->clock_offset_us = lag_offset_estimate(&n->offset);
-    *t = s->collected_at_us - v->clock_offset_us;
+    v->clock_offset_recent_us = lag_offset_recent(&n->offset);
+    v->clock_steps = n->offset.steps;
+    *t = lag_offset_map(&n->offset, fleet_measured_at(s), received_at_us);
     snprintf(v->region, sizeof v->region, "%s", s->region);
     v->last_seen_us = received_at_us;
     v->collected_at_us = s->collected_at_us;
@@ -368,42 +445,58 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
     return true;
 }
 
+static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us, lag_result_t *out)
+{
+    const node_view_t *v = &n->view;
+    if (!v->up || v->stale || !v->has_lag || v->role != PGVIGIL__ROLE__ROLE_REPLICA || now_us <= n->lag_obs.t_us ||
+        !(v->replay_paused || v->disconnected || n->replay_stuck))
+        return false;
+    const fleet_cluster_t *c = fleet_cluster_of(self, v->cluster_id);
+    lag_result_t now;
+    if (!c || !lag_compute(&c->ring, &n->lag_obs, now_us, &now))
+        return false;
+    /* Never below the sampled figure (the lower-bound correction of a
+     * position older than the ring is kept). */
+    if (now.seconds < n->sample_lag.seconds)
+        now.seconds = n->sample_lag.seconds;
+    *out = now;
+    return true;
+}
+
+bool fleet_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us, lag_result_t *out)
+{
+    const fleet_node_t *n = zhashx_lookup(self->nodes, v->name);
+    return n && fleet_node_lag_now(self, n, now_us, out);
+}
+
 double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us)
 {
-    const Pgvigil__ReplicaReplication *rr = v->latest ? v->latest->replica_replication : NULL;
-    if (!v->up || v->stale || !v->replay_paused || !v->has_lag || !rr)
+    lag_result_t now;
+    /* An idle primary means no lag, stuck or not: lag_compute reads 0
+     * until the primary is known to have written past the replay position. */
+    if (!fleet_lag_now(self, v, now_us, &now) || now.seconds <= 0)
         return NAN;
-    const fleet_cluster_t *c = fleet_cluster_of(self, v->cluster_id);
-    if (!c)
-        return NAN;
-    int64_t reached = lag_time_reached(&c->ring, rr->replay_lsn);
-    /* Only once the primary is known to have written past the replay
-     * position: an idle primary means no lag, paused or not. */
-    if (reached == INT64_MAX || reached >= now_us || lag_before_ring(&c->ring, rr->replay_lsn))
-        return NAN;
-    uint64_t newest;
-    if (!lag_primary_lsn_at(&c->ring, now_us, &newest) || newest <= rr->replay_lsn)
-        return NAN;
-    return (double)(now_us - reached) / 1e6;
+    return now.seconds;
 }
 
 bool fleet_tick(fleet_t *self, int64_t now_us)
 {
     bool changed = false;
+    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
+        changed |= fleet_detect_split_brain_end(self, c);
     for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes)) {
         bool mine = false;
         if (fleet_detect_stale(self, n, now_us)) {
             fleet_status(self, n, "stale", now_us, "the collector stopped reporting");
             mine = true;
         }
+        mine |= fleet_node_split_brain(self, n);
         mine |= fleet_node_lag(self, n, now_us);
         mine |= metric_tick(&n->view, &n->metrics, n->latest, now_us);
         if (mine)
             n->view.version++;
         changed |= mine;
     }
-    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
-        changed |= fleet_detect_split_brain_end(self, c);
     return changed;
 }
 

@@ -54,6 +54,7 @@ typedef struct {
     /* SAMPLE: received at; LAG: the sample's time on the aggregator clock;
      * STATUS: the transition; EVENT: detected at (all aggregator clock). */
     int64_t at_us;
+    const lag_result_t *lag;    /* LAG: the lag at at_us (the view's may have moved on) */
     const char *state, *reason; /* STATUS: "up"/"down"/"stale", reason or NULL */
     const fleet_event_t *event; /* EVENT */
 } fleet_note_t;
@@ -91,10 +92,14 @@ const node_view_t *fleet_node_view(const fleet_t *self, const char *node);
 const node_view_t *fleet_first(fleet_t *self);
 const node_view_t *fleet_next(fleet_t *self);
 
-/* Replication lag of a replica whose replay is paused, at now_us rather
- * than at its last sample: its replay position cannot move until replay is
- * resumed (which its next sample would show), so once the primary has
- * written past it the lag grows with the clock. NAN when not applicable. */
+/* Replication lag of a replica at now_us rather than at its last sample,
+ * when its replay position cannot be moving: replay paused, WAL receiver
+ * not streaming, or replay stuck since the previous sample while behind.
+ * Its position stays put until its next sample says otherwise, so once the
+ * primary has written past it the lag grows with the clock. False (out
+ * untouched) when not applicable. */
+bool fleet_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us, lag_result_t *out);
+/* The seconds of fleet_lag_now(); NAN when not applicable or 0. */
 double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us);
 
 /* Build the JSON views (shapes in snapshot.h): clusters array, nodes object,

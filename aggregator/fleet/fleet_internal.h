@@ -20,10 +20,15 @@ typedef struct fleet_node {
     uint64_t last_seq;
     int64_t started_at_us;
     Pgvigil__Sample *latest;  /* owned; view.latest points here */
-    double sample_lag_s;      /* lag seconds at the last sample's time */
+    lag_result_t sample_lag;  /* the lag at the last sample's time */
+    lag_observation_t lag_obs; /* the replica's positions behind it */
+    bool lag_row_pending;     /* sample_lag estimated: its row waits for the revision */
+    bool replay_stuck;        /* behind, and replay did not move since the previous sample */
     bool slot_retaining;      /* an inactive slot retains more than the threshold */
     int64_t backup_verified_us; /* the last verification seen */
 } fleet_node_t;
+
+#define FLEET_REVISE_MAX 32
 
 typedef struct {
     uint64_t id;
@@ -31,6 +36,10 @@ typedef struct {
     uint32_t timeline;
     bool split_brain;
     lag_ring_t ring;
+    /* Replicas whose lag extrapolated the primary's position: the next
+     * primary point revises them. */
+    struct fleet_node *revise[FLEET_REVISE_MAX];
+    size_t n_revise;
 } fleet_cluster_t;
 
 struct fleet {

@@ -36,12 +36,12 @@ static json_t *view_lag(const node_view_t *v)
         return NULL;
     if (!v->has_lag)
         return json_null();
-    return json_pack("{s:I, s:f, s:I, s:I, s:b, s:o, s:s}", "bytes", (json_int_t)v->lag.bytes, "seconds",
-                     v->lag.seconds, "receive_bytes", (json_int_t)v->lag.receive_bytes, "apply_bytes",
-                     (json_int_t)v->lag.apply_bytes, "replay_paused", v->replay_paused,
-                     "primary_replay_lag_seconds",
+    return json_pack("{s:I, s:f, s:I, s:I, s:f, s:b, s:b, s:o, s:s?, s:s}", "bytes", (json_int_t)v->lag.bytes,
+                     "seconds", v->lag.seconds, "receive_bytes", (json_int_t)v->lag.receive_bytes, "apply_bytes",
+                     (json_int_t)v->lag.apply_bytes, "receive_seconds", v->lag.receive_seconds, "estimated",
+                     v->lag.estimated, "replay_paused", v->replay_paused, "primary_replay_lag_seconds",
                      isnan(v->primary_replay_lag_s) ? json_null() : json_real(v->primary_replay_lag_s),
-                     "wal_receiver_status", v->wal_status);
+                     "primary_view_paired_by", pairing_how_name(v->paired_by), "wal_receiver_status", v->wal_status);
 }
 
 /* One node's JSON, from its view alone (so it can be cached per version). */
@@ -50,11 +50,12 @@ static json_t *view_node(const node_view_t *v)
     char seen[40], id[24];
     clock_format_rfc3339(v->last_seen_us, seen, sizeof seen);
     snprintf(id, sizeof id, "%" PRIu64, v->cluster_id);
-    json_t *j = json_pack("{s:s, s:s?, s:s, s:b, s:b, s:s, s:s, s:i, s:s, s:i, s:f}", "node", v->name,
+    json_t *j = json_pack("{s:s, s:s?, s:s, s:b, s:b, s:s, s:s, s:i, s:s, s:i, s:f, s:f, s:I}", "node", v->name,
                           "cluster", v->cluster_id ? id : NULL, "role", metric_role_name(v->role), "up", v->up,
                           "stale", v->stale, "state", node_view_state(v), "region", v->region, "timeline",
                           (int)v->timeline, "last_seen", seen, "server_version", (int)v->server_version,
-                          "clock_offset_ms", (double)v->clock_offset_us / 1000.0);
+                          "clock_offset_ms", (double)v->clock_offset_us / 1000.0, "clock_offset_recent_ms",
+                          (double)v->clock_offset_recent_us / 1000.0, "clock_steps", (json_int_t)v->clock_steps);
     json_t *lag = view_lag(v);
     if (j && lag)
         json_object_set_new(j, "lag", lag);
@@ -174,6 +175,26 @@ static void view_node_metrics(FILE *f, const node_view_t **nodes, size_t n)
     }
 }
 
+/* The WAL receiver's state of each replica, as a state set: one series per
+ * replica, labelled with its state ("no receiver" when none runs). */
+static void view_receiver_states(FILE *f, const node_view_t **nodes, size_t n)
+{
+    fputs("# HELP pgvigil_wal_receiver_status The replica's WAL receiver state (pg_stat_wal_receiver.status, "
+          "or no receiver), as a label\n# TYPE pgvigil_wal_receiver_status gauge\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const node_view_t *x = nodes[i];
+        if (x->role != PGVIGIL__ROLE__ROLE_REPLICA || !x->up || x->stale || !x->wal_status[0])
+            continue;
+        fputs("pgvigil_wal_receiver_status{cluster=\"", f);
+        view_label(f, x->cluster_id ? x->cluster : "0");
+        fputs("\",node=\"", f);
+        view_label(f, x->name);
+        fputs("\",status=\"", f);
+        view_label(f, x->wal_status);
+        fputs("\"} 1\n", f);
+    }
+}
+
 static const node_view_t **view_sorted_nodes(fleet_t *self, size_t *n)
 {
     *n = zhashx_size(self->nodes);
@@ -254,6 +275,7 @@ int fleet_view(fleet_t *self, int64_t now_us, fleet_view_t *out)
     if (!f)
         goto fail;
     view_node_metrics(f, nodes, n);
+    view_receiver_states(f, nodes, n);
     fclose(f);
     free(nodes);
     return 0;

@@ -48,6 +48,23 @@ static metric_result_t d_restarts(const metric_input_t *in, double *out) { retur
 
 /* ---- replication (the fleet measured lag; these read its view) ---- */
 
+static metric_result_t d_split_brain(const metric_input_t *in, double *out)
+{
+    return in->view->cluster_id ? SET(in->view->split_brain ? 1 : 0) : METRIC_UNKNOWN;
+}
+
+static metric_result_t d_timeline(const metric_input_t *in, double *out)
+{
+    return in->view->up && in->view->timeline ? SET(in->view->timeline) : METRIC_UNKNOWN;
+}
+
+static metric_result_t d_receiver_streaming(const metric_input_t *in, double *out)
+{
+    const struct node_view *v = in->view;
+    return v->role == PGVIGIL__ROLE__ROLE_REPLICA && v->wal_status[0] ? SET(strcmp(v->wal_status, "streaming") == 0)
+                                                                      : METRIC_UNKNOWN;
+}
+
 static metric_result_t d_lag_seconds(const metric_input_t *in, double *out)
 {
     return in->view->has_lag ? SET(in->view->lag.seconds) : METRIC_UNKNOWN;
@@ -291,11 +308,11 @@ const metric_t metric_table[] = {
     [METRIC_COLLECTOR_STALE] = {"collector_stale", "bool", "1 when the node's collector has been silent for too long",
         METRIC_NODE, METRIC_BOOL, METRIC_F_PROM | METRIC_F_CLOCK | METRIC_F_ALWAYS, 0, "pgvigil_node_stale",
         d_stale, RULE("collector_stale", GT, 0.5, NAN, 0, ALL, NAN, "the collector of {node} stopped reporting")},
-    [METRIC_LAG_SECONDS] = {"replication_lag_seconds", "s", "Time since the primary reached the replica's replay position",
+    [METRIC_LAG_SECONDS] = {"replication_lag_seconds", "s", "Time since the primary first wrote beyond the replica's replay position",
         METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM | METRIC_F_CLOCK, 2, NULL, d_lag_seconds,
         RULE("replication_lag", GT, 5, 30, 10000, REP, NAN, "{node} replays {value} s behind its primary")},
     [METRIC_LAG_BYTES] = {"replication_lag_bytes", "bytes", "Primary WAL position minus replica replay position",
-        METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM, 3, NULL, d_lag_bytes,
+        METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM | METRIC_F_CLOCK, 3, NULL, d_lag_bytes,
         RULE("replication_lag_bytes", GT, 64.0 * 1048576, 1024.0 * 1048576, 30000, REP, NAN,
              "{node} is {value} bytes of WAL behind its primary")},
     [METRIC_REPLICA_DISCONNECTED] = {"replica_disconnected", "bool", "1 when the replica's WAL receiver is not streaming",
@@ -366,7 +383,7 @@ const metric_t metric_table[] = {
         METRIC_STATS, METRIC_GAUGE, METRIC_F_ALWAYS, 0, NULL, d_backup_taken_at, NO_RULE},
     /* Named by the table only. */
     {"replication_receive_lag_bytes", "bytes", "Primary WAL position minus replica receive position",
-     METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM, 14, NULL, d_receive_lag, NO_RULE},
+     METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM | METRIC_F_CLOCK, 14, NULL, d_receive_lag, NO_RULE},
     {"collector_clock_offset_seconds", "s", "Collector clock minus aggregator clock",
      METRIC_NODE, METRIC_GAUGE, METRIC_F_PROM | METRIC_F_ALWAYS, 0, NULL, d_offset, NO_RULE},
     {"collector_sequence_gaps_total", "samples", "Samples missing from a collector's sequence",
@@ -412,6 +429,15 @@ const metric_t metric_table[] = {
     {"temp_bytes_per_s", "bytes/s", "Temporary file bytes written per second", METRIC_SLOW, METRIC_RATE, 0, 32,
      NULL, d_temp_bytes, NO_RULE},
     {"deadlocks_per_s", "1/s", "Deadlocks per second", METRIC_SLOW, METRIC_RATE, 0, 33, NULL, d_deadlocks, NO_RULE},
+    {"cluster_split_brain", "bool", "1 while the node's cluster has two primaries that accept writes (split brain)",
+     METRIC_NODE, METRIC_BOOL, METRIC_F_PROM | METRIC_F_CLOCK, 0, NULL, d_split_brain,
+     RULE("split_brain", GT, NAN, 0.5, 0, PRI, NAN,
+          "{node} accepts writes while another primary of its cluster does (split brain)")},
+    {"node_timeline", "timeline", "The node's timeline (it moves on promotion)", METRIC_FAST, METRIC_GAUGE,
+     METRIC_F_PROM, 0, NULL, d_timeline, NO_RULE},
+    {"wal_receiver_streaming", "bool", "1 when the replica's WAL receiver streams, 0 in any other state "
+     "(pgvigil_wal_receiver_status names it)", METRIC_FAST, METRIC_BOOL, METRIC_F_PROM, 0, NULL,
+     d_receiver_streaming, NO_RULE},
     {"connections_in_use", "processes", "Server processes of every kind (client backends, WAL senders, background "
      "workers)", METRIC_FAST, METRIC_GAUGE, METRIC_F_PROM, 34, NULL, d_conn_in_use, NO_RULE},
 };

@@ -19,6 +19,7 @@
 
 #include "lag.h"
 #include "metric.h"
+#include "pairing.h"
 #include "pgvigil.pb-c.h"
 
 #define NODE_VIEW_NAME_MAX 64
@@ -31,13 +32,19 @@ typedef struct node_view {
     bool up, stale, seen;
     uint32_t timeline, interval_ms, server_version;
     int64_t last_seen_us, collected_at_us;
-    int64_t clock_offset_us; /* collector clock minus aggregator clock */
+    int64_t clock_offset_us; /* collector clock minus aggregator clock (lag.h's window) */
+    int64_t clock_offset_recent_us; /* the same over the last few samples */
+    uint64_t clock_steps;           /* clock steps followed (lag.h) */
     uint64_t received, gaps, duplicates, restarts;
-    /* Replication, replicas only. lag.seconds is final: on a paused replica
-     * it grows with the clock between samples (fleet.c, one place). */
+    /* Replication, replicas only. lag is final: on a replica that cannot be
+     * replaying (paused, not streaming, stuck while behind) it is the lag at
+     * the current time, growing with the clock between samples (fleet.c,
+     * one place). */
     bool has_lag, replay_paused, disconnected;
     lag_result_t lag;
     double primary_replay_lag_s; /* NAN when unknown */
+    pairing_how_t paired_by;     /* how the primary's row for this replica was found */
+    bool split_brain;            /* the node's cluster has two primaries accepting writes */
     char wal_status[32];
     unsigned query_regressions;  /* fed by diagnostics */
     const Pgvigil__Sample *latest; /* read-only, owned by the fleet */

@@ -352,7 +352,7 @@ static void http_listen_names(const agg_config_t *cfg, char *ports, size_t ports
 }
 
 http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_counters_t *counters,
-                 store_t *store, notify_stats_t *notify_stats, char *err, size_t errlen)
+                 store_t *store, notify_stats_t *notify_stats, cluster_fence_t *fence, char *err, size_t errlen)
 {
     http_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -361,6 +361,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->counters = counters;
     self->store = store;
     self->notify_stats = notify_stats;
+    self->fence = fence;
     self->cfg = cfg;
     atomic_init(&self->auth, &cfg->auth);
     self->limiter = auth_limiter_new(cfg->auth.rate_per_second, cfg->auth.rate_burst);

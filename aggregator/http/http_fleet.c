@@ -34,6 +34,10 @@ int http_readyz(const http_req_t *r)
     store_stats_t st = {.connected = true};
     if (r->http->store)
         store_stats(r->http->store, &st);
+    if (st.connected && cluster_fence_state(r->http->fence) == CLUSTER_STATE_DEGRADED)
+        return http_json(r->conn, 200, json_pack("{s:s,s:s}", "status", "degraded", "detail",
+                                                 "Redis is unreachable: this aggregator monitors and notifies "
+                                                 "everything it hears; duplicates are possible"));
     return st.connected ? http_send(r->conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
                         : http_error(r->conn, 503, "unavailable",
                                      "the history database is not reachable; samples are buffered");

@@ -24,6 +24,7 @@ struct http {
     store_t *store;               /* NULL: no history */
     history_t *history;           /* NULL: no history */
     notify_stats_t *notify_stats; /* NULL in tests */
+    cluster_fence_t *fence;       /* NULL: a lone aggregator */
     const agg_config_t *cfg;      /* as at start: listen, TLS, CORS, limits */
     /* The token table in force: swapped by http_set_auth (SIGHUP) while
      * civetweb threads read it; the tables it points into are immutable

@@ -115,6 +115,9 @@ int http_metrics(const http_req_t *r)
     if (!f)
         return http_error(r->conn, 500, "internal", "out of memory");
     fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    char *coordination = cluster_fence_metrics(r->http->fence);
+    fputs(coordination ? coordination : "", f);
+    free(coordination);
     hm_ingest(f, r);
     hm_alerts(f, r);
     if (r->http->notify_stats)

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "actor.h"
 #include "log.h"
+#include "notify_cluster.h"
 #include "notify_persist.h"
 #include "notify_render.h"
 
@@ -59,6 +60,7 @@ typedef struct {
     CURLM *multi;
     nt_receiver_t **recv;     /* one each, by address: curl keeps pointers into them */
     size_t nrecv;
+    notify_cluster_t *cluster; /* claims among aggregators */
 } nt_state_t;
 
 struct notify {
@@ -307,6 +309,7 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
                             (int)d->attempts));
         atomic_fetch_add(&st->stats->delivered, 1);
         log_debug("notification %" PRIu64 " (%s) delivered to %s in %.1f ms", d->id, d->kind, r->cfg->name, ms);
+        notify_cluster_delivered(st->cluster, d->id);
         nt_forget(st, d->id);
         zlistx_delete(r->queue, zlistx_first(r->queue) ? zlistx_cursor(r->queue) : NULL);
         return;
@@ -400,6 +403,10 @@ static int nt_on_pull(zloop_t *loop, zsock_t *pull, void *arg)
     void *z = zsock_resolve(pull);
     while (zmq_recv(z, &msg, sizeof msg, ZMQ_DONTWAIT) == (int)sizeof msg) {
         const char *what = json_string_value(json_object_get(msg, "op"));
+        if (what && strcmp(what, "notify") == 0 && !notify_cluster_claim(st->cluster, msg)) {
+            json_decref(msg); /* another aggregator sends (and stores) it */
+            continue;
+        }
         if (what && strcmp(what, "notify") == 0)
             nt_enqueue(st, (uint64_t)json_integer_value(json_object_get(msg, "id")),
                        (uint64_t)json_integer_value(json_object_get(msg, "alert_id")),
@@ -512,13 +519,15 @@ static void nt_state_free(nt_state_t *st)
     if (st->multi)
         curl_multi_cleanup(st->multi);
     notify_persist_destroy(&st->persist);
+    notify_cluster_destroy(&st->cluster);
     zhashx_destroy(&st->known);
     zsock_destroy(&st->pull);
     zsock_destroy(&st->outcomes);
     free(st);
 }
 
-notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats)
+notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats,
+                     cluster_fence_t *fence)
 {
     notify_t *self = calloc(1, sizeof *self);
     nt_state_t *st = calloc(1, sizeof *st);
@@ -530,11 +539,12 @@ notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *s
     st->persist = notify_persist_new(cfg->storage_dsn, sql_dir, spool_path, stats, nt_enqueue, st);
     st->known = zhashx_new();
     st->multi = curl_multi_init();
+    st->cluster = notify_cluster_new(&cfg->cluster, fence);
     st->nrecv = st->ac->receiver_count;
     st->recv = calloc(st->nrecv ? st->nrecv : 1, sizeof *st->recv);
     st->pull = zsock_new_pull("@" NOTIFY_ENDPOINT);
     st->outcomes = zsock_new_pub("@" NOTIFY_OUTCOMES_ENDPOINT);
-    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull || !st->outcomes)
+    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull || !st->outcomes || !st->cluster)
         goto fail;
     zsock_set_rcvhwm(st->pull, 0);
     for (size_t i = 0; i < st->nrecv; i++)

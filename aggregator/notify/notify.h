@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "agg_config.h"
+#include "cluster_fence.h"
 
 #define NOTIFY_ENDPOINT "inproc://pgvigil-notify"
 /* PUB: one message per test notification (kind "test", tried once, never
@@ -52,8 +53,10 @@ typedef struct {
 typedef struct notify notify_t;
 
 /* Binds NOTIFY_ENDPOINT and starts the actor. dsn may be NULL (nothing
- * durable; a warning is logged). */
-notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats);
+ * durable; a warning is logged). fence (NULL: a lone aggregator) makes each
+ * notification claimed among aggregators first (notify_cluster.h). */
+notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats,
+                     cluster_fence_t *fence);
 void notify_destroy(notify_t **self_p);
 /* Swap in a new configuration's receivers and delivery policy (SIGHUP);
  * cfg must stay alive until exit. Receivers kept by name keep their queue

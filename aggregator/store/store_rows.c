@@ -86,17 +86,17 @@ static void rows_sample(store_writer_t *w, const node_view_t *v, const Pgvigil__
     rows_put(w, STORE_NODE_SAMPLES, s->collected_at_us, &l);
 }
 
-static void rows_lag(store_writer_t *w, const node_view_t *v, int64_t t)
+static void rows_lag(store_writer_t *w, const node_view_t *v, const lag_result_t *lag, int64_t t)
 {
     store_line_t l;
     store_line_init(&l);
     store_line_text(&l, v->name);
     store_line_time(&l, t);
     store_line_u64(&l, v->cluster_id);
-    store_line_u64(&l, v->lag.bytes);
-    store_line_double(&l, v->lag.seconds);
-    store_line_u64(&l, v->lag.receive_bytes);
-    store_line_u64(&l, v->lag.apply_bytes);
+    store_line_u64(&l, lag->bytes);
+    store_line_double(&l, lag->seconds);
+    store_line_u64(&l, lag->receive_bytes);
+    store_line_u64(&l, lag->apply_bytes);
     store_line_bool(&l, v->replay_paused);
     store_line_double(&l, v->primary_replay_lag_s);
     store_line_double(&l, (double)v->clock_offset_us / 1e6);
@@ -140,7 +140,7 @@ void store_rows_observe(void *arg, const fleet_note_t *note)
         rows_sample(w, note->node, note->sample, note->at_us);
         break;
     case FLEET_NOTE_LAG:
-        rows_lag(w, note->node, note->at_us);
+        rows_lag(w, note->node, note->lag ? note->lag : &note->node->lag, note->at_us);
         break;
     case FLEET_NOTE_STATUS:
         rows_status(w, note->node, note);

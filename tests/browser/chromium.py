@@ -112,8 +112,13 @@ class Page:
     def count(self, selector):
         return self.js("document.querySelectorAll(arguments[0]).length", selector)
 
-    def click(self, selector):
-        self.driver.find_element("css selector", selector).click()
+    def click(self, selector, timeout=10):
+        # Found and clicked in one step inside the page: live views re-render
+        # their tables (a stream event may arrive between a find and a click
+        # made in two round trips, and the element found would be stale).
+        self.wait("(() => { const e = document.querySelector(arguments[0]);"
+                  " if (!e) return false; e.click(); return true; })()",
+                  "an element %s to click" % selector, timeout, selector)
 
     def fill(self, selector, value):
         e = self.driver.find_element("css selector", selector)

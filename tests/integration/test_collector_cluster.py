@@ -68,6 +68,14 @@ class CollectorClusterTest(unittest.TestCase):
         self.assertEqual(r["replica_replication"]["wal_receiver_status"], "streaming")
         standbys = p["primary_replication"]["standbys"]
         self.assertEqual([s["application_name"] for s in standbys], ["replica"])
+        # what pairs a standby row with its replica: slot, sender pid, client port
+        sender = self.cluster.psql("primary", "SELECT pid, client_port FROM pg_stat_replication")[0]
+        self.assertEqual(standbys[0]["slot_name"], r["replica_replication"]["slot_name"])
+        self.assertEqual([standbys[0]["pid"], standbys[0]["client_port"]], [int(x) for x in sender])
+        # each side dates its positions, after the round began
+        for sample, side in ((p, "primary_replication"), (r, "replica_replication")):
+            measured, collected = int(sample[side]["measured_at_us"]), int(sample["collected_at_us"])
+            self.assertTrue(collected <= measured < collected + 30 * 10**6, (collected, measured))
         slots = p["replication_slots"]["slots"]
         self.assertTrue(slots[0]["active"])
         self.assertIn("postgres", [d["datname"] for d in p["databases"]["databases"]])

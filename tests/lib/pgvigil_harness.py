@@ -7,7 +7,8 @@ time, inside a temporary directory the test owns:
               pg_basebackup -R), started as the postgres user
   Process     a daemon with its output in log files; SIGTERM, then SIGKILL
   Receiver    pgvigil-test-receiver, the stand-in aggregator, as JSON lines
-  Redis       a throwaway redis-server
+  Redis       a throwaway redis-server (optionally a replica)
+  Sentinel    a real Redis Sentinel watching one
   Writer      a thread running a write on the primary every interval
   HttpSink    an HTTP server recording every request (notification sinks)
   SmtpSink    a minimal SMTP server recording every message
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -195,7 +197,9 @@ class PgCluster:
         for sql in setup:
             self.psql("primary", sql)
 
-    def add_replica(self, name):
+    def add_replica(self, name, named=True):
+        """named=False keeps the primary_conninfo pg_basebackup -R wrote, so
+        the standby calls itself "walreceiver" as such replicas do."""
         primary = self.nodes["primary"]
         slot = name.replace("-", "_")
         self.psql("primary", "SELECT pg_create_physical_replication_slot('%s')" % slot)
@@ -207,8 +211,9 @@ class PgCluster:
         with open(os.path.join(datadir, "postgresql.auto.conf"), "a") as f:
             f.write("port = %d\n" % node.port)
             # Name the standby after the node so the primary's view matches it.
-            f.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n"
-                    % (primary.port, name))
+            if named:
+                f.write("primary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n"
+                        % (primary.port, name))
         self.nodes[name] = node
         reaper_note("pg", datadir)
         node.start()
@@ -380,13 +385,32 @@ class Receiver:
 
 
 class Redis:
-    """A throwaway redis-server on a free loopback port."""
+    """A throwaway redis-server on a free loopback port (no persistence: a
+    restart loses everything). replica_of: another Redis to replicate."""
 
-    def __init__(self, testdir):
+    def __init__(self, testdir, name="redis", replica_of=None):
+        self.testdir, self.name, self.replica_of = testdir, name, replica_of
         self.port = free_port()
-        self.process = Process(testdir, "redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                                  "--save", "", "--appendonly", "no", "--dir", testdir.path])
+        self._start()
+
+    def _start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.testdir.path]
+        if self.replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(self.replica_of.port)]
+        self.process = Process(self.testdir, self.name, argv)
         wait_for(self.ping, 10, what="redis")
+
+    def restart(self, down_seconds=0):
+        """Stop, wait, start again on the same port, empty."""
+        self.stop()
+        time.sleep(down_seconds)
+        self._start()
+
+    def command(self, *args):
+        """One command through redis-cli; its output as text."""
+        return subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
+                              stdout=subprocess.PIPE, text=True, timeout=10).stdout.strip()
 
     def ping(self):
         try:
@@ -395,6 +419,45 @@ class Redis:
                 return s.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def stop(self):
+        return self.process.stop()
+
+
+class Sentinel:
+    """A real Redis Sentinel (redis-server --sentinel) on a free loopback port,
+    monitoring master under master_name with a quorum of quorum."""
+
+    def __init__(self, testdir, master, master_name="pgvigil", quorum=2, name="sentinel",
+                 down_after_ms=1000, failover_timeout_ms=3000):
+        self.port = free_port()
+        conf = testdir.file(name + ".conf",
+                            "port %d\nbind 127.0.0.1\ndir %s\n"
+                            "sentinel monitor %s 127.0.0.1 %d %d\n"
+                            "sentinel down-after-milliseconds %s %d\n"
+                            "sentinel failover-timeout %s %d\n"
+                            "sentinel parallel-syncs %s 1\n"
+                            % (self.port, testdir.path, master_name, master.port, quorum,
+                               master_name, down_after_ms, master_name, failover_timeout_ms, master_name))
+        self.process = Process(testdir, name, ["redis-server", conf, "--sentinel"])
+        wait_for(self.ping, 10, what=name)
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def info(self):
+        return subprocess.run(["redis-cli", "-p", str(self.port), "INFO", "sentinel"], stdout=subprocess.PIPE,
+                              text=True, timeout=10).stdout
+
+    def master_port(self, master_name="pgvigil"):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "SENTINEL", "get-master-addr-by-name",
+                              master_name], stdout=subprocess.PIPE, text=True, timeout=10).stdout.split()
+        return int(out[1]) if len(out) == 2 else None
 
     def stop(self):
         return self.process.stop()

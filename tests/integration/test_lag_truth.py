@@ -1,0 +1,189 @@
+"""Replication lag against direct LSN truth, on a real primary and a replica
+made with pg_basebackup -R (so it calls itself "walreceiver").
+
+Truth (tests/lib/pgvigil_lagtruth.py): bytes = primary pg_current_wal_lsn()
+- replica pg_last_wal_replay_lsn(); seconds = time since the primary's WAL
+first went beyond that replay position (the primary polled every 0.1 s).
+
+Proves:
+  - the primary's own view (primary_replay_lag_seconds) is there for such a
+    replica, paired by its replication slot, not by name;
+  - idle, then a blocked stream (WAL sender stopped) and a small write the
+    replica never gets: lag seconds stay within 0.5 s of the truth, where
+    counting from when the primary reached the replay position read the
+    whole idle spell;
+  - the replica's collector restarted with its clock at +7 s, back at true
+    time, then at -7 s (libfaketime), during a replay pause under load: from
+    the first sample after each restart, seconds within 0.5 s and bytes
+    within 10% (or 64 kB) of the truth, and the offset shown is the new one;
+    the event stream's lag of the paused replica grows with the clock;
+  - with the primary stopped the WAL receiver state is a named one, never "".
+"""
+
+import json
+import os
+import signal
+import time
+import unittest
+import urllib.request
+
+from pgvigil_harness import (PgCluster, Process, TestDir, Writer, binary, collector_config, free_port, shut_down,
+                             wait_for)
+from pgvigil_lagtruth import Session, WalHistory, faketime_env, truth
+
+INTERVAL = "500ms"
+RECEIVER_STATES = ("no receiver", "stopped", "starting", "waiting", "restarting", "stopping", "streaming")
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read().decode())
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class LagTruthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = TestDir()
+        cls.cluster = PgCluster(cls.dir, replicas=0, pg_stat_statements=False).start()
+        cls.cluster.add_replica("replica", named=False)
+        cls.ingest = "tcp://127.0.0.1:%d" % free_port()
+        http = free_port()
+        cls.base = "http://127.0.0.1:%d" % http
+        cfg = cls.dir.file("aggregator.yaml", "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\n" % (cls.ingest, http))
+        cls.agg = Process(cls.dir, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
+        wait_for(lambda: http_ok(cls.base + "/healthz"), 15, what="aggregator HTTP")
+        cls.collectors = {}
+        for node in ("primary", "replica"):
+            cls.start_collector(node)
+        cls.primary = Session(cls.cluster.port("primary"))
+        cls.replica = Session(cls.cluster.port("replica"))
+        cls.history = WalHistory(cls.cluster.port("primary"))
+        cls.history.start()
+        wait_for(lambda: cls.lag() and cls.lag().get("bytes") is not None, 20, what="the replica's lag")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.history.stop()
+        for s in (cls.primary, cls.replica):
+            s.close()
+        shut_down(cls.dir, cls.cluster, cls.agg, list(cls.collectors.values()))
+
+    @classmethod
+    def start_collector(cls, node, shift=None):
+        old = cls.collectors.pop(node, None)
+        if old:
+            old.stop()
+        cfg = collector_config(cls.dir, node + ".yaml", node, cls.cluster.dsn(node), [cls.ingest],
+                               extra="interval: %s\n" % INTERVAL)
+        cls.collectors[node] = Process(cls.dir, "collector-%s%s" % (node, shift or ""),
+                                       [binary("pgvigil-collector"), "-c", cfg],
+                                       env=faketime_env(shift) if shift else None)
+
+    @classmethod
+    def node(cls, name="replica"):
+        return get_json(cls.base + "/api/v1/nodes/" + name)["node"]
+
+    @classmethod
+    def lag(cls):
+        try:
+            return cls.node().get("lag")
+        except OSError:
+            return None
+
+    def compare(self, seconds, what, bytes_too=False):
+        """Probe every 0.25 s for `seconds`: the API against the truth."""
+        end, probes = time.monotonic() + seconds, []
+        while time.monotonic() < end:
+            t, truth_bytes, truth_seconds = truth(self.primary, self.replica, self.history)
+            lag = self.lag()
+            probes.append((round(truth_seconds, 2), lag["seconds"] and round(lag["seconds"], 2), truth_bytes,
+                           lag["bytes"]))
+            time.sleep(0.25)
+        for truth_s, api_s, truth_b, api_b in probes:
+            self.assertLessEqual(abs(api_s - truth_s), 0.5, "%s: seconds (truth, api, truth bytes, api bytes) %s"
+                                 % (what, probes))
+            if bytes_too:
+                self.assertLessEqual(abs(api_b - truth_b), max(0.1 * truth_b, 65536),
+                                     "%s: bytes (truth, api, truth bytes, api bytes) %s" % (what, probes))
+        return probes
+
+    def stream_events(self, count):
+        """(arrival time, data) of the next count events of /api/v1/stream."""
+        events = []
+        with urllib.request.urlopen(self.base + "/api/v1/stream", timeout=10) as r:
+            while len(events) < count:
+                line = r.readline().decode()
+                if line.startswith("data: "):
+                    events.append((time.monotonic(), json.loads(line[6:])))
+        return events
+
+    def test_1_primary_view_of_a_basebackup_replica(self):
+        standbys = self.cluster.psql("primary", "SELECT application_name FROM pg_stat_replication")
+        self.assertEqual(standbys, [["walreceiver"]])
+        lag = wait_for(lambda: (lambda x: x if x and x.get("primary_replay_lag_seconds") is not None else None)(
+            self.lag()), 10, what="primary_replay_lag_seconds")
+        self.assertEqual(lag["primary_view_paired_by"], "slot")
+        self.assertEqual(lag["wal_receiver_status"], "streaming")
+        for key in ("receive_seconds", "estimated", "apply_bytes", "receive_bytes"):
+            self.assertIn(key, lag)
+        self.assertEqual(lag["bytes"], lag["receive_bytes"] + lag["apply_bytes"])
+
+    def test_2_idle_then_stall(self):
+        wait_for(lambda: self.lag()["bytes"] == 0 and self.lag()["seconds"] == 0, 15, what="an idle, caught-up pair")
+        time.sleep(5)  # the primary idles at the replica's position
+        pid = int(self.cluster.scalar("primary", "SELECT pid FROM pg_stat_replication"))
+        os.kill(pid, signal.SIGSTOP)  # the stream blocks between the hosts
+        try:
+            self.primary.query("CREATE TABLE stall (payload text); INSERT INTO stall SELECT repeat('s', 1100)")
+            time.sleep(1.0)
+            probes = self.compare(3, "idle then stall")
+            self.assertGreater(probes[-1][0], 3.0, probes)  # the truth did grow: the stream was blocked
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: self.lag()["bytes"] == 0, 15, what="catch-up after the stall")
+
+    def test_3_collector_clock_shifts_during_a_pause(self):
+        writer = Writer(lambda: self.primary.query(
+            "CREATE TABLE IF NOT EXISTS load (payload text); INSERT INTO load SELECT repeat('x', 200) "
+            "FROM generate_series(1, 50)"), interval=0.05)
+        try:
+            time.sleep(2)
+            self.cluster.pause_replay()
+            time.sleep(2)
+            for shift, offset_s in (("+7", 7.0), (None, 0.0), ("-7", -7.0)):
+                before = self.node()["ingest"]["restarts"]
+                self.start_collector("replica", shift)
+                wait_for(lambda: self.node()["ingest"]["restarts"] > before, 15,
+                         what="the first sample of the collector at %s s" % (shift or "0"))
+                node = self.node()
+                self.assertLess(abs(node["clock_offset_ms"] / 1000.0 - offset_s), 0.5, node)
+                self.assertTrue(node["lag"]["replay_paused"])
+                self.compare(3, "collector clock %s s" % (shift or "0"), bytes_too=True)
+            # the stream shows the same lag, moving with the clock between samples
+            events = self.stream_events(4)
+            lags = [(t, next(n["lag"]["seconds"] for c in e["clusters"] for n in c["nodes"] if n["node"] == "replica"))
+                    for t, e in events]
+            for (t0, s0), (t1, s1) in zip(lags, lags[1:]):
+                self.assertLess(abs((s1 - s0) - (t1 - t0)), 0.5, lags)
+        finally:
+            self.cluster.resume_replay()
+            writer.stop()
+        wait_for(lambda: self.lag()["bytes"] < 65536, 20, what="catch-up after the pause")
+
+    def test_4_receiver_state_is_named(self):
+        self.cluster.stop("primary")
+        state = wait_for(lambda: (lambda x: x if x and x.get("wal_receiver_status") != "streaming" else None)(
+            self.lag()), 20, what="a WAL receiver that no longer streams")["wal_receiver_status"]
+        self.assertIn(state, RECEIVER_STATES)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
