@@ -1,8 +1,10 @@
 /*
  * agg_config.h — the aggregator's configuration (YAML, through common/config.h).
  *
- * Loaded once at start by main.c and then read-only: every actor receives a
- * const pointer. Later capabilities (alert rules, regions, receivers, auth)
+ * Loaded at start by main.c and then read-only: every actor receives a
+ * const pointer. SIGHUP loads a new one and hands it to the actors that can
+ * apply it (main_reload); every configuration loaded stays alive until
+ * exit, since modules keep pointers into it. Later capabilities (alert rules, regions, receivers, auth)
  * add their own members here and their own parse functions in agg_config.c.
  *
  *   listen:
@@ -98,6 +100,11 @@ agg_config_t *agg_config_load(const char *path, char *err, size_t errlen);
 /* The same from YAML text (unit tests); name stands in for the file name. */
 agg_config_t *agg_config_load_string(const char *name, const char *text, char *err, size_t errlen);
 void agg_config_destroy(agg_config_t **self_p);
+
+/* SIGHUP: the keys that differ between the running configuration a and the
+ * new file b but cannot change without a restart (agg_reload.c), written to
+ * out as a comma-separated list; returns how many. */
+size_t agg_config_restart_only(const agg_config_t *a, const agg_config_t *b, char *out, size_t len);
 
 /* The display name configured for a system identifier, or NULL. */
 const char *agg_config_cluster_name(const agg_config_t *cfg, uint64_t system_identifier);

@@ -13,8 +13,9 @@
  * The --help text is also the source of the man page (help2man, see
  * deploy/man/), so it documents every subcommand and option.
  *
- * SIGHUP re-reads and validates the file and logs the outcome; the running
- * configuration stays in force until a restart. SIGHUP is blocked in every
+ * SIGHUP re-reads the file: a bad one is refused (logged, the running
+ * configuration kept); a good one is applied live (main_reload). SIGHUP is
+ * blocked in every
  * thread (set before any starts) and taken with sigtimedwait() by the main
  * loop alone: a handler would interrupt an actor's zmq_poll(), which czmq
  * reads as "terminated".
@@ -81,8 +82,10 @@ static void usage(FILE *out)
             "  -V, --version        print the version and exit\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop cleanly (history is flushed or spooled);\n"
-            "SIGHUP re-reads and validates the configuration file and logs the result;\n"
-            "changes take effect at the next restart.\n"
+            "SIGHUP re-reads the configuration file: alert rules, receivers, escalation,\n"
+            "peak calendars, display names and API tokens apply at once, alert and fleet\n"
+            "state are kept; listen addresses, storage and CURVE keys need a restart;\n"
+            "a file that is not valid is refused and the running configuration kept.\n"
             "\n"
             "Exit status: 0 clean stop or valid configuration, 1 runtime failure (for\n"
             "example a port that cannot be bound), 2 usage or configuration error.\n");
@@ -103,17 +106,47 @@ static int check_config(const char *path)
     return 0;
 }
 
-/* After SIGHUP: say whether the file on disk would be accepted. */
-static void main_revalidate(const char *path)
+/* SIGHUP: re-read the file; a bad one is refused whole (the running
+ * configuration stays in force). A good one goes to each owner of state,
+ * which swaps it at a safe point of its own thread: notify (receivers), the
+ * core (rules, escalation, peak calendars; alert and fleet state kept),
+ * HTTP (tokens). Keys that need a restart keep their running values.
+ * Every loaded configuration is kept in loaded until exit: actors and
+ * civetweb threads may still point into an older one. */
+static const agg_config_t *main_reload(const agg_config_t *cur, zlistx_t *loaded, notify_t *notify, core_t *core,
+                                       http_t *http)
 {
-    char err[2048];
-    agg_config_t *next = agg_config_load(path, err, sizeof err);
-    if (next)
-        log_info("SIGHUP: \"%s\" is valid; the running configuration is kept until a restart", path);
-    else
-        log_report(LOG_LEVEL_ERROR, NULL, "Fix the file before the next restart; the running configuration is kept.",
-                   "SIGHUP: %s", err);
-    agg_config_destroy(&next);
+    char err[2048], keys[512];
+    agg_config_t *next = agg_config_load(cur->path, err, sizeof err);
+    if (!next) {
+        log_report(LOG_LEVEL_ERROR, NULL, "Fix the file and send SIGHUP again; the running configuration is kept.",
+                   "SIGHUP: reload refused: %s", err);
+        return cur;
+    }
+    if (!zlistx_add_end(loaded, next)) {
+        log_error("SIGHUP: out of memory; the running configuration is kept");
+        agg_config_destroy(&next);
+        return cur;
+    }
+    if (agg_config_restart_only(cur, next, keys, sizeof keys))
+        log_warning("SIGHUP: %s changed in \"%s\"; these need a restart and keep their running values", keys,
+                    cur->path);
+    if (cur->auth.enabled && !next->auth.enabled)
+        log_warning("SIGHUP: \"%s\" has no auth section any more: the API is open to anyone who reaches it",
+                    cur->path);
+    int failed = notify_reload(notify, next) != 0;
+    failed |= core_reload_config(core, next) != 0;
+    http_set_auth(http, &next->auth);
+    if (failed)
+        log_error("SIGHUP: an actor did not take the new configuration");
+    log_info("SIGHUP: \"%s\" is valid and reloaded: %zu rules, %zu receivers, %zu API tokens", cur->path,
+             next->alerting.rule_count, next->alerting.receiver_count, next->auth.token_count);
+    return next;
+}
+
+static void main_config_free(void **item)
+{
+    agg_config_destroy((agg_config_t **)item);
 }
 
 static int keygen(const char *path)
@@ -148,6 +181,9 @@ static int run(const agg_config_t *cfg)
     http_t *http = NULL;
     cluster_t *cluster = NULL; /* NULL: a lone aggregator */
     snapshot_holder_t *snaps = snapshot_holder_new();
+    zlistx_t *loaded = zlistx_new(); /* configurations loaded by SIGHUP, freed last */
+    if (loaded)
+        zlistx_set_destructor(loaded, main_config_free);
     if (cfg->storage_dsn) {
         char spool[1024];
         snprintf(spool, sizeof spool, "%s/aggregator.spool", cfg->spool_dir);
@@ -195,9 +231,10 @@ static int run(const agg_config_t *cfg)
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
     const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    const agg_config_t *live = cfg;
     while (!zsys_interrupted) {
-        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP)
-            main_revalidate(cfg->path);
+        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP && loaded)
+            live = main_reload(live, loaded, notify, core, http);
     }
     log_info("shutting down");
     rc = 0;
@@ -212,6 +249,7 @@ done:
     json_decref(alerts);
     json_decref(silences);
     snapshot_holder_destroy(&snaps);
+    zlistx_destroy(&loaded);
     return rc;
 }
 

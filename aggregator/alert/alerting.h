@@ -56,6 +56,11 @@ void alerting_set_owner_filter(alerting_t *self, alerting_owns_fn *owns, void *a
 void alerting_forget_unowned(alerting_t *self);
 void alerting_adopt(alerting_t *self, const json_t *alerts);
 void alerting_destroy(alerting_t **self_p);
+/* A new configuration (SIGHUP): alert state is kept by rule name, alerts of
+ * removed rules are resolved, receivers are matched by name, silences are
+ * kept, the peak calendar is rebuilt (alerting_reload.c). cfg must outlive
+ * the engine. Returns 0, or -1 (out of memory: nothing changed). */
+int alerting_reload(alerting_t *self, const agg_config_t *cfg, int64_t now_us);
 
 /* Open alerts and silences loaded from the database at start (arrays of
  * the objects the emit messages carried). Restored alerts are not

@@ -72,9 +72,42 @@ static int alerting_resolve(alerting_t *self, al_alert_t *a, int64_t now_us, jso
     return 200;
 }
 
+/* POST /api/v1/receivers/{name}/test: one notification of kind "test",
+ * sent to that receiver through the ordinary path (outbox, notify actor).
+ * Replies 202 with its id; the outcome comes from notify (notify.h). */
+static int alerting_receiver_test(alerting_t *self, const json_t *cmd, int64_t now_us, json_t **reply)
+{
+    const char *name = alerting_text(cmd, "receiver", "");
+    if (alert_config_receiver(self->ac, name) < 0) {
+        *reply = core_error("not_found", "no receiver named \"%s\" is configured", name);
+        return 404;
+    }
+    char at[40], summary[AL_TEXT];
+    clock_format_rfc3339(now_us, at, sizeof at);
+    snprintf(summary, sizeof summary, "Test notification from pgvigil, sent by %s", alerting_text(cmd, "by", "?"));
+    uint64_t id = alerting_next_id(self);
+    json_t *alert = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "id", (json_int_t)0, "rule", "test",
+                              "cluster", "", "node", "", "region", "", "severity", "warning", "state", "test",
+                              "started_at", at, "summary", summary, "peak", 0, "labels", json_object());
+    json_t *payload = alert ? json_pack("{s:s,s:I,s:s,s:o}", "kind", "test", "id", (json_int_t)id, "at", at,
+                                        "alert", alert)
+                            : NULL;
+    if (!payload || !self->emit) {
+        json_decref(payload);
+        *reply = core_error("internal", "out of memory");
+        return 500;
+    }
+    self->emit(self->arg, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o}", "op", "notify", "id", (json_int_t)id, "alert_id",
+                                    (json_int_t)0, "receiver", name, "kind", "test", "payload", payload));
+    *reply = json_pack("{s:{s:I,s:s,s:s}}", "notification", "id", (json_int_t)id, "receiver", name, "kind", "test");
+    return 202;
+}
+
 int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t **reply)
 {
     const char *what = alerting_text(cmd, "cmd", "");
+    if (strcmp(what, "receiver_test") == 0)
+        return alerting_receiver_test(self, cmd, now_us, reply);
     if (strcmp(what, "silence_add") == 0 || strcmp(what, "silence_delete") == 0)
         return alerting_silence_command(self, cmd, what, now_us, reply);
     uint64_t id = (uint64_t)json_integer_value(json_object_get(cmd, "id"));

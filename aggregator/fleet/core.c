@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "actor.h"
 #include "alerting.h"
 #include "clock.h"
 #include "core_cluster.h"
@@ -311,18 +312,52 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* SIGHUP's new configuration, between two messages of this loop: alerting
+ * keeps its state by rule name, the fleet keeps its state. The events query
+ * and the diagnostics options keep their values until a restart. */
+static void core_reload(core_state_t *st, const agg_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    if (alerting_reload(st->alerting, cfg, clock_wall_us()) != 0) {
+        log_error("reload: out of memory; the alert rules are not changed");
+        return;
+    }
+    fleet_set_config(st->fleet, cfg);
+    st->cfg = cfg;
+    st->dirty = true;
+    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
+        alerting_node(st->alerting, v, clock_wall_us()); /* the new thresholds, now */
+    core_publish(st);
+}
+
 static int core_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
     core_state_t *st = arg;
-    char *cmd = zstr_recv(pipe);
+    zmsg_t *msg = zmsg_recv(pipe);
+    char *cmd = msg ? zmsg_popstr(msg) : NULL;
     bool term = !cmd || streq(cmd, "$TERM");
     if (cmd && streq(cmd, "QUIESCE")) {
         st->quiesced = true;
         zsock_signal(pipe, 0);
+    } else if (cmd && streq(cmd, "RELOAD")) {
+        zframe_t *f = zmsg_pop(msg);
+        const agg_config_t *cfg = NULL;
+        if (f && zframe_size(f) == sizeof cfg)
+            memcpy(&cfg, zframe_data(f), sizeof cfg);
+        zframe_destroy(&f);
+        core_reload(st, cfg);
+        zsock_signal(pipe, 0);
     }
     zstr_free(&cmd);
+    zmsg_destroy(&msg);
     return term ? -1 : 0;
+}
+
+int core_reload_config(core_t *self, const agg_config_t *cfg)
+{
+    return self ? actor_reload(self->actor, cfg) : -1;
 }
 
 void core_quiesce(core_t *self)

@@ -41,6 +41,10 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
  * silent because ingest stops, not because they failed). Blocks until the
  * core has taken it. */
 void core_quiesce(core_t *self);
+/* SIGHUP: hand the core a new configuration (alert rules, escalation, peak
+ * calendar, display names); alert and fleet state are kept. cfg must stay
+ * alive until exit. Blocks until the core has swapped it in. */
+int core_reload_config(core_t *self, const agg_config_t *cfg);
 
 /* Send one command and wait up to timeout_ms for the reply (any thread).
  * Returns the HTTP status (503 if the core did not answer) and *body. */

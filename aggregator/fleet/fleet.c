@@ -63,6 +63,11 @@ fleet_t *fleet_new(const agg_config_t *cfg)
     return self;
 }
 
+void fleet_set_config(fleet_t *self, const agg_config_t *cfg)
+{
+    self->cfg = cfg;
+}
+
 void fleet_destroy(fleet_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -33,6 +33,9 @@ typedef struct fleet fleet_t;
 
 fleet_t *fleet_new(const agg_config_t *cfg);
 void fleet_destroy(fleet_t **self_p);
+/* A new configuration (SIGHUP): display names, staleness and event limits
+ * follow it from now on; the fleet's state is kept. cfg must outlive it. */
+void fleet_set_config(fleet_t *self, const agg_config_t *cfg);
 
 /* ---- observers ---- */
 

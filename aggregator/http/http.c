@@ -109,6 +109,7 @@ static const http_route_t http_routes[] = {
     {"/api/v1/silences",               HTTP_POST,   http_silence_add,       AUTH_OPERATOR, true,  false, NULL},
     {"/api/v1/silences/{id}",          HTTP_READ,   http_silence,           AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/silences/{id}",          HTTP_DELETE, http_silence_delete,    AUTH_OPERATOR, true,  false, NULL},
+    {"/api/v1/receivers/{name}/test",  HTTP_POST,   http_receiver_test,     AUTH_OPERATOR, true,  false, NULL},
     {"/api/v1/recommendations",        HTTP_READ,   http_recommendations,   AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/maintenance",            HTTP_READ,   http_maintenance,       AUTH_VIEWER,   false, false, NULL},
     {"/api/v1/maintenance",            HTTP_POST,   http_maintenance_add,   AUTH_OPERATOR, true,  false, NULL},
@@ -258,7 +259,7 @@ static void http_trim_slash(char *path)
 static int http_gate(http_req_t *r, const http_route_t *route)
 {
     http_t *self = r->http;
-    const auth_config_t *auth = &self->cfg->auth;
+    const auth_config_t *auth = http_auth(self);
     const auth_token_t *tok = NULL;
     const char *hdr = auth->enabled ? mg_get_header(r->conn, "Authorization") : NULL;
     if (auth->enabled) {
@@ -362,6 +363,7 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     self->notify_stats = notify_stats;
     self->fence = fence;
     self->cfg = cfg;
+    atomic_init(&self->auth, &cfg->auth);
     self->limiter = auth_limiter_new(cfg->auth.rate_per_second, cfg->auth.rate_burst);
     self->refusals = http_refusals_new(HTTP_REFUSALS_WINDOW_US);
     if (!self->refusals) {
@@ -402,6 +404,12 @@ http_t *http_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, ingest_c
     }
     mg_set_request_handler(self->ctx, "/", http_handler, self);
     return self;
+}
+
+void http_set_auth(http_t *self, const auth_config_t *auth)
+{
+    if (self && auth)
+        atomic_store_explicit(&self->auth, auth, memory_order_release);
 }
 
 void http_destroy(http_t **self_p)

@@ -48,13 +48,13 @@ int http_item(const http_req_t *r, const json_t *list, uint64_t id, const char *
     return http_error(r->conn, 404, "not_found", "no %s %" PRIu64 "%s", kind, id, hint ? hint : "");
 }
 
-int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
+int http_core_call(const http_req_t *r, json_t *cmd, const char *action, const char *target, json_t **body)
 {
     char what[160];
     snprintf(what, sizeof what, "%s %s: %s", r->method, r->path, action);
     const char *by = json_string_value(json_object_get(cmd, "by"));
     char who[160];
-    if (r->http->cfg->auth.enabled) /* the token names the actor; a "by" in the body only adds to it */
+    if (http_auth(r->http)->enabled) /* the token names the actor; a "by" in the body only adds to it */
         snprintf(who, sizeof who, by && strcmp(by, r->who) != 0 ? "%s (%s)" : "%s", r->who, by ? by : "");
     else
         snprintf(who, sizeof who, "%s", by ? by : r->client ? r->client : "anonymous");
@@ -62,9 +62,15 @@ int http_core_command(const http_req_t *r, json_t *cmd, const char *action, cons
     json_object_set_new(cmd, "audit", json_pack("{s:s,s:s,s:s,s:s,s:s}", "who", who, "role", auth_role_name(r->role),
                                                 "action", what, "target", target, "client",
                                                 r->client ? r->client : ""));
-    json_t *body = NULL;
-    int status = core_command(cmd, HTTP_COMMAND_TIMEOUT_MS, &body);
+    int status = core_command(cmd, HTTP_COMMAND_TIMEOUT_MS, body);
     json_decref(cmd);
+    return status;
+}
+
+int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target)
+{
+    json_t *body = NULL;
+    int status = http_core_call(r, cmd, action, target, &body);
     if (status == 503 && !body)
         return http_error(r->conn, 503, "unavailable", "the aggregator's core did not answer in time");
     return http_json(r->conn, status, body ? body : json_object());

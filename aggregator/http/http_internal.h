@@ -25,12 +25,22 @@ struct http {
     history_t *history;           /* NULL: no history */
     notify_stats_t *notify_stats; /* NULL in tests */
     cluster_fence_t *fence;       /* NULL: a lone aggregator */
-    const agg_config_t *cfg;
+    const agg_config_t *cfg;      /* as at start: listen, TLS, CORS, limits */
+    /* The token table in force: swapped by http_set_auth (SIGHUP) while
+     * civetweb threads read it; the tables it points into are immutable
+     * and kept alive until exit (main keeps every loaded configuration). */
+    _Atomic(const auth_config_t *) auth;
     auth_limiter_t *limiter;      /* NULL: no rate limit */
     http_refusals_t *refusals;    /* refused changes, counted for the audit log */
     atomic_int streams;           /* open /api/v1/stream connections */
     atomic_bool stopping;         /* set before mg_stop: streams end */
 };
+
+/* The token table in force (acquire: it was fully built before the swap). */
+static inline const auth_config_t *http_auth(http_t *self)
+{
+    return atomic_load_explicit(&self->auth, memory_order_acquire);
+}
 
 /* civetweb worker threads (each holds one connection at a time). */
 #define HTTP_WORKERS "256"
@@ -124,6 +134,10 @@ json_t *http_read_json(const http_req_t *r);
 /* Send cmd (stolen) to the core with an audit record of this request and
  * answer with the core's status and body. */
 int http_core_command(const http_req_t *r, json_t *cmd, const char *action, const char *target);
+/* The same without answering: the core's status and *body (may be NULL). */
+int http_core_call(const http_req_t *r, json_t *cmd, const char *action, const char *target, json_t **body);
+/* POST /api/v1/receivers/{name}/test (http_receivers.c). */
+int http_receiver_test(const http_req_t *r);
 /* /api/v1/nodes/{node}/{part} for the diagnostics parts (tables, indexes,
  * statements, recommendations, backup, diagnostics), /api/v1/recommendations
  * and /api/v1/maintenance[/{id}] (http_diag.c). */

@@ -162,5 +162,5 @@ int http_whoami(const http_req_t *r)
 {
     return http_json(r->conn, 200,
                      json_pack("{s:s,s:s,s:b}", "name", r->who, "role", auth_role_name(r->role), "auth",
-                               r->http->cfg->auth.enabled));
+                               http_auth(r->http)->enabled));
 }

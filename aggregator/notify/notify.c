@@ -54,10 +54,11 @@ typedef struct {
     const alert_config_t *ac;
     notify_stats_t *stats;
     zsock_t *pull;
+    zsock_t *outcomes;        /* PUB: the outcome of each test notification */
     notify_persist_t *persist; /* durable writes, in order */
     zhashx_t *known;          /* delivery ids queued or done in this run */
     CURLM *multi;
-    nt_receiver_t *recv;
+    nt_receiver_t **recv;     /* one each, by address: curl keeps pointers into them */
     size_t nrecv;
     notify_cluster_t *cluster; /* claims among aggregators */
 } nt_state_t;
@@ -85,7 +86,7 @@ static void nt_enqueue(void *arg, uint64_t id, uint64_t alert_id, const char *re
     char key[24];
     snprintf(key, sizeof key, "%" PRIu64, id);
     int r = alert_config_receiver(st->ac, receiver);
-    if (r < 0 || zhashx_lookup(st->known, key)) {
+    if (r < 0 || !st->recv[r] || zhashx_lookup(st->known, key)) {
         if (r < 0)
             log_warning("notification %" PRIu64 " is for receiver \"%s\", which is no longer configured", id, receiver);
         return;
@@ -101,7 +102,7 @@ static void nt_enqueue(void *arg, uint64_t id, uint64_t alert_id, const char *re
     d->attempts = (unsigned)attempts;
     d->created_us = created_us;
     zhashx_insert(st->known, key, (void *)1);
-    zlistx_add_end(st->recv[r].queue, d);
+    zlistx_add_end(st->recv[r]->queue, d);
     atomic_fetch_add(&st->stats->queued, 1);
 }
 
@@ -151,6 +152,28 @@ static void nt_release(nt_state_t *st, nt_receiver_t *r)
     r->headers = r->rcpt = NULL;
     notify_request_free(&r->req);
     r->inflight = NULL;
+}
+
+static nt_receiver_t *nt_receiver_new(const receiver_t *cfg)
+{
+    nt_receiver_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->queue = zlistx_new())) {
+        free(r);
+        return NULL;
+    }
+    r->cfg = cfg;
+    zlistx_set_destructor(r->queue, nt_delivery_free);
+    return r;
+}
+
+static void nt_receiver_free(nt_state_t *st, nt_receiver_t **r_p)
+{
+    if (!*r_p)
+        return;
+    nt_release(st, *r_p);
+    zlistx_destroy(&(*r_p)->queue);
+    free(*r_p);
+    *r_p = NULL;
 }
 
 /* SMTP: sender, recipients and the message as an upload. */
@@ -236,8 +259,22 @@ static void nt_record(nt_state_t *st, const nt_delivery_t *d, bool ok, long stat
     char at[40];
     clock_format_rfc3339(clock_wall_us(), at, sizeof at);
     nt_op(st, json_pack("{s:s,s:I,s:i,s:s,s:s,s:b,s:I,s:s?,s:f}", "op", "attempt", "id", (json_int_t)d->id,
-                        "attempt", (int)d->attempts, "at", at, "receiver", st->recv[d->receiver].cfg->name, "ok", ok,
+                        "attempt", (int)d->attempts, "at", at, "receiver", st->recv[d->receiver]->cfg->name, "ok", ok,
                         "status", (json_int_t)status, "error", error, "duration_ms", ms));
+}
+
+/* A test notification is tried once; its outcome goes to whoever waits. */
+static void nt_outcome(nt_state_t *st, const nt_receiver_t *r, const nt_delivery_t *d, bool ok, long status,
+                       const char *error, double ms)
+{
+    json_t *o = json_pack("{s:I,s:s,s:b,s:I,s:s?,s:f,s:i}", "id", (json_int_t)d->id, "receiver", r->cfg->name,
+                          "delivered", ok, "status", (json_int_t)status, "error", ok ? NULL : error, "duration_ms",
+                          ms, "attempts", (int)d->attempts);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        zstr_send(st->outcomes, text);
+    free(text);
+    json_decref(o);
 }
 
 static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
@@ -256,6 +293,9 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
         snprintf(error, sizeof error, "%s", code != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code))
                                                              : "unexpected HTTP status");
     nt_record(st, d, ok, status, ok ? NULL : error, ms);
+    bool test = strcmp(d->kind, "test") == 0;
+    if (test)
+        nt_outcome(st, r, d, ok, status, error, ms);
     nt_release(st, r);
     int64_t now = clock_mono_us();
     char at[40];
@@ -275,11 +315,15 @@ static void nt_finish(nt_state_t *st, nt_receiver_t *r, CURLcode code)
         return;
     }
     atomic_fetch_add(&st->stats->retries, 1);
-    if (permanent) {
-        log_warning("receiver %s refused notification %" PRIu64 " with HTTP %ld; it is not retried", r->cfg->name,
-                    d->id, status);
+    if (permanent || test) {
+        if (test)
+            log_warning("test notification %" PRIu64 " to %s failed (%s, HTTP %ld); a test is not retried", d->id,
+                        r->cfg->name, error, status);
+        else
+            log_warning("receiver %s refused notification %" PRIu64 " with HTTP %ld; it is not retried",
+                        r->cfg->name, d->id, status);
         nt_op(st, json_pack("{s:s,s:I,s:s,s:i}", "op", "failed", "id", (json_int_t)d->id, "error",
-                            "refused by the receiver", "attempts", (int)d->attempts));
+                            test ? error : "refused by the receiver", "attempts", (int)d->attempts));
         atomic_fetch_add(&st->stats->failed, 1);
         nt_forget(st, d->id);
         zlistx_delete(r->queue, zlistx_first(r->queue) ? zlistx_cursor(r->queue) : NULL);
@@ -303,7 +347,9 @@ static void nt_schedule(nt_state_t *st)
     int64_t now = clock_mono_us(), wall = clock_wall_us();
     unsigned open = 0;
     for (size_t i = 0; i < st->nrecv; i++) {
-        nt_receiver_t *r = &st->recv[i];
+        nt_receiver_t *r = st->recv[i];
+        if (!r)
+            continue; /* out of memory at a reload */
         open += r->open_until_us > now;
         while (!r->inflight) {
             nt_delivery_t *d = zlistx_first(r->queue);
@@ -392,6 +438,54 @@ static int nt_on_flush(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* A new configuration (actor_reload): receivers matched by name keep their
+ * queue, breaker and request in flight; new ones start empty; a removed
+ * one's queued notifications stay pending in the outbox only. */
+static void nt_reload(nt_state_t *st, const agg_config_t *cfg)
+{
+    const alert_config_t *ac = &cfg->alerting;
+    nt_receiver_t **next = calloc(ac->receiver_count ? ac->receiver_count : 1, sizeof *next);
+    if (!next) {
+        log_error("reload: out of memory; the receivers are not changed");
+        return;
+    }
+    for (size_t i = 0; i < ac->receiver_count; i++) {
+        int old = alert_config_receiver(st->ac, ac->receivers[i].name);
+        if (old >= 0) {
+            next[i] = st->recv[old];
+            st->recv[old] = NULL;
+            next[i]->cfg = &ac->receivers[i];
+        } else if (!(next[i] = nt_receiver_new(&ac->receivers[i]))) {
+            log_error("reload: out of memory for receiver %s", ac->receivers[i].name);
+        }
+        for (nt_delivery_t *d = next[i] ? zlistx_first(next[i]->queue) : NULL; d; d = zlistx_next(next[i]->queue))
+            d->receiver = (int)i;
+    }
+    for (size_t i = 0; i < st->nrecv; i++)
+        if (st->recv[i]) {
+            log_warning("reload: receiver %s removed; %zu queued notifications to it are not sent",
+                        st->recv[i]->cfg->name, zlistx_size(st->recv[i]->queue));
+            nt_receiver_free(st, &st->recv[i]);
+        }
+    free(st->recv);
+    st->recv = next;
+    st->nrecv = ac->receiver_count;
+    st->cfg = cfg;
+    st->ac = ac;
+}
+
+static int nt_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop;
+    void *cfg = NULL;
+    int rc = actor_pipe_command(pipe, &cfg);
+    if (rc == 1) {
+        nt_reload(arg, cfg);
+        zsock_signal(pipe, 0);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 static void nt_actor(zsock_t *pipe, void *arg)
 {
     nt_state_t *st = arg;
@@ -399,7 +493,7 @@ static void nt_actor(zsock_t *pipe, void *arg)
     notify_persist_flush(st->persist);
     zloop_t *loop = zloop_new();
     zloop_set_nonstop(loop, true);
-    zloop_reader(loop, pipe, actor_on_pipe, st);
+    zloop_reader(loop, pipe, nt_on_pipe, st);
     zloop_reader(loop, st->pull, nt_on_pull, st);
     zloop_timer(loop, 10, 0, nt_on_pump, st);
     zloop_timer(loop, 500, 0, nt_on_flush, st);
@@ -410,8 +504,8 @@ static void nt_actor(zsock_t *pipe, void *arg)
      * pending in the outbox), and make the rest durable. */
     nt_on_pull(NULL, st->pull, st);
     for (size_t i = 0; i < st->nrecv; i++)
-        if (st->recv[i].inflight)
-            nt_release(st, &st->recv[i]);
+        if (st->recv[i] && st->recv[i]->inflight)
+            nt_release(st, st->recv[i]);
     notify_persist_close(st->persist);
 }
 
@@ -419,10 +513,8 @@ static void nt_state_free(nt_state_t *st)
 {
     if (!st)
         return;
-    for (size_t i = 0; st->recv && i < st->nrecv; i++) {
-        nt_release(st, &st->recv[i]);
-        zlistx_destroy(&st->recv[i].queue);
-    }
+    for (size_t i = 0; st->recv && i < st->nrecv; i++)
+        nt_receiver_free(st, &st->recv[i]);
     free(st->recv);
     if (st->multi)
         curl_multi_cleanup(st->multi);
@@ -430,6 +522,7 @@ static void nt_state_free(nt_state_t *st)
     notify_cluster_destroy(&st->cluster);
     zhashx_destroy(&st->known);
     zsock_destroy(&st->pull);
+    zsock_destroy(&st->outcomes);
     free(st);
 }
 
@@ -450,15 +543,13 @@ notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *s
     st->nrecv = st->ac->receiver_count;
     st->recv = calloc(st->nrecv ? st->nrecv : 1, sizeof *st->recv);
     st->pull = zsock_new_pull("@" NOTIFY_ENDPOINT);
-    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull || !st->cluster)
+    st->outcomes = zsock_new_pub("@" NOTIFY_OUTCOMES_ENDPOINT);
+    if (!st->persist || !st->known || !st->multi || !st->recv || !st->pull || !st->outcomes || !st->cluster)
         goto fail;
     zsock_set_rcvhwm(st->pull, 0);
-    for (size_t i = 0; i < st->nrecv; i++) {
-        st->recv[i].cfg = &st->ac->receivers[i];
-        if (!(st->recv[i].queue = zlistx_new()))
+    for (size_t i = 0; i < st->nrecv; i++)
+        if (!(st->recv[i] = nt_receiver_new(&st->ac->receivers[i])))
             goto fail;
-        zlistx_set_destructor(st->recv[i].queue, nt_delivery_free);
-    }
     if (!cfg->storage_dsn && st->ac->receiver_count)
         log_warning("storage is not configured: alerts and pending notifications do not survive a restart");
     self->st = st;
@@ -480,4 +571,9 @@ void notify_destroy(notify_t **self_p)
     nt_state_free(self->st);
     free(self);
     *self_p = NULL;
+}
+
+int notify_reload(notify_t *self, const agg_config_t *cfg)
+{
+    return self ? actor_reload(self->actor, cfg) : -1;
 }

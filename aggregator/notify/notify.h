@@ -38,6 +38,11 @@
 #include "cluster_fence.h"
 
 #define NOTIFY_ENDPOINT "inproc://pgvigil-notify"
+/* PUB: one message per test notification (kind "test", tried once, never
+ * retried) when its attempt ends, JSON text: {"id","receiver","delivered",
+ * "status","error","duration_ms","attempts"}. Subscribe before asking the
+ * core for the test (POST /api/v1/receivers/{name}/test does). */
+#define NOTIFY_OUTCOMES_ENDPOINT "inproc://pgvigil-notify-outcomes"
 
 typedef struct {
     atomic_uint_fast64_t queued, delivered, failed, attempts, retries;
@@ -53,6 +58,10 @@ typedef struct notify notify_t;
 notify_t *notify_new(const agg_config_t *cfg, const char *sql_dir, const char *spool_path, notify_stats_t *stats,
                      cluster_fence_t *fence);
 void notify_destroy(notify_t **self_p);
+/* Swap in a new configuration's receivers and delivery policy (SIGHUP);
+ * cfg must stay alive until exit. Receivers kept by name keep their queue
+ * and breaker. Blocks until the actor has taken it. */
+int notify_reload(notify_t *self, const agg_config_t *cfg);
 
 /* Open alerts, the 200 most recently closed ones, and live silences from the database (and a spool file left by
  * the previous run), for alerting_restore(). Sets empty arrays when there is
