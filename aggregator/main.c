@@ -163,6 +163,46 @@ static int keygen(const char *path)
     return 0;
 }
 
+/* The history store when storage is configured (*store stays NULL when it
+ * is not); -1 when it could not start. */
+static int main_store(const agg_config_t *cfg, const char *sql_dir, store_t **store)
+{
+    if (!cfg->storage_dsn) {
+        log_warning("storage is not configured: no history is kept");
+        return 0;
+    }
+    char spool[1024];
+    snprintf(spool, sizeof spool, "%s/aggregator.spool", cfg->spool_dir);
+    store_options_t opt = {.dsn = cfg->storage_dsn,
+                           .sql_dir = sql_dir,
+                           .spool_path = spool,
+                           .retention_days = cfg->retention_days,
+                           .retention_raw_days = cfg->retention_raw_days,
+                           .retention_1m_days = cfg->retention_1m_days,
+                           .retention_1h_days = cfg->retention_1h_days,
+                           .rollup_interval_ms = cfg->rollup_interval_ms,
+                           .partitions_ahead_days = cfg->partitions_ahead_days,
+                           .memory_rows = cfg->memory_rows,
+                           .maintenance_interval_ms = cfg->maintenance_interval_ms};
+    *store = store_new(&opt);
+    return *store ? 0 : -1;
+}
+
+/* Until SIGTERM/SIGINT: take SIGHUP (blocked in every thread) and reload. */
+static void main_wait(const agg_config_t *cfg, zlistx_t *loaded, notify_t *notify, core_t *core,
+                      http_t *http)
+{
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    const agg_config_t *live = cfg;
+    while (!zsys_interrupted) {
+        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP && loaded)
+            live = main_reload(live, loaded, notify, core, http);
+    }
+}
+
 static int run(const agg_config_t *cfg)
 {
     static ingest_counters_t counters;
@@ -184,25 +224,8 @@ static int run(const agg_config_t *cfg)
     zlistx_t *loaded = zlistx_new(); /* configurations loaded by SIGHUP, freed last */
     if (loaded)
         zlistx_set_destructor(loaded, main_config_free);
-    if (cfg->storage_dsn) {
-        char spool[1024];
-        snprintf(spool, sizeof spool, "%s/aggregator.spool", cfg->spool_dir);
-        store_options_t opt = {.dsn = cfg->storage_dsn,
-                               .sql_dir = sql_dir,
-                               .spool_path = spool,
-                               .retention_days = cfg->retention_days,
-                               .retention_raw_days = cfg->retention_raw_days,
-                               .retention_1m_days = cfg->retention_1m_days,
-                               .retention_1h_days = cfg->retention_1h_days,
-                               .rollup_interval_ms = cfg->rollup_interval_ms,
-                               .partitions_ahead_days = cfg->partitions_ahead_days,
-                               .memory_rows = cfg->memory_rows,
-                               .maintenance_interval_ms = cfg->maintenance_interval_ms};
-        if (!(store = store_new(&opt)))
-            goto done;
-    } else {
-        log_warning("storage is not configured: no history is kept");
-    }
+    if (main_store(cfg, sql_dir, &store) != 0)
+        goto done;
     /* after the store, which applied the migrations (cluster_epochs) */
     if (cfg->cluster.enabled && !(cluster = cluster_new(&cfg->cluster, cfg->storage_dsn, CORE_CLUSTER_EVENTS_ENDPOINT)))
         goto done;
@@ -227,15 +250,7 @@ static int run(const agg_config_t *cfg)
     }
     log_info("aggregating samples on %s; HTTP API on http://%s/", cfg->ingest_endpoints[0],
              cfg->http_listen);
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-    const agg_config_t *live = cfg;
-    while (!zsys_interrupted) {
-        if (sigtimedwait(&hup, NULL, &tick) == SIGHUP && loaded)
-            live = main_reload(live, loaded, notify, core, http);
-    }
+    main_wait(cfg, loaded, notify, core, http);
     log_info("shutting down");
     rc = 0;
 done:
