@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "alerting.h"
+#include "alerting_test.h"
 #include "metric.h"
 #include "nodeview.h"
 
@@ -61,20 +62,7 @@ static int setup(void **state)
         fail_msg("%s", err);
     f.out = json_array();
     f.al = alerting_new(f.cfg, capture, &f);
-    pgvigil__sample__init(&f.sample);
-    pgvigil__replica_replication__init(&f.rr);
-    f.sample.up = true;
-    f.sample.replica_replication = &f.rr;
-    f.rr.wal_receiver_status = "streaming";
-    snprintf(f.node.name, sizeof f.node.name, "db2");
-    snprintf(f.node.region, sizeof f.node.region, "eu");
-    snprintf(f.node.cluster, sizeof f.node.cluster, "c1");
-    f.node.cluster_id = 1;
-    snprintf(f.node.wal_status, sizeof f.node.wal_status, "streaming");
-    f.node.role = PGVIGIL__ROLE__ROLE_REPLICA;
-    f.node.up = f.node.seen = true;
-    f.node.interval_ms = 1000;
-    f.node.latest = &f.sample;
+    alerting_test_replica(&f.node, &f.sample, &f.rr);
     *state = &f;
     return 0;
 }
