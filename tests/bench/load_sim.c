@@ -45,16 +45,17 @@ int64_t load_sim_replay_delay_us(const load_sim_config_t *cfg, int cluster, int 
 
 static void load_sim_address(int cluster, int member, char *buf, size_t len)
 {
-    snprintf(buf, len, "10.%d.%d.%d", (cluster >> 8) & 255, cluster & 255, member + 1);
+    snprintf(buf, len, "10.%u.%u.%u", (unsigned)(cluster >> 8) & 255u, (unsigned)cluster & 255u,
+             (unsigned)(member + 1) & 255u);
 }
 
 /* Strings a sample points to while it is packed. */
 typedef struct {
     char name[LOAD_SIM_NAME_MAX];
-    char address[20];
-    char upstream[20];
+    char address[24];
+    char upstream[24];
     char standby_names[LOAD_SIM_REPLICAS_MAX][LOAD_SIM_NAME_MAX];
-    char standby_addrs[LOAD_SIM_REPLICAS_MAX][20];
+    char standby_addrs[LOAD_SIM_REPLICAS_MAX][24];
 } load_sim_text_t;
 
 /* The primary's pg_stat_replication rows (one per replica that exists: the
