@@ -353,7 +353,9 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
     alerting_restore(st->alerting, restored_alerts, restored_silences);
-    zsock_set_rcvhwm(st->pull, INGEST_HANDOFF_HWM);
+    ingest_budget_t budget;
+    ingest_budget(cfg, &budget);
+    zsock_set_rcvhwm(st->pull, budget.handoff_hwm);
     self->state = st;
     if (!(self->actor = zactor_new(core_actor, st)))
         goto fail;

@@ -35,6 +35,20 @@ static void hm_ingest(FILE *f, const http_req_t *r)
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+    fprintf(f,
+            "# HELP pgvigil_ingest_coalesced_total Accepted samples replaced by a newer sample of their node while the core was behind\n"
+            "# TYPE pgvigil_ingest_coalesced_total counter\npgvigil_ingest_coalesced_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_dropped_total Accepted samples dropped to stay within the inbound memory budget\n"
+            "# TYPE pgvigil_ingest_dropped_total counter\npgvigil_ingest_dropped_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_queued Accepted samples waiting for the core\n"
+            "# TYPE pgvigil_ingest_queued gauge\npgvigil_ingest_queued %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_queued_bytes Estimated memory of the samples waiting for the core\n"
+            "# TYPE pgvigil_ingest_queued_bytes gauge\npgvigil_ingest_queued_bytes %" PRIu64 "\n"
+            "# HELP pgvigil_inbound_budget_bytes The configured inbound memory budget (inbound_budget_mb)\n"
+            "# TYPE pgvigil_inbound_budget_bytes gauge\npgvigil_inbound_budget_bytes %" PRIu64 "\n",
+            (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped),
+            (uint64_t)atomic_load(&c->queued), (uint64_t)atomic_load(&c->queued_bytes),
+            r->http->cfg->inbound_budget_mb << 20);
 }
 
 /* Alerts firing and regions in their peak window (from the snapshot). */

@@ -8,17 +8,23 @@
  */
 #include "ingest.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <czmq.h>
 
 #include "clock.h"
+#include "ingest_queue.h"
 #include "log.h"
 
 #define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
 #define INGEST_STR_MAX 4096
 #define INGEST_LIST_MAX 100000
+#define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
+#define INGEST_MESSAGE_COST_EST 1024    /* a typical message on the wire */
+#define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
+#define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
 
 struct ingest {
     zactor_t *actor;
@@ -45,6 +51,15 @@ static int ingest_fail(char *why, size_t len, const char *msg)
 {
     snprintf(why, len, "%s", msg);
     return -1;
+}
+
+void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out)
+{
+    size_t budget = (size_t)cfg->inbound_budget_mb << 20;
+    size_t handoff = budget / 4 / INGEST_SAMPLE_COST_EST / 2, router = budget / 4 / INGEST_MESSAGE_COST_EST;
+    out->handoff_hwm = handoff < 100 ? 100 : handoff > 100000 ? 100000 : (int)handoff;
+    out->router_rcvhwm = router < 100 ? 100 : router > 1000 ? 1000 : (int)router;
+    out->queue_bytes = budget / 2;
 }
 
 /* Sections that carry lists: bounded so one sample cannot exhaust memory. */
@@ -191,8 +206,49 @@ static void ingest_command(void *cmds, void *router, void *push)
     zmsg_destroy(&m);
 }
 
+/* Hand waiting samples to the core, oldest first, while it takes them. */
+static void ingest_flush(ingest_queue_t *q, void *push, ingest_counters_t *c)
+{
+    ingest_handoff_t h = {0};
+    while ((h.sample = ingest_queue_peek(q, &h.received_at_us, &h.coalesced))) {
+        if (zmq_send(push, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
+            break; /* still full */
+        ingest_queue_pop(q);
+    }
+    atomic_store(&c->queued, ingest_queue_count(q));
+    atomic_store(&c->queued_bytes, ingest_queue_bytes(q));
+}
+
+/* An accepted sample to the core; when its queue is full (or samples are
+ * already waiting, which must not be overtaken), to the coalescing queue. */
+static void ingest_hand_over(ingest_queue_t *q, void *push, Pgvigil__Sample *s, ingest_counters_t *c)
+{
+    ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
+    if (ingest_queue_count(q) == 0 && zmq_send(push, &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
+        return;
+    ingest_queue_counts_t n = {0};
+    ingest_queue_put(q, s, h.received_at_us, &n);
+    atomic_fetch_add(&c->coalesced, n.coalesced);
+    atomic_fetch_add(&c->dropped, n.dropped);
+    ingest_flush(q, push, c);
+}
+
+/* Once per interval at most: what the budget cost since the last report. */
+static void ingest_log_backlog(const ingest_counters_t *c, uint64_t *logged, int64_t *logged_at_us)
+{
+    uint64_t now = atomic_load(&c->coalesced) + atomic_load(&c->dropped);
+    if (now == *logged || clock_mono_us() - *logged_at_us < INGEST_BACKLOG_LOG_US)
+        return;
+    log_warning("the core is behind: %" PRIu64 " samples coalesced and %" PRIu64
+                " dropped in total (%" PRIu64 " since the last report), %" PRIu64 " waiting",
+                (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped), now - *logged,
+                (uint64_t)atomic_load(&c->queued));
+    *logged = now;
+    *logged_at_us = clock_mono_us();
+}
+
 /* One message: [routing id][envelope][body], read without allocating. */
-static void ingest_receive(void *router, void *push, ingest_counters_t *c)
+static void ingest_receive(void *router, void *push, ingest_queue_t *q, ingest_counters_t *c)
 {
     zmq_msg_t part[3];
     int n = 0, more = 1;
@@ -234,9 +290,7 @@ static void ingest_receive(void *router, void *push, ingest_counters_t *c)
         return;
     }
     atomic_fetch_add(&c->accepted, 1);
-    ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
-    if (zmq_send(push, &h, sizeof h, 0) != (int)sizeof h)
-        pgvigil__sample__free_unpacked(s, NULL); /* shutting down */
+    ingest_hand_over(q, push, s, c);
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -260,7 +314,9 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
     zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
     /* Per collector connection: beyond this, samples wait on the collector's
      * side (its send_queue), not in this process. */
-    zsock_set_rcvhwm(router, 1000);
+    ingest_budget_t budget;
+    ingest_budget(cfg, &budget);
+    zsock_set_rcvhwm(router, budget.router_rcvhwm);
     if (cfg->curve_server_cert) {
         zcert_t *cert = zcert_load(cfg->curve_server_cert);
         if (!cert) {
@@ -293,8 +349,13 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     zsock_signal(pipe, 0); /* zactor_new waits for this one */
     zsock_t *router = ingest_router(a->cfg, &auth, a->err, a->errlen);
     zsock_t *push = router ? zsock_new(ZMQ_PUSH) : NULL;
+    ingest_budget_t budget;
+    ingest_budget(a->cfg, &budget);
+    ingest_queue_t *queue = push ? ingest_queue_new(budget.queue_bytes) : NULL;
+    if (push && !queue)
+        zsock_destroy(&push);
     if (push) {
-        zsock_set_sndhwm(push, INGEST_HANDOFF_HWM);
+        zsock_set_sndhwm(push, budget.handoff_hwm);
         /* Samples still queued at shutdown are pointers the core must free:
          * deliver them (the core outlives ingest and drains its queue). */
         zsock_set_linger(push, -1);
@@ -313,12 +374,18 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     ingest_counters_t *c = a->counters;
     zsock_signal(pipe, push ? 0 : 1);
     zpoller_t *poller = push ? zpoller_new(pipe, router, cmds, mon, NULL) : NULL;
+    uint64_t logged = 0;
+    int64_t logged_at_us = clock_mono_us();
     while (poller) {
-        void *which = zpoller_wait(poller, -1);
-        if (which == router) {
+        void *which = zpoller_wait(poller, ingest_queue_count(queue) ? INGEST_QUEUE_POLL_MS : -1);
+        ingest_flush(queue, zsock_resolve(push), c);
+        ingest_log_backlog(c, &logged, &logged_at_us);
+        if (!which && zpoller_expired(poller)) {
+            continue; /* time to retry the hand-off */
+        } else if (which == router) {
             void *r = zsock_resolve(router), *p = zsock_resolve(push);
             for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++)
-                ingest_receive(r, p, c);
+                ingest_receive(r, p, queue, c);
         } else if (which == mon) {
             ingest_monitor_event(mon, c);
         } else if (which == cmds) {
@@ -328,6 +395,12 @@ static void ingest_actor(zsock_t *pipe, void *arg)
         }
     }
     zpoller_destroy(&poller);
+    if (queue) { /* shutting down: what still waits is dropped, and counted */
+        atomic_fetch_add(&c->dropped, ingest_queue_count(queue));
+        atomic_store(&c->queued, 0);
+        atomic_store(&c->queued_bytes, 0);
+    }
+    ingest_queue_destroy(&queue);
     if (router)
         zmq_socket_monitor(zsock_resolve(router), NULL, 0);
     zsock_destroy(&mon);
