@@ -12,6 +12,7 @@
 #include "alerting.h"
 #include "clock.h"
 #include "fleet.h"
+#include "fleet_frags.h"
 #include "ingest.h"
 #include "log.h"
 #include "maint.h"
@@ -26,6 +27,7 @@ typedef struct {
     maint_t *maint;
     zsock_t *collector_cmds; /* PUSH to ingest: [node][packed Command] */
     fleet_t *fleet;
+    fleet_frags_t *frags; /* the fleet's fragments, for snapshots */
     store_t *store;
     zsock_t *pull, *commands, *notify;
     alerting_t *alerting;
@@ -46,18 +48,17 @@ struct core {
 
 static void core_publish(core_state_t *st)
 {
-    fleet_view_t v;
+    fleet_frags_view_t v;
     snapshot_t *snap = snapshot_new();
-    if (!snap || fleet_view(st->fleet, clock_wall_us(), &v) != 0) {
+    if (!snap || fleet_frags_publish(st->frags, &v) != 0) {
         free(snap);
         return;
     }
     snap->version = ++st->version;
     snap->built_at_us = clock_wall_us();
-    snap->clusters = v.clusters;
-    snap->nodes = v.nodes;
+    snap->node_frags = v.nodes;
+    snap->cluster_frags = v.clusters;
     snap->events = v.events;
-    snap->metrics_text = v.metrics_text;
     snap->status = v.status;
     snap->cluster_count = v.cluster_count;
     snap->node_count = v.node_count;
@@ -73,9 +74,6 @@ static void core_publish(core_state_t *st)
     snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
-    json_t *wrap = json_pack("{s:O}", "clusters", v.clusters);
-    snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
-    json_decref(wrap);
     snapshot_publish(st->snapshots, snap);
     st->dirty = false;
     st->published_at_us = clock_mono_us();
@@ -338,6 +336,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->snapshots = snapshots;
     st->store = store;
     st->fleet = fleet_new(cfg);
+    st->frags = st->fleet ? fleet_frags_new(st->fleet) : NULL;
     st->diag = diag_new(&cfg->diag);
     st->maint = maint_new(core_emit, core_send_command, st);
     st->collector_cmds = zsock_new_push("@" INGEST_COMMANDS_ENDPOINT);
@@ -348,7 +347,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->commands = zsock_new_rep("@" CORE_COMMANDS_ENDPOINT);
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
-    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify || !st->alerting)
+    if (!st->fleet || !st->frags || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify || !st->alerting)
         goto fail;
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
@@ -367,6 +366,7 @@ fail:
         zsock_destroy(&st->notify);
         alerting_destroy(&st->alerting);
         peak_events_destroy(&st->peak_events);
+        fleet_frags_destroy(&st->frags);
         fleet_destroy(&st->fleet);
         diag_destroy(&st->diag);
         maint_destroy(&st->maint);
@@ -397,6 +397,7 @@ void core_destroy(core_t **self_p)
     zsock_destroy(&self->state->notify);
     alerting_destroy(&self->state->alerting);
     peak_events_destroy(&self->state->peak_events);
+    fleet_frags_destroy(&self->state->frags);
     fleet_destroy(&self->state->fleet);
     diag_destroy(&self->state->diag);
     maint_destroy(&self->state->maint);

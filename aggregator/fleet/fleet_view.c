@@ -2,9 +2,12 @@
  * fleet_view.c — the fleet rendered for readers: JSON for the API (shapes
  * documented in snapshot.h), Prometheus text for /metrics (every catalogue
  * metric flagged METRIC_F_PROM, metric.h), and the quick health verdict.
- * Built once per snapshot by the core thread, from the node views alone:
- * a node's JSON and Prometheus lines depend only on its view (and for the
- * cluster status and upstream, its cluster's views).
+ * A node's JSON and Prometheus lines depend only on its view (and for the
+ * cluster status and upstream, its cluster's views), so they are rendered
+ * into fragments (frag.h) only when that view changed: fleet_view_node_frag
+ * and fleet_view_cluster_frag, called by fleet_frags.c for each snapshot.
+ * fleet_view() renders everything at once (tests, and the reference the
+ * fragments are checked against).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -78,14 +81,13 @@ static const char *view_upstream(const node_view_t *n, const node_view_t **membe
     return NULL;
 }
 
+/* nodes: the cluster's members. */
 static const char *view_cluster_status(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **nodes,
                                        size_t n)
 {
     bool degraded = false, primary_ok = false;
     for (size_t i = 0; i < n; i++) {
         const node_view_t *x = nodes[i];
-        if (x->cluster_id != c->id)
-            continue;
         if (strcmp(x->name, c->primary) == 0)
             primary_ok = x->up && !x->stale && x->role == PGVIGIL__ROLE__ROLE_PRIMARY;
         else if (!x->up || x->stale || x->disconnected || x->replay_paused ||
@@ -97,19 +99,15 @@ static const char *view_cluster_status(const fleet_t *self, const fleet_cluster_
     return degraded ? "degraded" : "ok";
 }
 
-static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **nodes, size_t n,
+/* mine: the cluster's k members, in name order. */
+static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **mine, size_t k,
                             const char **status)
 {
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, c->id);
     const char *name = agg_config_cluster_name(self->cfg, c->id);
-    *status = view_cluster_status(self, c, nodes, n);
+    *status = view_cluster_status(self, c, mine, k);
     json_t *members = json_array();
-    size_t k = 0;
-    const node_view_t **mine = calloc(n ? n : 1, sizeof *mine);
-    for (size_t i = 0; mine && i < n; i++)
-        if (nodes[i]->cluster_id == c->id)
-            mine[k++] = nodes[i];
     for (size_t i = 0; members && i < k; i++) {
         json_t *j = view_node(mine[i]);
         const char *up = view_upstream(mine[i], mine, k);
@@ -117,7 +115,6 @@ static json_t *view_cluster(const fleet_t *self, const fleet_cluster_t *c, const
             json_object_set_new(j, "upstream", up ? json_string(up) : json_null());
         json_array_append_new(members, j);
     }
-    free(mine);
     return json_pack("{s:s, s:s, s:s?, s:i, s:s, s:b, s:o}", "id", id, "name", name ? name : id,
                      "primary", c->primary[0] ? c->primary : NULL, "timeline", (int)c->timeline, "status",
                      *status, "split_brain", c->split_brain, "nodes", members);
@@ -201,15 +198,21 @@ static void view_clusters(fleet_t *self, const node_view_t **nodes, size_t n, fl
         return;
     qsort(cl, nc, sizeof *cl, view_by_id);
     out->status = n ? "ok" : "empty";
-    for (i = 0; i < nc; i++) {
+    const node_view_t **mine = calloc(n ? n : 1, sizeof *mine);
+    for (i = 0; mine && i < nc; i++) {
         const char *status;
-        json_array_append_new(out->clusters, view_cluster(self, cl[i], nodes, n, &status));
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++)
+            if (nodes[j]->cluster_id == cl[i]->id)
+                mine[k++] = nodes[j];
+        json_array_append_new(out->clusters, view_cluster(self, cl[i], mine, k, &status));
         if (strcmp(status, "critical") == 0)
             out->status = "critical";
         else if (strcmp(status, "degraded") == 0 && strcmp(out->status, "critical") != 0)
             out->status = "degraded";
     }
     out->cluster_count = (uint32_t)nc;
+    free(mine);
     free(cl);
 }
 
@@ -264,4 +267,123 @@ fail:
     json_decref(out->events);
     memset(out, 0, sizeof *out);
     return -1;
+}
+
+/* ---- fragments (frag.h), one node or one cluster at a time ---- */
+
+/* The exported catalogue metrics: ids, names and headers, built once (on
+ * the core thread, before the first snapshot) and never freed. */
+static struct {
+    size_t count;
+    int *ids;
+    char **names, **headers;
+} view_families;
+
+const char *const *fleet_view_families(size_t *count)
+{
+    if (!view_families.ids) {
+        size_t total = metric_count(), k = 0;
+        int *ids = calloc(total ? total : 1, sizeof *ids);
+        char **names = calloc(total ? total : 1, sizeof *names), **headers = calloc(total ? total : 1, sizeof *headers);
+        for (size_t id = 0; ids && names && headers && id < total; id++) {
+            const metric_t *m = metric_info((int)id);
+            char prom[128], header[1024];
+            if (!(m->flags & METRIC_F_PROM))
+                continue;
+            metric_prom_name((int)id, prom, sizeof prom);
+            snprintf(header, sizeof header, "# HELP %s %s (%s)\n# TYPE %s %s\n", prom, m->help, m->unit, prom,
+                     m->kind == METRIC_TOTAL ? "counter" : "gauge");
+            ids[k] = (int)id;
+            names[k] = strdup(prom);
+            headers[k] = strdup(header);
+            k++;
+        }
+        view_families.names = names;
+        view_families.headers = headers;
+        view_families.count = k;
+        view_families.ids = ids;
+    }
+    *count = view_families.count;
+    return (const char *const *)view_families.headers;
+}
+
+static int view_frag_prom(frag_t *f, const node_view_t *v)
+{
+    size_t len = 0, families;
+    fleet_view_families(&families);
+    if (!(f->family_end = calloc(families ? families : 1, sizeof *f->family_end)))
+        return -1;
+    FILE *m = open_memstream(&f->prom, &len);
+    if (!m)
+        return -1;
+    for (size_t i = 0; i < families; i++) {
+        int id = view_families.ids[i];
+        view_prom_line(m, view_families.names[i], metric_info(id), id, v);
+        fflush(m);
+        f->family_end[i] = (uint32_t)len;
+    }
+    f->families = families;
+    return fclose(m) == 0 ? 0 : -1;
+}
+
+static int view_frag_json(frag_t *f, json_t *j)
+{
+    f->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    f->json_len = f->json ? strlen(f->json) : 0;
+    return f->json ? 0 : -1;
+}
+
+frag_t *fleet_view_node_frag(const node_view_t *v)
+{
+    frag_t *f = frag_new();
+    if (!f || view_frag_json(f, view_node(v)) != 0 || view_frag_prom(f, v) != 0)
+        goto fail;
+    if (v->latest) {
+        f->sample_len = pgvigil__sample__get_packed_size(v->latest);
+        if (!(f->sample = malloc(f->sample_len ? f->sample_len : 1)))
+            goto fail;
+        pgvigil__sample__pack(v->latest, f->sample);
+    }
+    snprintf(f->name, sizeof f->name, "%s", v->name);
+    if (v->cluster_id)
+        snprintf(f->id, sizeof f->id, "%" PRIu64, v->cluster_id);
+    snprintf(f->cluster_name, sizeof f->cluster_name, "%s", v->cluster);
+    snprintf(f->region, sizeof f->region, "%s", v->region);
+    f->role = (uint8_t)v->role;
+    f->state = v->stale ? FRAG_STALE : v->up ? FRAG_UP : FRAG_DOWN;
+    f->badness = (f->state != FRAG_UP ? 2e12 : 0) + (v->disconnected || v->replay_paused ? 1e12 : 0) +
+                 (v->has_lag && v->lag.seconds > 0 ? v->lag.seconds : 0);
+    f->received = v->received;
+    f->gaps = v->gaps;
+    f->duplicates = v->duplicates;
+    f->restarts = v->restarts;
+    return f;
+fail:
+    frag_unref(&f);
+    return NULL;
+}
+
+frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
+                                size_t k)
+{
+    const char *status = "ok";
+    frag_t *f = frag_new();
+    if (!f || view_frag_json(f, view_cluster(self, c, members, k, &status)) != 0) {
+        frag_unref(&f);
+        return NULL;
+    }
+    const char *name = agg_config_cluster_name(self->cfg, c->id);
+    snprintf(f->id, sizeof f->id, "%" PRIu64, c->id);
+    snprintf(f->name, sizeof f->name, "%s", name ? name : f->id);
+    f->state = strcmp(status, "critical") == 0 ? FRAG_CRITICAL : strcmp(status, "degraded") == 0 ? FRAG_DEGRADED
+                                                                                                 : FRAG_OK;
+    f->badness = f->state * 1e12;
+    for (size_t i = 0; i < k; i++) {
+        if (strcmp(members[i]->name, c->primary) == 0)
+            snprintf(f->region, sizeof f->region, "%s", members[i]->region);
+        if (members[i]->has_lag && members[i]->lag.seconds > 0)
+            f->badness = fmax(f->badness, f->state * 1e12 + members[i]->lag.seconds);
+    }
+    return f;
 }

@@ -1,6 +1,6 @@
 /*
- * http_metrics.c — GET /metrics: the Prometheus text of the fleet (built
- * by the core into the snapshot) followed by the aggregator's own counters
+ * http_metrics.c — GET /metrics: the Prometheus text of the fleet (from the
+ * snapshot's node fragments, frag.h) followed by the aggregator's own counters
  * (ingest, alerts, notifications, history storage), read where they live.
  *
  * Owns nothing; runs on civetweb's worker threads.
@@ -117,7 +117,7 @@ int http_metrics(const http_req_t *r)
     FILE *f = open_memstream(&text, &len);
     if (!f)
         return http_error(r->conn, 500, "internal", "out of memory");
-    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    snapshot_write_prom(r->snap, f);
     hm_ingest(f, r);
     hm_alerts(f, r);
     if (r->http->notify_stats)
@@ -125,7 +125,7 @@ int http_metrics(const http_req_t *r)
     if (r->http->store)
         hm_store(f, r->http->store);
     fclose(f);
-    int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
+    int rc = http_send_compressed(r, 200, "text/plain; version=0.0.4", text, len, NULL);
     free(text);
     return rc;
 }
