@@ -33,6 +33,7 @@ struct fleet_frags {
     size_t node_count;
     fleet_cluster_t **clusters; /* by id */
     size_t cluster_count;
+    fleet_buf_t scratch;
 };
 
 fleet_frags_t *fleet_frags_new(fleet_t *fleet)
@@ -64,6 +65,7 @@ void fleet_frags_destroy(fleet_frags_t **self_p)
     }
     free(self->nodes);
     free(self->clusters);
+    free(self->scratch.data);
     free(self);
     *self_p = NULL;
 }
@@ -156,7 +158,7 @@ static size_t frags_nodes(fleet_frags_t *self)
         struct fleet_frag_node *fn = n->frag;
         if (fn->frag && fn->version == n->view.version)
             continue;
-        frag_t *f = fleet_view_node_frag(&n->view);
+        frag_t *f = fleet_view_node_frag(&n->view, &self->scratch);
         if (!f)
             continue; /* out of memory: the old fragment stands */
         frag_unref(&fn->frag);
@@ -176,6 +178,7 @@ static size_t frags_clusters(fleet_frags_t *self)
 {
     size_t rendered = 0;
     const node_view_t **views = NULL;
+    const frag_t **member_frags = NULL;
     size_t views_cap = 0;
     for (size_t i = 0; i < self->cluster_count; i++) {
         fleet_cluster_t *c = self->clusters[i];
@@ -187,14 +190,19 @@ static size_t frags_clusters(fleet_frags_t *self)
             continue;
         if (cc->count > views_cap) {
             const node_view_t **grown = realloc(views, cc->count * sizeof *views);
-            if (!grown)
+            if (grown)
+                views = grown;
+            const frag_t **grown_frags = grown ? realloc(member_frags, cc->count * sizeof *member_frags) : NULL;
+            if (!grown_frags)
                 continue;
-            views = grown;
+            member_frags = grown_frags;
             views_cap = cc->count;
         }
-        for (size_t k = 0; k < cc->count; k++)
+        for (size_t k = 0; k < cc->count; k++) {
             views[k] = &cc->members[k]->view;
-        frag_t *f = fleet_view_cluster_frag(self->fleet, c, views, cc->count);
+            member_frags[k] = cc->members[k]->frag->frag;
+        }
+        frag_t *f = fleet_view_cluster_frag(self->fleet, c, views, member_frags, cc->count);
         if (!f)
             continue;
         frag_unref(&cc->frag);
@@ -206,6 +214,7 @@ static size_t frags_clusters(fleet_frags_t *self)
         rendered++;
     }
     free(views);
+    free(member_frags);
     return rendered;
 }
 

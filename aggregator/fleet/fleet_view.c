@@ -307,23 +307,81 @@ const char *const *fleet_view_families(size_t *count)
     return (const char *const *)view_families.headers;
 }
 
-static int view_frag_prom(frag_t *f, const node_view_t *v)
+static int view_buf_put(fleet_buf_t *b, const char *s, size_t n)
 {
-    size_t len = 0, families;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2 + 256;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Append text to out[0..cap) from *at, label values escaped as view_label
+ * does (escape: true); false when it does not fit. */
+static bool view_labels_add(char *out, size_t cap, size_t *at, const char *text, bool escape)
+{
+    for (; *text; text++) {
+        const char *rep = !escape ? NULL : *text == '\\' ? "\\\\" : *text == '"' ? "\\\"" : *text == '\n' ? "\\n" : NULL;
+        size_t n = rep ? 2 : 1;
+        if (*at + n >= cap)
+            return false;
+        memcpy(out + *at, rep ? rep : text, n);
+        *at += n;
+    }
+    out[*at] = '\0';
+    return true;
+}
+
+/* The node's Prometheus lines, as view_prom_line writes them, family by
+ * family into scratch (the labels escaped once), then copied out. */
+static int view_frag_prom(frag_t *f, const node_view_t *v, fleet_buf_t *scratch)
+{
+    size_t families, labels_len = 0, node_len;
+    char labels[1024];
     fleet_view_families(&families);
     if (!(f->family_end = calloc(families ? families : 1, sizeof *f->family_end)))
         return -1;
-    FILE *m = open_memstream(&f->prom, &len);
-    if (!m)
+    if (!view_labels_add(labels, sizeof labels, &labels_len, "{cluster=\"", false) ||
+        !view_labels_add(labels, sizeof labels, &labels_len, v->cluster_id ? v->cluster : "0", true) ||
+        !view_labels_add(labels, sizeof labels, &labels_len, "\",node=\"", false) ||
+        !view_labels_add(labels, sizeof labels, &labels_len, v->name, true) ||
+        !view_labels_add(labels, sizeof labels, &labels_len, "\"", false))
         return -1;
+    node_len = labels_len;
+    if (!view_labels_add(labels, sizeof labels, &node_len, ",role=\"", false) ||
+        !view_labels_add(labels, sizeof labels, &node_len, metric_role_name(v->role), false) ||
+        !view_labels_add(labels, sizeof labels, &node_len, "\",region=\"", false) ||
+        !view_labels_add(labels, sizeof labels, &node_len, v->region, true) ||
+        !view_labels_add(labels, sizeof labels, &node_len, "\"", false))
+        return -1;
+    scratch->len = 0;
     for (size_t i = 0; i < families; i++) {
         int id = view_families.ids[i];
-        view_prom_line(m, view_families.names[i], metric_info(id), id, v);
-        fflush(m);
-        f->family_end[i] = (uint32_t)len;
+        const metric_t *m = metric_info(id);
+        double x;
+        char value[40];
+        bool known = node_view_value(v, id, &x);
+        if (known || (m->flags & METRIC_F_PROM_ZERO)) {
+            int n = snprintf(value, sizeof value, "} %.17g\n", known ? x : 0.0);
+            const char *name = view_families.names[i];
+            if (view_buf_put(scratch, name, strlen(name)) ||
+                view_buf_put(scratch, labels, (m->flags & METRIC_F_PROM_NODE) ? node_len : labels_len) ||
+                view_buf_put(scratch, value, (size_t)n))
+                return -1;
+        }
+        f->family_end[i] = (uint32_t)scratch->len;
     }
     f->families = families;
-    return fclose(m) == 0 ? 0 : -1;
+    if (!(f->prom = malloc(scratch->len ? scratch->len : 1)))
+        return -1;
+    memcpy(f->prom, scratch->data, scratch->len);
+    return 0;
 }
 
 static int view_frag_json(frag_t *f, json_t *j)
@@ -334,10 +392,10 @@ static int view_frag_json(frag_t *f, json_t *j)
     return f->json ? 0 : -1;
 }
 
-frag_t *fleet_view_node_frag(const node_view_t *v)
+frag_t *fleet_view_node_frag(const node_view_t *v, fleet_buf_t *scratch)
 {
     frag_t *f = frag_new();
-    if (!f || view_frag_json(f, view_node(v)) != 0 || view_frag_prom(f, v) != 0)
+    if (!f || view_frag_json(f, view_node(v)) != 0 || view_frag_prom(f, v, scratch) != 0)
         goto fail;
     if (v->latest) {
         f->sample_len = pgvigil__sample__get_packed_size(v->latest);
@@ -364,12 +422,68 @@ fail:
     return NULL;
 }
 
+/* The cluster object with an empty member list, then the members' own
+ * fragments spliced in (each replica with its "upstream"), so a member is
+ * rendered once, not again for its cluster. The result equals view_cluster's
+ * (test_fleet_frags). NULL when the serialized shape is not as expected. */
+static char *view_cluster_text(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
+                               const frag_t *const *member_frags, size_t k, const char **status, size_t *len)
+{
+    char id[24], *text = NULL;
+    snprintf(id, sizeof id, "%" PRIu64, c->id);
+    const char *name = agg_config_cluster_name(self->cfg, c->id);
+    *status = view_cluster_status(self, c, members, k);
+    json_t *head = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:b, s:[]}", "id", id, "name", name ? name : id, "primary",
+                             c->primary[0] ? c->primary : NULL, "timeline", (int)c->timeline, "status", *status,
+                             "split_brain", c->split_brain, "nodes");
+    char *h = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_decref(head);
+    size_t hl = h ? strlen(h) : 0;
+    FILE *f = hl >= 3 && strcmp(h + hl - 3, "[]}") == 0 ? open_memstream(&text, len) : NULL;
+    if (!f) {
+        free(h);
+        return NULL;
+    }
+    fwrite(h, 1, hl - 2, f);
+    for (size_t i = 0; i < k; i++) {
+        const frag_t *m = member_frags[i];
+        if (!m || !m->json_len) { /* a member failed to render: render the cluster whole */
+            fclose(f);
+            free(text);
+            free(h);
+            return NULL;
+        }
+        if (i)
+            fputc(',', f);
+        if (members[i]->role != PGVIGIL__ROLE__ROLE_REPLICA) {
+            fwrite(m->json, 1, m->json_len, f);
+            continue;
+        }
+        const char *up = view_upstream(members[i], members, k);
+        json_t *upj = up ? json_string(up) : json_null();
+        char *upt = upj ? json_dumps(upj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(upj);
+        fwrite(m->json, 1, m->json_len - 1, f); /* without its closing brace */
+        fprintf(f, ",\"upstream\":%s}", upt ? upt : "null");
+        free(upt);
+    }
+    fputs("]}", f);
+    free(h);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
-                                size_t k)
+                                const frag_t *const *member_frags, size_t k)
 {
     const char *status = "ok";
     frag_t *f = frag_new();
-    if (!f || view_frag_json(f, view_cluster(self, c, members, k, &status)) != 0) {
+    if (f && !(f->json = view_cluster_text(self, c, members, member_frags, k, &status, &f->json_len)))
+        view_frag_json(f, view_cluster(self, c, members, k, &status));
+    if (!f || !f->json) {
         frag_unref(&f);
         return NULL;
     }

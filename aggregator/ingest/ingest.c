@@ -221,13 +221,14 @@ static void ingest_flush(ingest_queue_t *q, void *push, ingest_counters_t *c)
 
 /* An accepted sample to the core; when its queue is full (or samples are
  * already waiting, which must not be overtaken), to the coalescing queue. */
-static void ingest_hand_over(ingest_queue_t *q, void *push, Pgvigil__Sample *s, ingest_counters_t *c)
+static void ingest_hand_over(ingest_queue_t *q, void *push, Pgvigil__Sample *s, size_t body_len,
+                             ingest_counters_t *c)
 {
     ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
     if (ingest_queue_count(q) == 0 && zmq_send(push, &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
         return;
     ingest_queue_counts_t n = {0};
-    ingest_queue_put(q, s, h.received_at_us, &n);
+    ingest_queue_put(q, s, ingest_queue_cost(body_len), h.received_at_us, &n);
     atomic_fetch_add(&c->coalesced, n.coalesced);
     atomic_fetch_add(&c->dropped, n.dropped);
     ingest_flush(q, push, c);
@@ -247,8 +248,9 @@ static void ingest_log_backlog(const ingest_counters_t *c, uint64_t *logged, int
     *logged_at_us = clock_mono_us();
 }
 
-/* One message: [routing id][envelope][body], read without allocating. */
-static void ingest_receive(void *router, void *push, ingest_queue_t *q, ingest_counters_t *c)
+/* One message: [routing id][envelope][body], read without allocating.
+ * False when there was none. */
+static bool ingest_receive(void *router, void *push, ingest_queue_t *q, ingest_counters_t *c)
 {
     zmq_msg_t part[3];
     int n = 0, more = 1;
@@ -267,13 +269,15 @@ static void ingest_receive(void *router, void *push, ingest_queue_t *q, ingest_c
         n++;
     }
     if (n == 0)
-        return;
+        return false;
     atomic_fetch_add(&c->received, 1);
     ingest_reject_t why = INGEST_BAD_FRAMES;
     Pgvigil__Sample *s = NULL;
+    size_t body_len = 0;
     if (n == 3) {
         envelope_t env;
-        atomic_fetch_add(&c->bytes, zmq_msg_size(&part[2]));
+        body_len = zmq_msg_size(&part[2]);
+        atomic_fetch_add(&c->bytes, body_len);
         if (envelope_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), &env) == 0 &&
             env.type == ENVELOPE_COMMAND_RESULT)
             why = ingest_result(&env, zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), push);
@@ -284,13 +288,14 @@ static void ingest_receive(void *router, void *push, ingest_queue_t *q, ingest_c
     for (int i = 0; i < n && i < 3; i++)
         zmq_msg_close(&part[i]);
     if (!s && why == INGEST_OK) /* a command result, handed over already */
-        return;
+        return true;
     if (!s) {
         atomic_fetch_add(&c->rejected[why], 1);
-        return;
+        return true;
     }
     atomic_fetch_add(&c->accepted, 1);
-    ingest_hand_over(q, push, s, c);
+    ingest_hand_over(q, push, s, body_len, c);
+    return true;
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -384,8 +389,8 @@ static void ingest_actor(zsock_t *pipe, void *arg)
             continue; /* time to retry the hand-off */
         } else if (which == router) {
             void *r = zsock_resolve(router), *p = zsock_resolve(push);
-            for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++)
-                ingest_receive(r, p, queue, c);
+            for (int i = 0; i < 1000 && ingest_receive(r, p, queue, c); i++)
+                ;
         } else if (which == mon) {
             ingest_monitor_event(mon, c);
         } else if (which == cmds) {

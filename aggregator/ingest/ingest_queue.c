@@ -35,10 +35,7 @@ ingest_queue_t *ingest_queue_new(size_t budget_bytes)
     return self;
 }
 
-size_t ingest_queue_cost(const Pgvigil__Sample *s)
-{
-    return 4 * pgvigil__sample__get_packed_size(s) + 512;
-}
+size_t ingest_queue_cost(size_t body_len) { return 4 * body_len + 512; }
 
 static void ingest_queue_unlink(ingest_queue_t *self, ingest_entry_t *e)
 {
@@ -91,7 +88,7 @@ void ingest_queue_merge(Pgvigil__Sample *newer, Pgvigil__Sample *older)
 }
 
 /* A newer sample of a node already waiting: it takes the older one's place. */
-static void ingest_queue_coalesce(ingest_queue_t *self, ingest_entry_t *e, Pgvigil__Sample *s,
+static void ingest_queue_coalesce(ingest_queue_t *self, ingest_entry_t *e, Pgvigil__Sample *s, size_t cost,
                                   int64_t received_at_us, ingest_queue_counts_t *counts)
 {
     ingest_queue_merge(s, e->sample);
@@ -100,19 +97,19 @@ static void ingest_queue_coalesce(ingest_queue_t *self, ingest_entry_t *e, Pgvig
     e->sample = s;
     e->received_at_us = received_at_us;
     e->coalesced++;
-    e->cost = ingest_queue_cost(s);
+    e->cost = cost;
     self->bytes += e->cost;
     counts->coalesced++;
 }
 
-bool ingest_queue_put(ingest_queue_t *self, Pgvigil__Sample *s, int64_t received_at_us,
+bool ingest_queue_put(ingest_queue_t *self, Pgvigil__Sample *s, size_t cost, int64_t received_at_us,
                       ingest_queue_counts_t *counts)
 {
     ingest_entry_t *e = zhashx_lookup(self->by_node, s->node);
     if (e) {
-        ingest_queue_coalesce(self, e, s, received_at_us, counts);
+        ingest_queue_coalesce(self, e, s, cost, received_at_us, counts);
     } else {
-        size_t len = strlen(s->node), cost = ingest_queue_cost(s);
+        size_t len = strlen(s->node);
         if (cost > self->budget || !(e = calloc(1, sizeof *e + len + 1))) {
             pgvigil__sample__free_unpacked(s, NULL);
             counts->dropped++;

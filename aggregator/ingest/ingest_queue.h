@@ -39,13 +39,15 @@ ingest_queue_t *ingest_queue_new(size_t budget_bytes);
 /* Frees the waiting samples (counted as dropped). */
 void ingest_queue_destroy(ingest_queue_t **self_p);
 
-/* Estimated memory of a decoded sample: protobuf-c allocates every
- * submessage and string apart and every optional scalar at full width. */
-size_t ingest_queue_cost(const Pgvigil__Sample *s);
+/* Estimated memory of a sample decoded from body_len bytes: protobuf-c
+ * allocates every submessage and string apart and every optional scalar at
+ * full width. */
+size_t ingest_queue_cost(size_t body_len);
 
-/* Take ownership of s (received at received_at_us). Returns false when it
- * was dropped itself (larger than the whole budget). Counts in *counts. */
-bool ingest_queue_put(ingest_queue_t *self, Pgvigil__Sample *s, int64_t received_at_us,
+/* Take ownership of s (received at received_at_us, cost from
+ * ingest_queue_cost). Returns false when it was dropped itself (larger than
+ * the whole budget). Counts in *counts. */
+bool ingest_queue_put(ingest_queue_t *self, Pgvigil__Sample *s, size_t cost, int64_t received_at_us,
                       ingest_queue_counts_t *counts);
 
 /* The oldest waiting sample, left in the queue (NULL when empty); its

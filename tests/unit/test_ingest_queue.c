@@ -38,6 +38,12 @@ static Pgvigil__Sample *sample(const char *node, uint64_t sequence, bool with_da
     return out;
 }
 
+/* Put s at the cost the ingest path gives it (from its packed size). */
+static bool put(ingest_queue_t *q, Pgvigil__Sample *s, int64_t at, ingest_queue_counts_t *c)
+{
+    return ingest_queue_put(q, s, ingest_queue_cost(pgvigil__sample__get_packed_size(s)), at, c);
+}
+
 static uint64_t take(ingest_queue_t *q, const char *expect_node, uint32_t expect_coalesced)
 {
     int64_t at;
@@ -57,10 +63,10 @@ static void newest_sample_of_a_node_wins_and_keeps_its_place(void **state)
     (void)state;
     ingest_queue_counts_t c = {0};
     ingest_queue_t *q = ingest_queue_new(1 << 20);
-    assert_true(ingest_queue_put(q, sample("a", 1, false), 10, &c));
-    assert_true(ingest_queue_put(q, sample("b", 1, false), 11, &c));
-    assert_true(ingest_queue_put(q, sample("a", 2, false), 12, &c));
-    assert_true(ingest_queue_put(q, sample("a", 3, false), 13, &c));
+    assert_true(put(q, sample("a", 1, false), 10, &c));
+    assert_true(put(q, sample("b", 1, false), 11, &c));
+    assert_true(put(q, sample("a", 2, false), 12, &c));
+    assert_true(put(q, sample("a", 3, false), 13, &c));
     assert_int_equal(ingest_queue_count(q), 2);
     assert_int_equal(c.coalesced, 2);
     assert_int_equal(c.dropped, 0);
@@ -77,8 +83,8 @@ static void slow_sections_survive_coalescing(void **state)
     (void)state;
     ingest_queue_counts_t c = {0};
     ingest_queue_t *q = ingest_queue_new(1 << 20);
-    ingest_queue_put(q, sample("a", 1, true), 10, &c);
-    ingest_queue_put(q, sample("a", 2, false), 11, &c);
+    put(q, sample("a", 1, true), 10, &c);
+    put(q, sample("a", 2, false), 11, &c);
     int64_t at;
     uint32_t n;
     Pgvigil__Sample *s = ingest_queue_peek(q, &at, &n);
@@ -94,15 +100,15 @@ static void budget_evicts_the_oldest_and_every_sample_is_counted(void **state)
     (void)state;
     ingest_queue_counts_t c = {0};
     Pgvigil__Sample *probe = sample("n-0", 1, false);
-    size_t cost = ingest_queue_cost(probe);
+    size_t cost = ingest_queue_cost(pgvigil__sample__get_packed_size(probe));
     pgvigil__sample__free_unpacked(probe, NULL);
     ingest_queue_t *q = ingest_queue_new(10 * cost + cost / 2); /* ten fit */
-    uint64_t put = 0, taken = 0;
+    uint64_t puts = 0, taken = 0;
     char name[16];
     for (int round = 1; round <= 3; round++)
-        for (int i = 0; i < 25; i++, put++) {
+        for (int i = 0; i < 25; i++, puts++) {
             snprintf(name, sizeof name, "n-%d", i);
-            ingest_queue_put(q, sample(name, (uint64_t)round, false), round, &c);
+            put(q, sample(name, (uint64_t)round, false), round, &c);
             assert_true(ingest_queue_bytes(q) <= 10 * cost + cost / 2);
         }
     assert_int_equal(ingest_queue_count(q), 10);
@@ -116,7 +122,7 @@ static void budget_evicts_the_oldest_and_every_sample_is_counted(void **state)
         pgvigil__sample__free_unpacked(s, NULL);
         taken++;
     }
-    assert_int_equal(put, taken + c.coalesced + c.dropped);
+    assert_int_equal(puts, taken + c.coalesced + c.dropped);
     ingest_queue_destroy(&q);
 }
 
@@ -125,7 +131,7 @@ static void a_sample_larger_than_the_budget_is_dropped(void **state)
     (void)state;
     ingest_queue_counts_t c = {0};
     ingest_queue_t *q = ingest_queue_new(16);
-    assert_false(ingest_queue_put(q, sample("a", 1, false), 1, &c));
+    assert_false(put(q, sample("a", 1, false), 1, &c));
     assert_int_equal(c.dropped, 1);
     assert_int_equal(ingest_queue_count(q), 0);
     ingest_queue_destroy(&q);
