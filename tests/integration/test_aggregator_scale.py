@@ -1,14 +1,22 @@
-"""5,000 simulated nodes (clusters of a primary and two replicas with moving
-LSNs, pgvigil-ingest-load) against a real aggregator with a small inbound
-memory budget: first at 1 sample/s each, then as fast as the generator can
-send, so the core falls behind. The inbound queue stays within its budget,
-the aggregator's memory does not grow with the backlog, and every sample is
-accounted for: sent = received = applied + coalesced + dropped."""
+"""Scale, against a real aggregator fed by pgvigil-ingest-load (clusters of a
+primary and two replicas with moving LSNs):
 
+- 5,000 simulated nodes with a small inbound memory budget, first at 1
+  sample/s each, then as fast as the generator can send, so the core falls
+  behind. The inbound queue stays within its budget, the aggregator's memory
+  does not grow with the backlog, and every sample is accounted for:
+  sent = received = applied + coalesced + dropped.
+- The lists that scale with the fleet: filters, paging with a cursor that
+  visits every item once, worst first, ETag and If-None-Match, gzip; the
+  dashboard's stream leaves a large fleet's clusters out."""
+
+import gzip
+import json
 import os
 import subprocess
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from pgvigil_harness import Process, TestDir, binary, free_port, wait_for
@@ -98,6 +106,97 @@ class ScaleTest(unittest.TestCase):
         finally:
             self.assertEqual(agg.stop(timeout=60), 0, agg.log_text()[-4000:])
             d.remove()
+
+
+class ListsTest(unittest.TestCase):
+    def test_filters_paging_etag_gzip(self):
+        d = TestDir()
+        ingest, http = "tcp://127.0.0.1:%d" % free_port(), free_port()
+        base = "http://127.0.0.1:%d" % http
+        cfg = d.file("agg.yaml", "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\nlog_level: warning\n"
+                     % (ingest, http))
+        agg = Process(d, "aggregator", [binary("pgvigil-aggregator"), "-c", cfg])
+        nodes = 1800  # 600 clusters: more than the stream sends whole
+        try:
+            wait_for(lambda: _ok(base + "/healthz"), 20, what="aggregator")
+            gen = subprocess.Popen([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(nodes),
+                                    "--replicas", "2", "--rate", str(nodes), "--seconds", "60"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: _get(base + "/api/v1/health?type=quick")[1].get("up") == nodes, 60,
+                         interval=0.5, what="every node up")
+                self._lists(base, nodes)
+            finally:
+                gen.terminate()
+                gen.wait()
+        finally:
+            self.assertEqual(agg.stop(timeout=60), 0, agg.log_text()[-4000:])
+            d.remove()
+
+    def _lists(self, base, nodes):
+        # a cursor visits every replica of a region once, in name order
+        seen, cursor = [], None
+        while True:
+            url = base + "/api/v1/nodes?role=replica&region=eu-west&limit=97" + ("&cursor=" + cursor if cursor else "")
+            _, page = _get(url)
+            seen += [n["node"] for n in page["nodes"]]
+            self.assertTrue(all(n["role"] == "replica" and n["region"] == "eu-west" for n in page["nodes"]))
+            cursor = page["next"]
+            if not cursor:
+                break
+        self.assertEqual(len(seen), page["matched"])
+        self.assertEqual(len(seen), len(set(seen)))
+        self.assertEqual(seen, sorted(seen))
+        self.assertEqual(len(seen), sum(1 for i in range(nodes) if i % 3 and (i // 3) % 4 == 0))
+        # worst first: the replicas the generator keeps far behind lead
+        _, worst = _get(base + "/api/v1/nodes?sort=worst&limit=5")
+        self.assertGreater(worst["nodes"][0]["lag"]["seconds"], 10, worst)
+        _, worst_clusters = _get(base + "/api/v1/clusters?sort=worst&limit=3")
+        self.assertIn(worst_clusters["clusters"][0]["status"], ("degraded", "critical"))
+        _, prefixed = _get(base + "/api/v1/nodes?prefix=bench-17&limit=1000")
+        self.assertEqual(prefixed["matched"], 1 + 10 + 100)  # bench-17, -170..-179, -1700..-1799
+        # ETag: the same answer while nothing it shows changed; 304 on If-None-Match
+        status, headers, body = _raw(base + "/api/v1/clusters?cluster=7300000000000000005")
+        self.assertEqual(status, 200)
+        etag = headers["ETag"]
+        status, _, body = _raw(base + "/api/v1/clusters?cluster=7300000000000000005", {"If-None-Match": etag})
+        self.assertIn(status, (200, 304))  # 200 only if the cluster changed in between
+        if status == 304:
+            self.assertEqual(body, b"")
+        # gzip when accepted
+        status, headers, body = _raw(base + "/api/v1/clusters?limit=100", {"Accept-Encoding": "gzip"})
+        self.assertEqual(headers.get("Content-Encoding"), "gzip")
+        self.assertEqual(len(json.loads(gzip.decompress(body))["clusters"]), 100)
+        status, headers, body = _raw(base + "/metrics", {"Accept-Encoding": "gzip"})
+        self.assertEqual(headers.get("Content-Encoding"), "gzip")
+        self.assertIn(b"pgvigil_replication_lag_seconds{", gzip.decompress(body))
+        # bad requests say what is wrong
+        self.assertEqual(_raw(base + "/api/v1/nodes?limit=0")[0], 400)
+        self.assertEqual(_raw(base + "/api/v1/clusters?role=primary")[0], 400)
+        self.assertEqual(_raw(base + "/api/v1/nodes?sort=worst&cursor=k:bench-1")[0], 400)
+        # the stream leaves a fleet this large to the paged API
+        req = urllib.request.Request(base + "/api/v1/stream", headers={"Accept": "text/event-stream"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            data = b""
+            while b"\ndata:" not in data or not data.endswith(b"\n\n"):
+                data += r.read1(65536)
+        event = json.loads(data.split(b"\ndata:", 1)[1].split(b"\n", 1)[0])
+        self.assertTrue(event["clusters_paged"])
+        self.assertEqual(event["clusters"], [])
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.status, json.loads(r.read())
+
+
+def _raw(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
 
 
 def _ok(url):
