@@ -124,6 +124,8 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         }
         char node[FLEET_NAME_MAX];
         snprintf(node, sizeof node, "%s", h.sample->node);
+        if (h.coalesced)
+            fleet_superseded(st->fleet, node, h.coalesced);
         fleet_applied_t what;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us, &what)) {
             st->dirty = true;

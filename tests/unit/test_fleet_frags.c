@@ -7,7 +7,8 @@
  *     clusters only, shares every other fragment with the previous snapshot,
  *     and costs a small fraction of the first (full) publish;
  *   - lists filter, page with a cursor, order worst first, and their ETag
- *     moves only when what they return moved.
+ *     moves only when what they return moved;
+ *   - samples ingest coalesced away are not counted as sequence gaps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,12 +255,25 @@ static void lists_filter_page_and_tag(void **state)
     release(&v);
 }
 
+static void coalesced_samples_are_not_gaps(void **state)
+{
+    fixture_t *f = *state;
+    seqs[4] += 3; /* three samples of db-00004 coalesced away by ingest */
+    fleet_superseded(f->fleet, "db-00004", 3);
+    assert_true(fleet_apply(f->fleet, sample(4, T0 + 9 * S), T0 + 9 * S, NULL));
+    seqs[5] += 3; /* three samples of db-00005 lost */
+    assert_true(fleet_apply(f->fleet, sample(5, T0 + 9 * S), T0 + 9 * S, NULL));
+    assert_int_equal(fleet_node_view(f->fleet, "db-00004")->gaps, 0);
+    assert_int_equal(fleet_node_view(f->fleet, "db-00005")->gaps, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fragments_render_what_the_full_view_renders, setup, teardown),
         cmocka_unit_test_setup_teardown(a_publish_costs_what_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(lists_filter_page_and_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(coalesced_samples_are_not_gaps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
