@@ -33,12 +33,13 @@ struct fleet_frags {
     size_t node_count;
     fleet_cluster_t **clusters; /* by id */
     size_t cluster_count;
-    fleet_buf_t scratch;
 };
 
 fleet_frags_t *fleet_frags_new(fleet_t *fleet)
 {
     fleet_frags_t *self = calloc(1, sizeof *self);
+    size_t families;
+    fleet_view_families(&families); /* built here, before any reader renders */
     if (self)
         self->fleet = fleet;
     return self;
@@ -65,7 +66,6 @@ void fleet_frags_destroy(fleet_frags_t **self_p)
     }
     free(self->nodes);
     free(self->clusters);
-    free(self->scratch.data);
     free(self);
     *self_p = NULL;
 }
@@ -158,7 +158,7 @@ static size_t frags_nodes(fleet_frags_t *self)
         struct fleet_frag_node *fn = n->frag;
         if (fn->frag && fn->version == n->view.version)
             continue;
-        frag_t *f = fleet_view_node_frag(&n->view, &self->scratch);
+        frag_t *f = fleet_view_node_frag(&n->view);
         if (!f)
             continue; /* out of memory: the old fragment stands */
         frag_unref(&fn->frag);
@@ -178,7 +178,7 @@ static size_t frags_clusters(fleet_frags_t *self)
 {
     size_t rendered = 0;
     const node_view_t **views = NULL;
-    const frag_t **member_frags = NULL;
+    frag_t **member_frags = NULL;
     size_t views_cap = 0;
     for (size_t i = 0; i < self->cluster_count; i++) {
         fleet_cluster_t *c = self->clusters[i];
@@ -192,7 +192,7 @@ static size_t frags_clusters(fleet_frags_t *self)
             const node_view_t **grown = realloc(views, cc->count * sizeof *views);
             if (grown)
                 views = grown;
-            const frag_t **grown_frags = grown ? realloc(member_frags, cc->count * sizeof *member_frags) : NULL;
+            frag_t **grown_frags = grown ? realloc(member_frags, cc->count * sizeof *member_frags) : NULL;
             if (!grown_frags)
                 continue;
             member_frags = grown_frags;

@@ -57,14 +57,15 @@ void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, size_t len
 bool fleet_is_live_primary(const fleet_node_t *n, uint64_t cluster_id);
 
 /* fleet_view.c: one node's or one cluster's fragment (frag.h; members: the
- * cluster's node views in name order), and the Prometheus family headers. */
+ * cluster's node views and fragments in name order; nothing rendered yet),
+ * and the Prometheus family headers. */
 typedef struct {
     char *data;
     size_t len, cap;
-} fleet_buf_t; /* a scratch buffer reused between renderings */
-frag_t *fleet_view_node_frag(const node_view_t *v, fleet_buf_t *scratch);
+} fleet_buf_t; /* a growing text buffer */
+frag_t *fleet_view_node_frag(const node_view_t *v);
 frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
-                                const frag_t *const *member_frags, size_t k);
+                                frag_t *const *member_frags, size_t k);
 const char *const *fleet_view_families(size_t *count);
 
 /* fleet_events.c: record an event (ring, log, observers). */

@@ -338,29 +338,37 @@ static bool view_labels_add(char *out, size_t cap, size_t *at, const char *text,
     return true;
 }
 
-/* The node's Prometheus lines, as view_prom_line writes them, family by
- * family into scratch (the labels escaped once), then copied out. */
-static int view_frag_prom(frag_t *f, const node_view_t *v, fleet_buf_t *scratch)
+/* Both label sets of a node: without (labels_len) and with (node_len) its
+ * role and region. */
+static bool view_frag_labels(const node_view_t *v, char *labels, size_t cap, size_t *labels_len, size_t *node_len)
 {
-    size_t families, labels_len = 0, node_len;
+    *labels_len = 0;
+    if (!view_labels_add(labels, cap, labels_len, "{cluster=\"", false) ||
+        !view_labels_add(labels, cap, labels_len, v->cluster_id ? v->cluster : "0", true) ||
+        !view_labels_add(labels, cap, labels_len, "\",node=\"", false) ||
+        !view_labels_add(labels, cap, labels_len, v->name, true) ||
+        !view_labels_add(labels, cap, labels_len, "\"", false))
+        return false;
+    *node_len = *labels_len;
+    return view_labels_add(labels, cap, node_len, ",role=\"", false) &&
+           view_labels_add(labels, cap, node_len, metric_role_name(v->role), false) &&
+           view_labels_add(labels, cap, node_len, "\",region=\"", false) &&
+           view_labels_add(labels, cap, node_len, v->region, true) && view_labels_add(labels, cap, node_len, "\"", false);
+}
+
+/* The node's Prometheus lines, as view_prom_line writes them, family by
+ * family (the labels escaped once). */
+frag_text_t *fleet_view_render_node_prom(const frag_t *node)
+{
+    const node_view_t *v = node->view;
+    size_t families, labels_len, node_len;
     char labels[1024];
+    fleet_buf_t buf = {0};
+    frag_text_t *t = NULL;
     fleet_view_families(&families);
-    if (!(f->family_end = calloc(families ? families : 1, sizeof *f->family_end)))
-        return -1;
-    if (!view_labels_add(labels, sizeof labels, &labels_len, "{cluster=\"", false) ||
-        !view_labels_add(labels, sizeof labels, &labels_len, v->cluster_id ? v->cluster : "0", true) ||
-        !view_labels_add(labels, sizeof labels, &labels_len, "\",node=\"", false) ||
-        !view_labels_add(labels, sizeof labels, &labels_len, v->name, true) ||
-        !view_labels_add(labels, sizeof labels, &labels_len, "\"", false))
-        return -1;
-    node_len = labels_len;
-    if (!view_labels_add(labels, sizeof labels, &node_len, ",role=\"", false) ||
-        !view_labels_add(labels, sizeof labels, &node_len, metric_role_name(v->role), false) ||
-        !view_labels_add(labels, sizeof labels, &node_len, "\",region=\"", false) ||
-        !view_labels_add(labels, sizeof labels, &node_len, v->region, true) ||
-        !view_labels_add(labels, sizeof labels, &node_len, "\"", false))
-        return -1;
-    scratch->len = 0;
+    uint32_t *ends = calloc(families ? families : 1, sizeof *ends);
+    if (!ends || !view_frag_labels(v, labels, sizeof labels, &labels_len, &node_len))
+        goto out;
     for (size_t i = 0; i < families; i++) {
         int id = view_families.ids[i];
         const metric_t *m = metric_info(id);
@@ -370,33 +378,90 @@ static int view_frag_prom(frag_t *f, const node_view_t *v, fleet_buf_t *scratch)
         if (known || (m->flags & METRIC_F_PROM_ZERO)) {
             int n = snprintf(value, sizeof value, "} %.17g\n", known ? x : 0.0);
             const char *name = view_families.names[i];
-            if (view_buf_put(scratch, name, strlen(name)) ||
-                view_buf_put(scratch, labels, (m->flags & METRIC_F_PROM_NODE) ? node_len : labels_len) ||
-                view_buf_put(scratch, value, (size_t)n))
-                return -1;
+            if (view_buf_put(&buf, name, strlen(name)) ||
+                view_buf_put(&buf, labels, (m->flags & METRIC_F_PROM_NODE) ? node_len : labels_len) ||
+                view_buf_put(&buf, value, (size_t)n))
+                goto out;
         }
-        f->family_end[i] = (uint32_t)scratch->len;
+        ends[i] = (uint32_t)buf.len;
     }
-    f->families = families;
-    if (!(f->prom = malloc(scratch->len ? scratch->len : 1)))
-        return -1;
-    memcpy(f->prom, scratch->data, scratch->len);
-    return 0;
+    if ((t = frag_text_new(buf.data ? buf.data : "", buf.len))) {
+        t->family_end = ends;
+        t->families = families;
+        ends = NULL;
+    }
+out:
+    free(ends);
+    free(buf.data);
+    return t;
 }
 
-static int view_frag_json(frag_t *f, json_t *j)
+static frag_text_t *view_text_of(json_t *j)
 {
-    f->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    f->json_len = f->json ? strlen(f->json) : 0;
-    return f->json ? 0 : -1;
+    frag_text_t *t = text ? frag_text_new(text, strlen(text)) : NULL;
+    free(text);
+    return t;
 }
 
-frag_t *fleet_view_node_frag(const node_view_t *v, fleet_buf_t *scratch)
+frag_text_t *fleet_view_render_node_json(const frag_t *node) { return view_text_of(view_node(node->view)); }
+
+/* The cluster object with an empty member list, then its members' own
+ * JSON spliced in (each replica with its "upstream"), so a member is
+ * rendered once, not again for its cluster. Equal to view_cluster's
+ * (test_fleet_frags). */
+frag_text_t *fleet_view_render_cluster_json(frag_t *c)
+{
+    static const char *const statuses[] = {"ok", "degraded", "critical"};
+    char *text = NULL, *h = NULL;
+    size_t len = 0;
+    json_t *head = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:b, s:[]}", "id", c->id, "name", c->name, "primary",
+                             c->primary[0] ? c->primary : NULL, "timeline", (int)c->timeline, "status",
+                             statuses[c->state > FRAG_CRITICAL ? FRAG_CRITICAL : c->state], "split_brain",
+                             c->split_brain, "nodes");
+    h = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_decref(head);
+    size_t hl = h ? strlen(h) : 0;
+    FILE *f = hl >= 3 && strcmp(h + hl - 3, "[]}") == 0 ? open_memstream(&text, &len) : NULL;
+    bool ok = f != NULL;
+    if (f)
+        fwrite(h, 1, hl - 2, f);
+    for (size_t i = 0; ok && i < c->member_count; i++) {
+        const frag_t *m = c->members[i];
+        const frag_text_t *mt = frag_json(c->members[i]);
+        if (!(ok = mt && mt->len > 1))
+            break;
+        if (i)
+            fputc(',', f);
+        if (m->role != PGVIGIL__ROLE__ROLE_REPLICA) {
+            fwrite(mt->text, 1, mt->len, f);
+            continue;
+        }
+        json_t *upj = c->upstream[i][0] ? json_string(c->upstream[i]) : json_null();
+        char *upt = upj ? json_dumps(upj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(upj);
+        fwrite(mt->text, 1, mt->len - 1, f); /* without its closing brace */
+        fprintf(f, ",\"upstream\":%s}", upt ? upt : "null");
+        free(upt);
+    }
+    if (f) {
+        fputs("]}", f);
+        ok = fclose(f) == 0 && ok;
+    }
+    frag_text_t *t = ok && text ? frag_text_new(text, len) : NULL;
+    free(text);
+    free(h);
+    return t;
+}
+
+frag_t *fleet_view_node_frag(const node_view_t *v)
 {
     frag_t *f = frag_new();
-    if (!f || view_frag_json(f, view_node(v)) != 0 || view_frag_prom(f, v, scratch) != 0)
+    if (!f || !(f->view = malloc(sizeof *f->view)))
         goto fail;
+    *f->view = *v;
+    f->view->latest = NULL; /* the core's; the packed copy below is the fragment's */
     if (v->latest) {
         f->sample_len = pgvigil__sample__get_packed_size(v->latest);
         if (!(f->sample = malloc(f->sample_len ? f->sample_len : 1)))
@@ -412,92 +477,40 @@ frag_t *fleet_view_node_frag(const node_view_t *v, fleet_buf_t *scratch)
     f->state = v->stale ? FRAG_STALE : v->up ? FRAG_UP : FRAG_DOWN;
     f->badness = (f->state != FRAG_UP ? 2e12 : 0) + (v->disconnected || v->replay_paused ? 1e12 : 0) +
                  (v->has_lag && v->lag.seconds > 0 ? v->lag.seconds : 0);
-    f->received = v->received;
-    f->gaps = v->gaps;
-    f->duplicates = v->duplicates;
-    f->restarts = v->restarts;
     return f;
 fail:
     frag_unref(&f);
     return NULL;
 }
 
-/* The cluster object with an empty member list, then the members' own
- * fragments spliced in (each replica with its "upstream"), so a member is
- * rendered once, not again for its cluster. The result equals view_cluster's
- * (test_fleet_frags). NULL when the serialized shape is not as expected. */
-static char *view_cluster_text(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
-                               const frag_t *const *member_frags, size_t k, const char **status, size_t *len)
-{
-    char id[24], *text = NULL;
-    snprintf(id, sizeof id, "%" PRIu64, c->id);
-    const char *name = agg_config_cluster_name(self->cfg, c->id);
-    *status = view_cluster_status(self, c, members, k);
-    json_t *head = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:b, s:[]}", "id", id, "name", name ? name : id, "primary",
-                             c->primary[0] ? c->primary : NULL, "timeline", (int)c->timeline, "status", *status,
-                             "split_brain", c->split_brain, "nodes");
-    char *h = head ? json_dumps(head, JSON_COMPACT) : NULL;
-    json_decref(head);
-    size_t hl = h ? strlen(h) : 0;
-    FILE *f = hl >= 3 && strcmp(h + hl - 3, "[]}") == 0 ? open_memstream(&text, len) : NULL;
-    if (!f) {
-        free(h);
-        return NULL;
-    }
-    fwrite(h, 1, hl - 2, f);
-    for (size_t i = 0; i < k; i++) {
-        const frag_t *m = member_frags[i];
-        if (!m || !m->json_len) { /* a member failed to render: render the cluster whole */
-            fclose(f);
-            free(text);
-            free(h);
-            return NULL;
-        }
-        if (i)
-            fputc(',', f);
-        if (members[i]->role != PGVIGIL__ROLE__ROLE_REPLICA) {
-            fwrite(m->json, 1, m->json_len, f);
-            continue;
-        }
-        const char *up = view_upstream(members[i], members, k);
-        json_t *upj = up ? json_string(up) : json_null();
-        char *upt = upj ? json_dumps(upj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        json_decref(upj);
-        fwrite(m->json, 1, m->json_len - 1, f); /* without its closing brace */
-        fprintf(f, ",\"upstream\":%s}", upt ? upt : "null");
-        free(upt);
-    }
-    fputs("]}", f);
-    free(h);
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
-                                const frag_t *const *member_frags, size_t k)
+                                frag_t *const *member_frags, size_t k)
 {
-    const char *status = "ok";
     frag_t *f = frag_new();
-    if (f && !(f->json = view_cluster_text(self, c, members, member_frags, k, &status, &f->json_len)))
-        view_frag_json(f, view_cluster(self, c, members, k, &status));
-    if (!f || !f->json) {
+    if (!f || !(f->members = calloc(k ? k : 1, sizeof *f->members)) ||
+        !(f->upstream = calloc(k ? k : 1, sizeof *f->upstream))) {
         frag_unref(&f);
         return NULL;
     }
+    const char *status = view_cluster_status(self, c, members, k);
     const char *name = agg_config_cluster_name(self->cfg, c->id);
     snprintf(f->id, sizeof f->id, "%" PRIu64, c->id);
     snprintf(f->name, sizeof f->name, "%s", name ? name : f->id);
+    snprintf(f->primary, sizeof f->primary, "%s", c->primary);
+    f->timeline = c->timeline;
+    f->split_brain = c->split_brain;
     f->state = strcmp(status, "critical") == 0 ? FRAG_CRITICAL : strcmp(status, "degraded") == 0 ? FRAG_DEGRADED
                                                                                                  : FRAG_OK;
     f->badness = f->state * 1e12;
     for (size_t i = 0; i < k; i++) {
+        const char *up = members[i]->role == PGVIGIL__ROLE__ROLE_REPLICA ? view_upstream(members[i], members, k) : NULL;
+        f->members[i] = frag_ref(member_frags[i]);
+        snprintf(f->upstream[i], sizeof f->upstream[i], "%s", up ? up : "");
         if (strcmp(members[i]->name, c->primary) == 0)
             snprintf(f->region, sizeof f->region, "%s", members[i]->region);
         if (members[i]->has_lag && members[i]->lag.seconds > 0)
             f->badness = fmax(f->badness, f->state * 1e12 + members[i]->lag.seconds);
     }
+    f->member_count = k;
     return f;
 }

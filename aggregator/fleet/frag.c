@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodeview.h"
 #include "pbjson.h"
 #include "pgvigil.pb-c.h"
 
@@ -38,11 +39,58 @@ void frag_unref(frag_t **f_p)
     *f_p = NULL;
     if (atomic_fetch_sub(&f->refs, 1) != 1)
         return;
-    free(f->json);
-    free(f->prom);
-    free(f->family_end);
+    frag_text_t *json = atomic_load(&f->json), *prom = atomic_load(&f->prom);
+    if (prom)
+        free(prom->family_end);
+    free(json);
+    free(prom);
+    free(f->view);
     free(f->sample);
+    for (size_t i = 0; i < f->member_count; i++)
+        frag_unref(&f->members[i]);
+    free(f->members);
+    free(f->upstream);
     free(f);
+}
+
+frag_text_t *frag_text_new(const char *text, size_t len)
+{
+    frag_text_t *t = malloc(sizeof *t + len + 1);
+    if (!t)
+        return NULL;
+    t->len = len;
+    t->family_end = NULL;
+    t->families = 0;
+    memcpy(t->text, text, len);
+    t->text[len] = '\0';
+    return t;
+}
+
+/* Keep the first rendering installed (another reader may have won). */
+static const frag_text_t *frag_install(_Atomic(frag_text_t *) *slot, frag_text_t *mine)
+{
+    frag_text_t *have = NULL;
+    if (!mine || atomic_compare_exchange_strong(slot, &have, mine))
+        return mine;
+    free(mine->family_end);
+    free(mine);
+    return have;
+}
+
+const frag_text_t *frag_json(frag_t *f)
+{
+    frag_text_t *have = atomic_load(&f->json);
+    if (have)
+        return have;
+    return frag_install(&f->json, f->view ? fleet_view_render_node_json(f) : fleet_view_render_cluster_json(f));
+}
+
+const frag_text_t *frag_prom(frag_t *f)
+{
+    frag_text_t *have = atomic_load(&f->prom);
+    if (have || !f->view)
+        return have;
+    return frag_install(&f->prom, fleet_view_render_node_prom(f));
 }
 
 frag_set_t *frag_set_new(size_t count)
@@ -106,13 +154,13 @@ static size_t frag_set_bound(const frag_set_t *set, const char *key, bool cluste
     return lo;
 }
 
-const frag_t *frag_set_find_node(const frag_set_t *set, const char *name)
+frag_t *frag_set_find_node(const frag_set_t *set, const char *name)
 {
     size_t i = set ? frag_set_bound(set, name, false, false) : 0;
     return set && i < set->count && strcmp(set->items[i]->name, name) == 0 ? set->items[i] : NULL;
 }
 
-const frag_t *frag_set_find_cluster(const frag_set_t *set, const char *id_or_name)
+frag_t *frag_set_find_cluster(const frag_set_t *set, const char *id_or_name)
 {
     if (!set)
         return NULL;
@@ -163,10 +211,10 @@ static uint64_t frag_fnv(uint64_t h, const void *data, size_t len)
 }
 
 /* The matching items in answer order, and where the cursor puts the page. */
-static const frag_t **frag_select(const frag_set_t *set, bool clusters, const frag_query_t *q, size_t *n,
+static frag_t **frag_select(const frag_set_t *set, bool clusters, const frag_query_t *q, size_t *n,
                                   size_t *offset)
 {
-    const frag_t **sel = calloc(set->count ? set->count : 1, sizeof *sel);
+    frag_t **sel = calloc(set->count ? set->count : 1, sizeof *sel);
     size_t k = 0;
     *offset = 0;
     if (!sel)
@@ -193,16 +241,20 @@ int frag_set_write_json(const frag_set_t *set, bool clusters, const frag_query_t
     memset(page, 0, sizeof *page);
     if (q->cursor && q->cursor[0] && !((q->cursor[0] == 'k' && !q->worst_first) || (q->cursor[0] == 'o' && q->worst_first)))
         return -1;
-    const frag_t **sel = frag_select(set, clusters, q, &n, &offset);
+    frag_t **sel = frag_select(set, clusters, q, &n, &offset);
     if (!sel)
         return -1;
     page->matched = n;
     uint64_t h = 14695981039346656037ull;
     size_t end = q->limit && offset + q->limit < n ? offset + q->limit : n;
     for (size_t i = offset; i < end; i++) {
+        const frag_text_t *t = frag_json(sel[i]);
         if (i > offset)
             fputc(',', f);
-        fwrite(sel[i]->json, 1, sel[i]->json_len, f);
+        if (t)
+            fwrite(t->text, 1, t->len, f);
+        else
+            fputs("null", f); /* out of memory: the list keeps its shape */
         h = frag_fnv(h, &sel[i]->serial, sizeof sel[i]->serial);
     }
     page->returned = end > offset ? end - offset : 0;
@@ -223,23 +275,31 @@ void frag_set_write_prom(const frag_set_t *nodes, FILE *f)
 {
     if (!nodes)
         return;
+    const frag_text_t **texts = calloc(nodes->count ? nodes->count : 1, sizeof *texts);
+    if (!texts)
+        return;
+    for (size_t i = 0; i < nodes->count; i++)
+        texts[i] = frag_prom(nodes->items[i]);
     for (size_t fam = 0; fam < nodes->families; fam++) {
         fputs(nodes->family_headers[fam], f);
         for (size_t i = 0; i < nodes->count; i++) {
-            const frag_t *x = nodes->items[i];
-            if (!x->prom || fam >= x->families)
+            const frag_text_t *x = texts[i];
+            if (!x || fam >= x->families)
                 continue;
             uint32_t from = fam ? x->family_end[fam - 1] : 0, to = x->family_end[fam];
-            fwrite(x->prom + from, 1, to - from, f);
+            fwrite(x->text + from, 1, to - from, f);
         }
     }
+    free(texts);
 }
 
-json_t *frag_node_detail(const frag_t *node)
+json_t *frag_node_detail(frag_t *node)
 {
-    json_t *j = json_loadb(node->json, node->json_len, 0, NULL);
-    if (!j)
-        return NULL;
+    const frag_text_t *t = frag_json(node);
+    json_t *j = t ? json_loadb(t->text, t->len, 0, NULL) : NULL;
+    if (!j || !node->view)
+        return j;
+    const node_view_t *v = node->view;
     if (node->sample) {
         Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, node->sample_len, node->sample);
         if (s) {
@@ -248,8 +308,8 @@ json_t *frag_node_detail(const frag_t *node)
         }
     }
     json_object_set_new(j, "ingest",
-                        json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)node->received, "gaps",
-                                  (json_int_t)node->gaps, "duplicates", (json_int_t)node->duplicates, "restarts",
-                                  (json_int_t)node->restarts));
+                        json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)v->received, "gaps",
+                                  (json_int_t)v->gaps, "duplicates", (json_int_t)v->duplicates, "restarts",
+                                  (json_int_t)v->restarts));
     return j;
 }

@@ -120,7 +120,7 @@ const json_t *snapshot_clusters(const snapshot_t *snap)
 
 json_t *snapshot_node(const snapshot_t *snap, const char *name)
 {
-    const frag_t *f = frag_set_find_node(snap->node_frags, name);
+    frag_t *f = frag_set_find_node(snap->node_frags, name);
     return f ? frag_node_detail(f) : NULL;
 }
 

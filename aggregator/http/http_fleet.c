@@ -68,8 +68,9 @@ int http_clusters(const http_req_t *r) { return http_list(r, true); }
 int http_cluster(const http_req_t *r)
 {
     const char *id = r->arg[0];
-    const frag_t *c = frag_set_find_cluster(r->snap->cluster_frags, id);
-    json_t *j = c ? json_loadb(c->json, c->json_len, 0, NULL) : NULL;
+    frag_t *c = frag_set_find_cluster(r->snap->cluster_frags, id);
+    const frag_text_t *t = c ? frag_json(c) : NULL;
+    json_t *j = t ? json_loadb(t->text, t->len, 0, NULL) : NULL;
     if (j)
         return http_json(r->conn, 200, json_pack("{s:o}", "cluster", j));
     return http_error(r->conn, 404, "not_found", "no cluster with id or name \"%s\"", id);
