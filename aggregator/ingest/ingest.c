@@ -58,7 +58,7 @@ void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out)
     size_t budget = (size_t)cfg->inbound_budget_mb << 20;
     size_t handoff = budget / 4 / INGEST_SAMPLE_COST_EST / 2, router = budget / 4 / INGEST_MESSAGE_COST_EST;
     out->handoff_hwm = handoff < 100 ? 100 : handoff > 100000 ? 100000 : (int)handoff;
-    out->router_rcvhwm = router < 100 ? 100 : router > 1000 ? 1000 : (int)router;
+    out->router_rcvhwm = router < 10 ? 10 : router > 100 ? 100 : (int)router;
     out->queue_bytes = budget / 2;
 }
 

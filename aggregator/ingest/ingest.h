@@ -29,8 +29,9 @@
 /* How the inbound budget is spent (bytes estimated per decoded sample,
  * ingest_queue_cost()): a quarter for the hand-off queue (its send and
  * receive ends, pointers to decoded samples), half for the coalescing queue,
- * a quarter for the ROUTER's queue of each collector connection (capped:
- * ingest reads it continuously, so it stays short unless ingest is paused). */
+ * and the ROUTER's queue of each collector connection at most 100 messages
+ * (a collector sends about one a second; beyond that it waits on its side,
+ * and ingest reads continuously, so the queue stays short). */
 typedef struct {
     int handoff_hwm;     /* ZMQ_SNDHWM of ingest's PUSH and ZMQ_RCVHWM of the core's PULL */
     int router_rcvhwm;   /* ZMQ_RCVHWM of the ingest ROUTER, per connection */
