@@ -402,6 +402,13 @@ bool fleet_tick(fleet_t *self, int64_t now_us)
     return changed;
 }
 
+void fleet_superseded(fleet_t *self, const char *node, uint32_t count)
+{
+    fleet_node_t *n = zhashx_lookup(self->nodes, node);
+    if (n && n->last_seq)
+        n->last_seq += count;
+}
+
 void fleet_set_regressions(fleet_t *self, const char *node, unsigned count, int64_t now_us)
 {
     fleet_node_t *n = zhashx_lookup(self->nodes, node);

@@ -73,6 +73,12 @@ typedef struct {
  * says what else happened. */
 bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, fleet_applied_t *out);
 
+/* Ingest coalesced count samples of node that followed the last one the
+ * fleet took (ingest_queue.h): the next sample's sequence skips them, and
+ * that is not a gap. Call before fleet_apply of the sample that replaced
+ * them. */
+void fleet_superseded(fleet_t *self, const char *node, uint32_t count);
+
 /* Time passed: nodes silent for stale_intervals of their interval become
  * stale, split brains resolve, values that move with the clock (a paused
  * replica's lag, RPO, backup age) are recomputed. True if anything changed. */
