@@ -47,6 +47,7 @@ typedef struct {
     bool curve;     /* keys are bound to node names */
     bool ack_now;   /* no history database: acknowledge on acceptance */
     bool paused;    /* the store asked for backpressure */
+    bool reading;   /* the ROUTER is in the poller */
 } ingest_ctx_t;
 
 typedef struct {
@@ -122,6 +123,23 @@ static void ingest_ack(ingest_ctx_t *x, const char *node, int64_t started_at_us,
         free(buf);
 }
 
+/* Whether to read the ROUTER. Not while the store asks for backpressure,
+ * nor, with history, while a sample waits for the core: every sample must
+ * reach the store, so none may be coalesced away; samples then wait in the
+ * ROUTER's queue, then on the collectors, which keep them until
+ * acknowledged. Without history the coalescing queue takes them. */
+static void ingest_set_reading(ingest_ctx_t *x, zpoller_t *poller, zsock_t *router)
+{
+    bool want = !x->paused && (x->ack_now || ingest_queue_count(x->queue) == 0);
+    if (want == x->reading)
+        return;
+    x->reading = want;
+    if (want)
+        zpoller_add(poller, router);
+    else
+        zpoller_remove(poller, router);
+}
+
 /* Marks made durable by the store: one Ack per run of marks of the same
  * collector process (the store sends them in arrival order). */
 static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zsock_t *router)
@@ -139,13 +157,7 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
         if (pause != x->paused) {
             x->paused = pause;
             atomic_store(&x->c->paused, pause);
-            /* Paused: samples wait in the ROUTER's queue, then on the
-             * collectors, which keep them until acknowledged. */
-            if (pause)
-                zpoller_remove(poller, router);
-            else
-                zpoller_add(poller, router);
-
+            ingest_set_reading(x, poller, router);
         }
     }
     uint64_t *seqs = data[0] == STORE_DURABLE_MARKS && count ? malloc(count * sizeof *seqs) : NULL;
@@ -254,10 +266,9 @@ static void ingest_flush(ingest_ctx_t *x)
 
 /* An accepted sample to the core; when its queue is full (or samples are
  * already waiting, which must not be overtaken), to the coalescing queue.
- * With history, a sample coalesced away (or dropped) is acknowledged when a
- * newer sample of its node is durable: the store marks the newer sequence,
- * and an acknowledgement of q covers every older sample of that collector
- * process (collector/publish.c). */
+ * With history the queue holds one sample at most (ingest_set_reading stops
+ * reading meanwhile), so nothing is coalesced away unstored: an
+ * acknowledgement says the sample is durable. */
 static void ingest_hand_over(ingest_ctx_t *x, Pgvigil__Sample *s, size_t body_len)
 {
     ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
@@ -479,18 +490,20 @@ static void ingest_close(ingest_socks_t *k)
 static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
 {
     zpoller_t *poller = zpoller_new(pipe, k->router, k->cmds, k->mon, NULL);
+    x->reading = true;
     if (poller && k->durable)
         zpoller_add(poller, k->durable);
     while (poller) {
         void *which = zpoller_wait(poller, ingest_queue_count(x->queue) ? INGEST_QUEUE_POLL_MS : -1);
         ingest_flush(x);
+        ingest_set_reading(x, poller, k->router);
         ingest_log_backlog(x);
         if (!which && zpoller_expired(poller)) {
             continue; /* time to retry the hand-off */
         } else if (which == k->router) {
             /* Until the socket is empty, without asking for its events. */
-            for (int i = 0; i < 1000 && !x->paused && ingest_receive(x); i++)
-                ;
+            for (int i = 0; i < 1000 && x->reading && ingest_receive(x); i++)
+                ingest_set_reading(x, poller, k->router);
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {

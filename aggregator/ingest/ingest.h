@@ -12,9 +12,9 @@
  * and accepted samples wait in a coalescing queue (ingest_queue.h: one per
  * node, the newest wins), every coalesced or dropped sample counted and
  * logged once per interval, so samples never pile up without end.
- * With history, a sample coalesced away or dropped is acknowledged with the
- * next durable sample of its node (an acknowledgement of q covers every
- * older sample of that collector process).
+ * With history nothing is coalesced away: an acknowledgement says a sample
+ * is durable, so while one waits for the core ingest stops reading and
+ * samples wait in the ROUTER's queue, then on the collectors.
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
  *
