@@ -34,7 +34,10 @@
  * (its queue is full because the aggregator stopped reading) is counted as
  * unsent. Without --rate, sends block, so the achieved rate is what the
  * aggregator sustains. Anything the aggregator sends back (acknowledgements,
- * commands) is read and counted, so it never backs up.
+ * commands) is read and counted, so it never backs up; at the end the
+ * generator reads replies until every sample is acknowledged or none come for
+ * 2 s (at most a minute), since closing a connection with unread replies
+ * makes the kernel reset it and the aggregator lose what it had not read.
  *
  * Prints "sent N samples in S s (R/s) from M simulated collectors", then a
  * line "stats key=value ..." for scripts (sent, unsent, replies, late_max_ms,
@@ -59,6 +62,8 @@
 
 #define LOAD_SOCKETS_DEFAULT_MAX 256
 #define LOAD_DRAIN_EVERY_NS 10000000LL
+#define LOAD_QUIET_NS 2000000000LL   /* no reply for this long: the aggregator has read all */
+#define LOAD_FINISH_NS 60000000000LL /* waiting for replies at the end, at most */
 
 typedef struct {
     const char *endpoint;
@@ -268,7 +273,16 @@ static void load_send(load_t *self, uint64_t slot, int flags)
     n->sequence++;
     size_t len = load_sim_pack(&self->opt.sim, n, index, load_wall_us(), body, sizeof body);
     void *z = zsock_resolve(self->sock[index / self->opt.nodes_per_socket]);
-    if (!env_len || !len || zmq_send(z, env, env_len, ZMQ_SNDMORE | flags) < 0) {
+    int rc = env_len && len ? zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) : -1;
+    /* Blocking: wait for room, reading replies meanwhile (acknowledgements
+     * left unread stall the connection both ways). */
+    while (rc < 0 && env_len && len && !(flags & ZMQ_DONTWAIT) && zmq_errno() == EAGAIN && !zsys_interrupted) {
+        load_drain(self);
+        zmq_pollitem_t item = {.socket = z, .events = ZMQ_POLLOUT};
+        zmq_poll(&item, 1, 10);
+        rc = zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    }
+    if (rc < 0) {
         n->sequence--; /* not sent: the node's next sample keeps its number */
         self->unsent++;
         return;
@@ -301,6 +315,25 @@ static void load_run(load_t *self)
         if (rate > 0) {
             int64_t next = start + (int64_t)((double)self->slots * 1e9 / rate);
             load_sleep_until(next < end ? next : end);
+        }
+    }
+}
+
+/* Before closing: read replies until every sample is acknowledged (one
+ * reply each without history) or none came for LOAD_QUIET_NS, within
+ * LOAD_FINISH_NS. Closing a connection with unread replies makes the kernel
+ * reset it, and the aggregator would lose what it had not read yet. */
+static void load_finish(load_t *self)
+{
+    int64_t now = load_now_ns(), end = now + LOAD_FINISH_NS, quiet_since = now;
+    uint64_t seen = self->replies;
+    while (now < end && !zsys_interrupted && self->replies < self->sent && now - quiet_since < LOAD_QUIET_NS) {
+        load_sleep_until(now + LOAD_DRAIN_EVERY_NS);
+        load_drain(self);
+        now = load_now_ns();
+        if (self->replies != seen) {
+            seen = self->replies;
+            quiet_since = now;
         }
     }
 }
@@ -432,12 +465,13 @@ int main(int argc, char **argv)
     int64_t t0 = load_now_ns();
     load_run(&self);
     load_report(&self, (double)(load_now_ns() - t0) / 1e9);
+    load_finish(&self);
     rc = 0;
 out:
     for (int i = 0; self.sock && i < self.sockets; i++) {
         if (!self.sock[i])
             continue;
-        zsock_set_linger(self.sock[i], 5000); /* deliver what is queued */
+        zsock_set_linger(self.sock[i], 60000); /* deliver what is queued, within a minute */
         zsock_destroy(&self.sock[i]);
     }
     free(self.sock);

@@ -69,7 +69,7 @@ class ScaleTest(unittest.TestCase):
             self.assertEqual(metrics(base)["pgvigil_inbound_budget_bytes"], BUDGET_MB << 20)
             # every node known, at the cadence collectors use
             sent, unsent = load(ingest, 5, NODES)
-            _quiet(base)
+            _quiet(base, sent=sent)
             rss_warm = rss_mb(agg.proc.pid)
 
             # overload: as fast as the generator goes; watch the queue meanwhile
@@ -88,7 +88,7 @@ class ScaleTest(unittest.TestCase):
                          for kv in line.split()[1:])
             sent += int(stats["sent"])
             unsent += int(stats["unsent"])
-            m = _quiet(base)
+            m = _quiet(base, sent=sent)
             rss_peak = rss_mb(agg.proc.pid, "VmHWM:")
 
             self.assertEqual(unsent, 0)
@@ -207,9 +207,11 @@ def _ok(url):
         return False
 
 
-def _quiet(base, stable_s=15):
-    """The metrics once every accepted sample is accounted for (applied,
-    coalesced or dropped) and nothing waits; or, failing that, once the
+def _quiet(base, stable_s=15, sent=0):
+    """The metrics once every sent sample was received (what the generator
+    handed to its sockets may still be in the kernel's buffers when it exits)
+    and every accepted one is accounted for (applied, coalesced or dropped)
+    and nothing waits; or, failing that, once the
     counters have not moved for stable_s (the caller's assertions then say
     what is missing)."""
     keys = ("pgvigil_ingest_received_total", "pgvigil_core_samples_applied_total",
@@ -217,7 +219,8 @@ def _quiet(base, stable_s=15):
     last, since = None, time.monotonic()
     while True:
         m = metrics(base)
-        if not m.get("pgvigil_ingest_queued", 0) and m["pgvigil_ingest_accepted_total"] == sum(m[k] for k in keys[1:]):
+        if (m["pgvigil_ingest_received_total"] >= sent and not m.get("pgvigil_ingest_queued", 0)
+                and m["pgvigil_ingest_accepted_total"] == sum(m[k] for k in keys[1:])):
             return m
         now = tuple(m.get(k) for k in keys)
         if now != last:
