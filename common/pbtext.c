@@ -86,9 +86,9 @@ static void pbtext_path(char *where, size_t len, const char *parent, const char 
 {
     if (!where)
         return;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s%s%s", parent, parent[0] ? "." : "", name);
-    snprintf(where, len, "%s", buf);
+    /* A path longer than where is cut: it still names the field. */
+    if (snprintf(where, len, "%s%s%s", parent, parent[0] ? "." : "", name) < 0)
+        where[0] = '\0';
 }
 
 static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, int depth,
@@ -108,8 +108,9 @@ static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, in
             if (!v[k])
                 continue;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                char here[128];
-                snprintf(here, sizeof here, "%s%s%s", parent, parent[0] ? "." : "", f->name);
+                char here[128]; /* a deeper path is cut, never overflows */
+                if (snprintf(here, sizeof here, "%s%s%s", parent, parent[0] ? "." : "", f->name) < 0)
+                    here[0] = '\0';
                 r = pbtext_walk(v[k], max_len, depth + 1, here, where, wherelen);
                 if (r != PBTEXT_OK)
                     return r; /* where names the innermost field */
