@@ -252,7 +252,7 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
     static const char *const keys[] = {"listen", "storage", "curve", "clusters", "stale_intervals",
                                        "publish_interval", "log_level", "rules", "regions", "peak",
                                        "escalation", "receivers", "delivery", "flapping", "auth", "http",
-                                       "diagnostics", "events", "cluster", NULL};
+                                       "diagnostics", "events", "cluster", "inbound_budget_mb", NULL};
     const config_node_t *root = config_root(cfg);
     const char *level = NULL;
     uint64_t stale = c->stale_intervals;
@@ -261,6 +261,7 @@ static int agg_config_parse(config_t *cfg, agg_config_t *c)
         agg_config_diagnostics(cfg, root, c) != 0 || agg_config_events(cfg, root, c) != 0 ||
         config_uint(cfg, root, "stale_intervals", false, 2, 100, &stale) != 0 ||
         config_duration_ms(cfg, root, "publish_interval", false, &c->publish_interval_ms) != 0 ||
+        config_uint(cfg, root, "inbound_budget_mb", false, 4, 65536, &c->inbound_budget_mb) != 0 ||
         config_str(cfg, root, "log_level", false, &level) != 0 ||
         alert_config_parse(cfg, root, &c->alerting) != 0 || auth_config_parse(cfg, root, &c->auth) != 0 ||
         agg_config_nonzero(cfg, root, &c->alerting) != 0 ||
@@ -290,6 +291,7 @@ static agg_config_t *agg_config_from(config_t *cfg, const char *name, char *err,
     c->path = strdup(name);
     c->stale_intervals = 3;
     c->publish_interval_ms = 100;
+    c->inbound_budget_mb = 64;
     c->log_level = LOG_LEVEL_INFO;
     c->retention_days = 60;
     c->partitions_ahead_days = 3;

@@ -28,6 +28,7 @@
  *     - {system_identifier: "7301...", name: weddings-eu}
  *   stale_intervals: 3                    # silent for N of its intervals -> stale
  *   publish_interval: 100ms               # snapshot coalescing
+ *   inbound_budget_mb: 64                 # memory for queued inbound samples
  *   log_level: info
  *   rules, regions, peak, escalation, receivers, delivery, flapping:
  *                                         # alerting, see alert_config.h
@@ -85,6 +86,7 @@ typedef struct {
 
     uint32_t stale_intervals;         /* default 3 */
     uint64_t publish_interval_ms;     /* default 100 */
+    uint64_t inbound_budget_mb;       /* inbound queues (ingest.h); default 64 */
     int log_level;                    /* LOG_LEVEL_* from common/log.h */
 
     alert_config_t alerting;

@@ -14,11 +14,14 @@
 #include "clock.h"
 #include "core_cluster.h"
 #include "fleet.h"
+#include "fleet_frags.h"
 #include "ingest.h"
 #include "log.h"
 #include "maint.h"
 #include "notify.h"
 #include "peak_events.h"
+
+#define CORE_JUDGE_TICKS 10 /* ticks of 100 ms: the clock judges each node once a second */
 #include "store_rows.h"
 
 typedef struct {
@@ -28,6 +31,8 @@ typedef struct {
     maint_t *maint;
     zsock_t *collector_cmds; /* PUSH to ingest: [node][packed Command] */
     fleet_t *fleet;
+    fleet_frags_t *frags; /* the fleet's fragments, for snapshots */
+    uint64_t ticks;       /* staleness ticks so far */
     store_t *store;
     store_writer_t *writer; /* NULL: no history; created on the actor's thread */
     zsock_t *pull, *commands, *notify;
@@ -50,18 +55,18 @@ struct core {
 
 static void core_publish(core_state_t *st)
 {
-    fleet_view_t v;
+    fleet_frags_view_t v;
     snapshot_t *snap = snapshot_new();
-    if (!snap || fleet_view(st->fleet, clock_wall_us(), &v) != 0) {
+    core_cluster_owners(st->cluster, st->fleet);
+    if (!snap || fleet_frags_publish(st->frags, &v) != 0) {
         free(snap);
         return;
     }
     snap->version = ++st->version;
     snap->built_at_us = clock_wall_us();
-    snap->clusters = v.clusters;
-    snap->nodes = v.nodes;
+    snap->node_frags = v.nodes;
+    snap->cluster_frags = v.clusters;
     snap->events = v.events;
-    snap->metrics_text = v.metrics_text;
     snap->status = v.status;
     snap->cluster_count = v.cluster_count;
     snap->node_count = v.node_count;
@@ -79,9 +84,6 @@ static void core_publish(core_state_t *st)
     snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);
-    json_t *wrap = json_pack("{s:O}", "clusters", snap->clusters);
-    snap->clusters_json = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
-    json_decref(wrap);
     snapshot_publish(st->snapshots, snap);
     st->dirty = false;
     st->published_at_us = clock_mono_us();
@@ -132,6 +134,8 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         snprintf(node, sizeof node, "%s", h.sample->node);
         int64_t started_at_us = h.sample->collector_started_at_us;
         uint64_t sequence = h.sample->sequence;
+        if (h.coalesced)
+            fleet_superseded(st->fleet, node, h.coalesced);
         fleet_applied_t what;
         if (fleet_apply(st->fleet, h.sample, h.received_at_us, &what)) {
             st->dirty = true;
@@ -178,9 +182,14 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
         st->peak_events_at_us = at;
         alerting_events_peak(st->alerting, clock_wall_us());
     }
+    /* Every sample is judged as it arrives; what the clock alone moves
+     * (a "for" duration running out, no data) is judged here, each node
+     * once every CORE_JUDGE_TICKS ticks, a slice per tick: a tick's cost
+     * stays a fraction of the fleet's size. */
     bool alerts = false;
-    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
-        if (core_cluster_owns(st->cluster, v->cluster_id))
+    size_t i = 0, slice = st->ticks++ % CORE_JUDGE_TICKS;
+    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet), i++)
+        if (i % CORE_JUDGE_TICKS == slice && core_cluster_owns(st->cluster, v->cluster_id))
             alerts |= alerting_node(st->alerting, v, clock_wall_us());
     if (alerting_tick(st->alerting, clock_wall_us()) || alerts)
         st->dirty = true;
@@ -406,6 +415,7 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->snapshots = snapshots;
     st->store = store;
     st->fleet = fleet_new(cfg);
+    st->frags = st->fleet ? fleet_frags_new(st->fleet) : NULL;
     st->diag = diag_new(&cfg->diag);
     st->maint = maint_new(core_emit, core_send_command, st);
     st->collector_cmds = zsock_new_push("@" INGEST_COMMANDS_ENDPOINT);
@@ -417,15 +427,17 @@ core_t *core_new(const agg_config_t *cfg, snapshot_holder_t *snapshots, store_t 
     st->notify = zsock_new_push(">" NOTIFY_ENDPOINT);
     st->alerting = alerting_new(cfg, core_emit, st);
     st->cluster = st->alerting ? core_cluster_new(cluster, st->alerting) : NULL;
-    if (!st->fleet || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands || !st->notify ||
-        !st->alerting || !st->cluster)
+    if (!st->fleet || !st->frags || !st->diag || !st->maint || !st->collector_cmds || !st->pull || !st->commands ||
+        !st->notify || !st->alerting || !st->cluster)
         goto fail;
     if (cluster)
         alerting_set_owner_filter(st->alerting, core_cluster_owns_fn, st->cluster);
     zsock_set_sndhwm(st->notify, 0);
     st->peak_events = peak_events_new(&cfg->alerting);
     alerting_restore(st->alerting, restored_alerts, restored_silences);
-    zsock_set_rcvhwm(st->pull, INGEST_HANDOFF_HWM);
+    ingest_budget_t budget;
+    ingest_budget(cfg, &budget);
+    zsock_set_rcvhwm(st->pull, budget.handoff_hwm);
     self->state = st;
     if (!(self->actor = zactor_new(core_actor, st)))
         goto fail;
@@ -438,6 +450,7 @@ fail:
         alerting_destroy(&st->alerting);
         core_cluster_destroy(&st->cluster);
         peak_events_destroy(&st->peak_events);
+        fleet_frags_destroy(&st->frags);
         fleet_destroy(&st->fleet);
         diag_destroy(&st->diag);
         maint_destroy(&st->maint);
@@ -469,6 +482,7 @@ void core_destroy(core_t **self_p)
     alerting_destroy(&self->state->alerting);
     core_cluster_destroy(&self->state->cluster);
     peak_events_destroy(&self->state->peak_events);
+    fleet_frags_destroy(&self->state->frags);
     fleet_destroy(&self->state->fleet);
     diag_destroy(&self->state->diag);
     maint_destroy(&self->state->maint);

@@ -261,25 +261,21 @@ static void core_cluster_merge_alerts(core_cluster_t *self, snapshot_t *snap)
     self->others = others;
 }
 
+static void core_cluster_owner_fn(void *arg, uint64_t cluster_id, char *buf, size_t len)
+{
+    core_cluster_t *self = arg;
+    cluster_owner_of(self->fence, cluster_id, buf, len);
+}
+
+void core_cluster_owners(core_cluster_t *self, fleet_t *fleet)
+{
+    if (self->cluster)
+        fleet_set_owners(fleet, core_cluster_owner_fn, self);
+}
+
 void core_cluster_annotate(core_cluster_t *self, snapshot_t *snap)
 {
-    if (!self->cluster)
-        return;
-    if (json_is_array(snap->clusters)) {
-        json_t *annotated = json_array();
-        size_t i;
-        json_t *c;
-        json_array_foreach(snap->clusters, i, c) {
-            char owner[CLUSTER_NAME_MAX + 1] = "";
-            uint64_t cluster_id = core_cluster_id_of(c, "id");
-            if (cluster_id)
-                cluster_owner_of(self->fence, cluster_id, owner, sizeof owner);
-            json_array_append_new(annotated, core_cluster_owned_copy(c, owner));
-        }
-        json_decref(snap->clusters);
-        snap->clusters = annotated;
-    }
-    if (json_is_array(snap->alerts))
+    if (self->cluster && json_is_array(snap->alerts))
         core_cluster_merge_alerts(self, snap);
 }
 

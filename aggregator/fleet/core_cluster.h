@@ -67,12 +67,13 @@ bool core_cluster_may_emit(core_cluster_t *self, json_t *msg);
 
 /* One fleet from any door. core_cluster_publish() hands this aggregator's
  * alerts of each cluster it owns to the actor, which publishes them in
- * Redis (only what changed). core_cluster_annotate() replaces
- * snap->clusters by copies carrying "owner", and snap->alerts by this
- * aggregator's alerts plus those the other owners published, each with
- * "owner" (at most a publish interval or two behind). No-ops for a lone
- * aggregator. */
+ * Redis (only what changed). core_cluster_owners() sets each cluster's
+ * "owner" in the fleet (before its fragments are rendered);
+ * core_cluster_annotate() replaces snap->alerts by this aggregator's alerts
+ * plus those the other owners published, each with "owner" (at most a
+ * publish interval or two behind). No-ops for a lone aggregator. */
 void core_cluster_publish(core_cluster_t *self, const json_t *alerts);
+void core_cluster_owners(core_cluster_t *self, fleet_t *fleet);
 void core_cluster_annotate(core_cluster_t *self, snapshot_t *snap);
 /* True once per change of what the other owners published (then the core
  * publishes a snapshot, so every door shows it). */

@@ -500,6 +500,13 @@ bool fleet_tick(fleet_t *self, int64_t now_us)
     return changed;
 }
 
+void fleet_superseded(fleet_t *self, const char *node, uint32_t count)
+{
+    fleet_node_t *n = zhashx_lookup(self->nodes, node);
+    if (n && n->last_seq)
+        n->last_seq += count;
+}
+
 void fleet_set_regressions(fleet_t *self, const char *node, unsigned count, int64_t now_us)
 {
     fleet_node_t *n = zhashx_lookup(self->nodes, node);
@@ -514,6 +521,17 @@ const node_view_t *fleet_node_view(const fleet_t *self, const char *node)
 {
     const fleet_node_t *n = node ? zhashx_lookup(self->nodes, node) : NULL;
     return n ? &n->view : NULL;
+}
+
+void fleet_set_owners(fleet_t *self, fleet_owner_fn owner_of, void *arg)
+{
+    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters)) {
+        char owner[FLEET_NAME_MAX];
+        owner_of(arg, c->id, owner, sizeof owner);
+        c->has_owner = true;
+        if (strcmp(owner, c->owner) != 0)
+            snprintf(c->owner, sizeof c->owner, "%s", owner);
+    }
 }
 
 const node_view_t *fleet_first(fleet_t *self)

@@ -77,6 +77,12 @@ typedef struct {
  * says what else happened. */
 bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, fleet_applied_t *out);
 
+/* Ingest coalesced count samples of node that followed the last one the
+ * fleet took (ingest_queue.h): the next sample's sequence skips them, and
+ * that is not a gap. Call before fleet_apply of the sample that replaced
+ * them. */
+void fleet_superseded(fleet_t *self, const char *node, uint32_t count);
+
 /* Time passed: nodes silent for stale_intervals of their interval become
  * stale, split brains resolve, values that move with the clock (a paused
  * replica's lag, RPO, backup age) are recomputed. True if anything changed. */
@@ -89,6 +95,12 @@ void fleet_set_regressions(fleet_t *self, const char *node, unsigned count, int6
 
 const node_view_t *fleet_node_view(const fleet_t *self, const char *node);
 /* Every node view, in no particular order (one iteration at a time). */
+/* Several aggregators: each cluster's owner, shown as "owner" in its view
+ * (null when owner_of leaves buf empty). Called per publish; a cluster
+ * whose owner changed is rendered again, the others cost a lookup. */
+typedef void (*fleet_owner_fn)(void *arg, uint64_t cluster_id, char *buf, size_t len);
+void fleet_set_owners(fleet_t *self, fleet_owner_fn owner_of, void *arg);
+
 const node_view_t *fleet_first(fleet_t *self);
 const node_view_t *fleet_next(fleet_t *self);
 

@@ -11,10 +11,15 @@
 #include <stdarg.h>
 
 #include "fleet.h"
+#include "frag.h"
 #include "metric.h"
+
+struct fleet_frag_node;    /* fleet_frags.c: the node's cached fragment */
+struct fleet_frag_cluster; /* fleet_frags.c: the cluster's cached fragment and members */
 
 typedef struct fleet_node {
     node_view_t view;       /* what every reader sees */
+    struct fleet_frag_node *frag; /* owned by the fleet_frags_t that set it */
     metric_state_t metrics; /* counter totals behind the view's rates */
     lag_offset_t offset;
     uint64_t last_seq;
@@ -35,11 +40,14 @@ typedef struct {
     char primary[FLEET_NAME_MAX];
     uint32_t timeline;
     bool split_brain;
+    bool has_owner;             /* several aggregators: "owner" is shown */
+    char owner[FLEET_NAME_MAX]; /* the aggregator owning it ("" unknown) */
     lag_ring_t ring;
     /* Replicas whose lag extrapolated the primary's position: the next
      * primary point revises them. */
     struct fleet_node *revise[FLEET_REVISE_MAX];
     size_t n_revise;
+    struct fleet_frag_cluster *frag; /* owned by the fleet_frags_t that set it */
 } fleet_cluster_t;
 
 struct fleet {
@@ -58,6 +66,18 @@ struct fleet {
 void fleet_notify(fleet_t *self, const fleet_note_t *note);
 void fleet_cluster_label(const fleet_t *self, uint64_t id, char *buf, size_t len);
 bool fleet_is_live_primary(const fleet_node_t *n, uint64_t cluster_id);
+
+/* fleet_view.c: one node's or one cluster's fragment (frag.h; members: the
+ * cluster's node views and fragments in name order; nothing rendered yet),
+ * and the Prometheus family headers. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} fleet_buf_t; /* a growing text buffer */
+frag_t *fleet_view_node_frag(const node_view_t *v);
+frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
+                                frag_t *const *member_frags, size_t k);
+const char *const *fleet_view_families(size_t *count);
 
 /* fleet_events.c: record an event (ring, log, observers). */
 __attribute__((format(printf, 6, 7))) void fleet_event(fleet_t *self, uint64_t cluster_id, const fleet_node_t *n,

@@ -23,16 +23,15 @@ snapshot_t *snapshot_new(void)
 
 static void snapshot_free(snapshot_t *s)
 {
-    json_decref(s->clusters);
-    json_decref(s->nodes);
+    frag_set_unref(&s->node_frags);
+    frag_set_unref(&s->cluster_frags);
+    json_decref(atomic_load(&s->clusters_cache));
     json_decref(s->events);
     json_decref(s->alerts);
     json_decref(s->silences);
     json_decref(s->peak_regions);
     json_decref(s->diag);
     json_decref(s->maintenance);
-    free(s->clusters_json);
-    free(s->metrics_text);
     free(s);
 }
 
@@ -50,12 +49,9 @@ snapshot_holder_t *snapshot_holder_new(void)
     pthread_mutex_init(&self->lock, NULL);
     self->current = snapshot_new();
     if (self->current) {
-        self->current->clusters = json_array();
-        self->current->nodes = json_object();
+        self->current->node_frags = frag_set_new(0);
+        self->current->cluster_frags = frag_set_new(0);
         self->current->events = json_array();
-        json_t *empty = json_pack("{s:[]}", "clusters");
-        self->current->clusters_json = empty ? json_dumps(empty, JSON_COMPACT) : NULL;
-        json_decref(empty);
     }
     return self;
 }
@@ -93,3 +89,39 @@ void snapshot_release(snapshot_holder_t *self, const snapshot_t *snap)
     (void)self;
     snapshot_unref((snapshot_t *)snap);
 }
+
+const json_t *snapshot_clusters(const snapshot_t *snap)
+{
+    snapshot_t *s = (snapshot_t *)snap;
+    json_t *have = atomic_load(&s->clusters_cache);
+    if (have)
+        return have;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    frag_query_t all = {0};
+    frag_page_t page;
+    fputc('[', f);
+    if (s->cluster_frags)
+        frag_set_write_json(s->cluster_frags, true, &all, f, &page);
+    fputc(']', f);
+    fclose(f);
+    json_t *parsed = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    /* Another reader may have won the race: keep the first. */
+    if (parsed && !atomic_compare_exchange_strong(&s->clusters_cache, &have, parsed)) {
+        json_decref(parsed);
+        return have;
+    }
+    return parsed;
+}
+
+json_t *snapshot_node(const snapshot_t *snap, const char *name)
+{
+    frag_t *f = frag_set_find_node(snap->node_frags, name);
+    return f ? frag_node_detail(f) : NULL;
+}
+
+void snapshot_write_prom(const snapshot_t *snap, FILE *f) { frag_set_write_prom(snap->node_frags, f); }

@@ -8,7 +8,9 @@
  * increment (publication swaps the pointer under it): the sample path never
  * touches it, and readers never wait on the core's work. A snapshot and everything it points to is never modified after
  * publication; readers must not change reference counts of its json_t values
- * (serialize or deep-copy what they need).
+ * (serialize or deep-copy what they need). The fleet's nodes and clusters
+ * are fragments (frag.h) shared with the previous snapshot where they did
+ * not change, so building one costs what changed.
  *
  * JSON shapes (the HTTP API serves these as they are):
  *   clusters: [{"id":"<system identifier>","name":"<display name or id>",
@@ -34,12 +36,15 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "frag.h"
 
 typedef struct snapshot {
     uint64_t version;             /* increases by one per publication */
     int64_t built_at_us;
-    json_t *clusters;             /* array, shape above */
-    json_t *nodes;                /* object keyed by node name */
+    frag_set_t *node_frags;       /* node summaries (+ Prometheus lines, samples), by name */
+    frag_set_t *cluster_frags;    /* clusters with their members, by id */
     json_t *events;               /* array, newest first */
     json_t *alerts;               /* array: open alerts, then recently resolved (alerting.h) */
     json_t *silences;             /* array: pending, active and recently expired */
@@ -47,9 +52,7 @@ typedef struct snapshot {
     json_t *diag;                 /* object: node -> diagnostics document (diag.h) */
     json_t *maintenance;          /* array: operations, active and the most recent 500, newest first (maint.h) */
     unsigned alerts_warning, alerts_critical; /* firing */
-    char *clusters_json;          /* json_dumps({"clusters": clusters}) done once */
-    char *metrics_text;           /* Prometheus text of the fleet gauges and the
-                                     per-collector sequence counters */
+    _Atomic(json_t *) clusters_cache; /* snapshot_clusters(), parsed on first use */
     /* Quick health verdict, served without touching JSON. */
     const char *status;           /* "ok" | "degraded" | "critical" | "empty" */
     uint32_t cluster_count, node_count, nodes_up, nodes_down, nodes_stale;
@@ -71,5 +74,15 @@ void snapshot_publish(snapshot_holder_t *self, snapshot_t *snap);
  * pair with snapshot_release(). */
 const snapshot_t *snapshot_acquire(snapshot_holder_t *self);
 void snapshot_release(snapshot_holder_t *self, const snapshot_t *snap);
+
+/* Readers (any thread, while holding snap). The clusters array (shape
+ * above), parsed from the fragments on first use and kept with the snapshot:
+ * borrowed, NULL on failure. For whole-fleet readers (full health, status
+ * page); lists page through frag_set_write_json() instead. */
+const json_t *snapshot_clusters(const snapshot_t *snap);
+/* One node's full view (summary, sample, ingest): new JSON, NULL if absent. */
+json_t *snapshot_node(const snapshot_t *snap, const char *name);
+/* Every node's Prometheus lines, grouped by family. */
+void snapshot_write_prom(const snapshot_t *snap, FILE *f);
 
 #endif

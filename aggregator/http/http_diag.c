@@ -76,7 +76,7 @@ static bool hd_keep_rec(const http_req_t *r, const json_t *x)
 int http_node_diag(const http_req_t *r)
 {
     const char *node = r->arg[0], *sub = r->part;
-    if (!json_object_get(r->snap->nodes, node))
+    if (!frag_set_find_node(r->snap->node_frags, node))
         return http_error(r->conn, 404, "not_found", "no node named \"%s\"", node);
     const json_t *doc = json_object_get(r->snap->diag, node);
     if (strcmp(sub, "recommendations") == 0)

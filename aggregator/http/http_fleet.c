@@ -64,44 +64,23 @@ int http_health(const http_req_t *r)
                      json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:o}", "status", s->status, "clusters",
                                (int)s->cluster_count, "nodes", (int)s->node_count, "up", (int)s->nodes_up,
                                "down", (int)s->nodes_down, "stale", (int)s->nodes_stale, "as_of", built,
-                               "cluster_details", http_copy(s->clusters)));
+                               "cluster_details", snapshot_clusters(s) ? http_copy(snapshot_clusters(s)) : json_array()));
 }
 
-int http_clusters(const http_req_t *r)
-{
-    const char *body = r->snap->clusters_json ? r->snap->clusters_json : "{\"clusters\":[]}";
-    return http_send(r->conn, 200, "application/json", body, strlen(body));
-}
+int http_clusters(const http_req_t *r) { return http_list(r, true); }
 
 int http_cluster(const http_req_t *r)
 {
     const char *id = r->arg[0];
-    size_t i;
-    json_t *c;
-    json_array_foreach(r->snap->clusters, i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0 ||
-            strcmp(json_string_value(json_object_get(c, "name")), id) == 0)
-            return http_json(r->conn, 200, json_pack("{s:o}", "cluster", http_copy(c)));
-    }
+    frag_t *c = frag_set_find_cluster(r->snap->cluster_frags, id);
+    const frag_text_t *t = c ? frag_json(c) : NULL;
+    json_t *j = t ? json_loadb(t->text, t->len, 0, NULL) : NULL;
+    if (j)
+        return http_json(r->conn, 200, json_pack("{s:o}", "cluster", j));
     return http_error(r->conn, 404, "not_found", "no cluster with id or name \"%s\"", id);
 }
 
-int http_nodes(const http_req_t *r)
-{
-    json_t *arr = json_array();
-    const char *name;
-    json_t *n;
-    json_object_foreach(r->snap->nodes, name, n)
-    {
-        json_t *summary = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(n, k, v) if (strcmp(k, "sample") != 0) json_object_set_new(summary, k, http_copy(v));
-        json_array_append_new(arr, summary);
-    }
-    return http_json(r->conn, 200, json_pack("{s:o}", "nodes", arr));
-}
+int http_nodes(const http_req_t *r) { return http_list(r, false); }
 
 /* from and to, checked; non-zero: the status already sent. */
 static int hf_range(const http_req_t *r, char *from, char *to, size_t len, const char **f, const char **t)
@@ -122,7 +101,7 @@ static int hf_answer(const http_req_t *r, history_result_t rc, json_t *out, cons
 /* The node of the path, known to the snapshot; else 404 (sent: NULL). */
 static const char *hf_node(const http_req_t *r)
 {
-    if (json_object_get(r->snap->nodes, r->arg[0]))
+    if (frag_set_find_node(r->snap->node_frags, r->arg[0]))
         return r->arg[0];
     http_error(r->conn, 404, "not_found", "no node named \"%s\"", r->arg[0]);
     return NULL;
@@ -173,7 +152,9 @@ int http_node(const http_req_t *r)
     const char *name = hf_node(r);
     if (!name)
         return 404;
-    return http_json(r->conn, 200, json_pack("{s:o}", "node", http_copy(json_object_get(r->snap->nodes, name))));
+    json_t *n = snapshot_node(r->snap, name);
+    return n ? http_json(r->conn, 200, json_pack("{s:o}", "node", n))
+             : http_error(r->conn, 500, "internal", "out of memory");
 }
 
 int http_events(const http_req_t *r)

@@ -146,6 +146,12 @@ int http_recommendations(const http_req_t *r);
 int http_maintenance(const http_req_t *r);
 int http_maintenance_one(const http_req_t *r);
 int http_maintenance_add(const http_req_t *r);
+/* The fleet lists, filtered and paged, with ETag (http_list.c). */
+int http_list(const http_req_t *r, bool clusters);
+/* Send body gzip-compressed when the client accepts it and it is not tiny
+ * (extra: more header lines, or NULL). */
+int http_send_compressed(const http_req_t *r, int status, const char *ctype, const char *body, size_t len,
+                         const char *extra);
 /* gzip (http_web.c): does the client take it, and one whole buffer
  * compressed (malloc'ed into *out; 0 on success). */
 bool http_accepts_gzip(struct mg_connection *conn);

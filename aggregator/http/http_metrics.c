@@ -1,6 +1,6 @@
 /*
- * http_metrics.c — GET /metrics: the Prometheus text of the fleet (built
- * by the core into the snapshot) followed by the aggregator's own counters
+ * http_metrics.c — GET /metrics: the Prometheus text of the fleet (from the
+ * snapshot's node fragments, frag.h) followed by the aggregator's own counters
  * (ingest, alerts, notifications, history storage), read where they live.
  *
  * Owns nothing; runs on civetweb's worker threads.
@@ -35,6 +35,20 @@ static void hm_ingest(FILE *f, const http_req_t *r)
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));
+    fprintf(f,
+            "# HELP pgvigil_ingest_coalesced_total Accepted samples replaced by a newer sample of their node while the core was behind\n"
+            "# TYPE pgvigil_ingest_coalesced_total counter\npgvigil_ingest_coalesced_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_dropped_total Accepted samples dropped to stay within the inbound memory budget\n"
+            "# TYPE pgvigil_ingest_dropped_total counter\npgvigil_ingest_dropped_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_queued Accepted samples waiting for the core\n"
+            "# TYPE pgvigil_ingest_queued gauge\npgvigil_ingest_queued %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_queued_bytes Estimated memory of the samples waiting for the core\n"
+            "# TYPE pgvigil_ingest_queued_bytes gauge\npgvigil_ingest_queued_bytes %" PRIu64 "\n"
+            "# HELP pgvigil_inbound_budget_bytes The configured inbound memory budget (inbound_budget_mb)\n"
+            "# TYPE pgvigil_inbound_budget_bytes gauge\npgvigil_inbound_budget_bytes %" PRIu64 "\n",
+            (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped),
+            (uint64_t)atomic_load(&c->queued), (uint64_t)atomic_load(&c->queued_bytes),
+            r->http->cfg->inbound_budget_mb << 20);
 }
 
 /* Alerts firing and regions in their peak window (from the snapshot). */
@@ -114,7 +128,7 @@ int http_metrics(const http_req_t *r)
     FILE *f = open_memstream(&text, &len);
     if (!f)
         return http_error(r->conn, 500, "internal", "out of memory");
-    fputs(r->snap->metrics_text ? r->snap->metrics_text : "", f);
+    snapshot_write_prom(r->snap, f);
     char *coordination = cluster_fence_metrics(r->http->fence);
     fputs(coordination ? coordination : "", f);
     free(coordination);
@@ -125,7 +139,7 @@ int http_metrics(const http_req_t *r)
     if (r->http->store)
         hm_store(f, r->http->store);
     fclose(f);
-    int rc = http_send(r->conn, 200, "text/plain; version=0.0.4", text, len);
+    int rc = http_send_compressed(r, 200, "text/plain; version=0.0.4", text, len, NULL);
     free(text);
     return rc;
 }

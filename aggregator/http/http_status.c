@@ -60,15 +60,14 @@ static json_t *hs_build(const snapshot_t *s)
 {
     json_t *regions = json_object();
     size_t i, j;
-    json_t *c, *n, *a;
-    json_array_foreach(s->clusters, i, c) json_array_foreach(json_object_get(c, "nodes"), j, n)
-    {
-        const char *region = json_string_value(json_object_get(n, "region"));
-        json_t *r = hs_region(regions, region && *region ? region : "default");
-        bool up = json_is_true(json_object_get(n, "up")) && !json_is_true(json_object_get(n, "stale"));
-        const char *role = json_string_value(json_object_get(n, "role"));
-        if (!up)
-            hs_set(r, role && strcmp(role, "primary") == 0 ? "outage" : "degraded");
+    json_t *a;
+    for (i = 0; s->node_frags && i < s->node_frags->count; i++) {
+        const frag_t *n = s->node_frags->items[i];
+        if (!n->id[0]) /* not in a cluster yet */
+            continue;
+        json_t *r = hs_region(regions, n->region[0] ? n->region : "default");
+        if (n->state != FRAG_UP)
+            hs_set(r, n->role == PGVIGIL__ROLE__ROLE_PRIMARY ? "outage" : "degraded");
     }
     json_array_foreach(s->alerts, i, a)
     {

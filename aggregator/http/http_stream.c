@@ -7,7 +7,8 @@
  *   id: <snapshot version>
  *   event: fleet
  *   data: {"version","status","nodes","up","down","stale","peak_regions",
- *          "clusters":[...],"alerts":[open alerts]}
+ *          "clusters":[...],"clusters_paged":bool,"alerts":[open alerts]}
+ *   (clusters empty and clusters_paged true beyond HTTP_STREAM_CLUSTERS_MAX)
  * and a comment line every 15 s to keep proxies from closing an idle stream.
  * Events are at least HTTP_STREAM_GAP_US apart, and gzip-compressed (one
  * deflate stream, flushed after each event) when the client accepts it.
@@ -27,6 +28,7 @@
 
 /* At most one event a second: a large fleet changes with every sample. */
 #define HTTP_STREAM_GAP_US 1000000
+#define HTTP_STREAM_CLUSTERS_MAX 500 /* beyond this, events carry no clusters */
 
 static char *hs_event(const snapshot_t *s)
 {
@@ -37,11 +39,15 @@ static char *hs_event(const snapshot_t *s)
         if (st && (strcmp(st, "pending") == 0 || strcmp(st, "firing") == 0 || strcmp(st, "nodata") == 0))
             json_array_append_new(open, http_copy(a));
     }
-    json_t *ev = json_pack("{s:I,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "version", (json_int_t)s->version, "status",
+    /* A large fleet is not sent whole every second: the dashboard pages
+     * through /api/v1/clusters instead ("clusters_paged"). */
+    bool paged = s->cluster_count > HTTP_STREAM_CLUSTERS_MAX;
+    const json_t *clusters = paged ? NULL : snapshot_clusters(s);
+    json_t *ev = json_pack("{s:I,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:b,s:o}", "version", (json_int_t)s->version, "status",
                            s->status, "nodes", (int)s->node_count, "up", (int)s->nodes_up, "down", (int)s->nodes_down,
                            "stale", (int)s->nodes_stale, "peak_regions",
                            s->peak_regions ? http_copy(s->peak_regions) : json_array(), "clusters",
-                           s->clusters ? http_copy(s->clusters) : json_array(), "alerts", open);
+                           clusters ? http_copy(clusters) : json_array(), "clusters_paged", paged, "alerts", open);
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     return text;

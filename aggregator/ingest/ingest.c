@@ -6,9 +6,12 @@
  * refused CURVE handshakes. Decoding and validation are pure functions in
  * ingest_decode.c; who may speak for a node is ingest_ident.c; this file is
  * the sockets: receive, admit, hand over, acknowledge, route commands.
+ * Accepted samples the core cannot take yet wait in the coalescing queue
+ * (ingest_queue.c), retried every INGEST_QUEUE_POLL_MS.
  */
 #include "ingest.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +19,7 @@
 
 #include "clock.h"
 #include "ingest_ident.h"
+#include "ingest_queue.h"
 #include "log.h"
 #include "pbtext.h"
 #include "store.h"
@@ -24,6 +28,9 @@
 #define INGEST_CONNECTION_HWM 10
 #define INGEST_KEEPALIVE_IDLE_S 10
 #define INGEST_KEEPALIVE_INTVL_S 2
+#define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
+#define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
+#define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
 
 struct ingest {
     zactor_t *actor;
@@ -34,9 +41,13 @@ typedef struct {
     void *router, *push;
     ingest_counters_t *c;
     ingest_ident_t *ident;
+    ingest_queue_t *queue; /* accepted samples waiting for the core */
+    uint64_t logged;       /* coalesced + dropped when last logged */
+    int64_t logged_at_us;
     bool curve;     /* keys are bound to node names */
     bool ack_now;   /* no history database: acknowledge on acceptance */
     bool paused;    /* the store asked for backpressure */
+    bool reading;   /* the ROUTER is in the poller */
 } ingest_ctx_t;
 
 typedef struct {
@@ -46,6 +57,15 @@ typedef struct {
     char *err;
     size_t errlen;
 } ingest_args_t;
+
+void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out)
+{
+    size_t budget = (size_t)cfg->inbound_budget_mb << 20;
+    size_t handoff = budget / 4 / INGEST_SAMPLE_COST_EST / 2;
+    out->handoff_hwm = handoff < 100 ? 100 : handoff > 100000 ? 100000 : (int)handoff;
+    out->router_rcvhwm = INGEST_CONNECTION_HWM;
+    out->queue_bytes = budget / 2;
+}
 
 /* A maintenance result: to the core, like a sample. */
 static ingest_reject_t ingest_result(const envelope_t *env, const uint8_t *body, size_t len, void *push)
@@ -103,6 +123,23 @@ static void ingest_ack(ingest_ctx_t *x, const char *node, int64_t started_at_us,
         free(buf);
 }
 
+/* Whether to read the ROUTER. Not while the store asks for backpressure,
+ * nor, with history, while a sample waits for the core: every sample must
+ * reach the store, so none may be coalesced away; samples then wait in the
+ * ROUTER's queue, then on the collectors, which keep them until
+ * acknowledged. Without history the coalescing queue takes them. */
+static void ingest_set_reading(ingest_ctx_t *x, zpoller_t *poller, zsock_t *router)
+{
+    bool want = !x->paused && (x->ack_now || ingest_queue_count(x->queue) == 0);
+    if (want == x->reading)
+        return;
+    x->reading = want;
+    if (want)
+        zpoller_add(poller, router);
+    else
+        zpoller_remove(poller, router);
+}
+
 /* Marks made durable by the store: one Ack per run of marks of the same
  * collector process (the store sends them in arrival order). */
 static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zsock_t *router)
@@ -120,13 +157,7 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
         if (pause != x->paused) {
             x->paused = pause;
             atomic_store(&x->c->paused, pause);
-            /* Paused: samples wait in the ROUTER's queue, then on the
-             * collectors, which keep them until acknowledged. */
-            if (pause)
-                zpoller_remove(poller, router);
-            else
-                zpoller_add(poller, router);
-
+            ingest_set_reading(x, poller, router);
         }
     }
     uint64_t *seqs = data[0] == STORE_DURABLE_MARKS && count ? malloc(count * sizeof *seqs) : NULL;
@@ -220,8 +251,54 @@ static ingest_reject_t ingest_receive_result(ingest_ctx_t *x, zmq_msg_t *part, c
     return why;
 }
 
-/* One message: [routing id][envelope][body], read without allocating. */
-static void ingest_receive(ingest_ctx_t *x)
+/* Hand waiting samples to the core, oldest first, while it takes them. */
+static void ingest_flush(ingest_ctx_t *x)
+{
+    ingest_handoff_t h = {0};
+    while ((h.sample = ingest_queue_peek(x->queue, &h.received_at_us, &h.coalesced))) {
+        if (zmq_send(x->push, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
+            break; /* still full */
+        ingest_queue_pop(x->queue);
+    }
+    atomic_store(&x->c->queued, ingest_queue_count(x->queue));
+    atomic_store(&x->c->queued_bytes, ingest_queue_bytes(x->queue));
+}
+
+/* An accepted sample to the core; when its queue is full (or samples are
+ * already waiting, which must not be overtaken), to the coalescing queue.
+ * With history the queue holds one sample at most (ingest_set_reading stops
+ * reading meanwhile), so nothing is coalesced away unstored: an
+ * acknowledgement says the sample is durable. */
+static void ingest_hand_over(ingest_ctx_t *x, Pgvigil__Sample *s, size_t body_len)
+{
+    ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
+    if (ingest_queue_count(x->queue) == 0 && zmq_send(x->push, &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
+        return;
+    ingest_queue_counts_t n = {0};
+    ingest_queue_put(x->queue, s, ingest_queue_cost(body_len), h.received_at_us, &n);
+    atomic_fetch_add(&x->c->coalesced, n.coalesced);
+    atomic_fetch_add(&x->c->dropped, n.dropped);
+    ingest_flush(x);
+}
+
+/* Once per interval at most: what the budget cost since the last report. */
+static void ingest_log_backlog(ingest_ctx_t *x)
+{
+    const ingest_counters_t *c = x->c;
+    uint64_t now = atomic_load(&c->coalesced) + atomic_load(&c->dropped);
+    if (now == x->logged || clock_mono_us() - x->logged_at_us < INGEST_BACKLOG_LOG_US)
+        return;
+    log_warning("the core is behind: %" PRIu64 " samples coalesced and %" PRIu64
+                " dropped in total (%" PRIu64 " since the last report), %" PRIu64 " waiting",
+                (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped), now - x->logged,
+                (uint64_t)atomic_load(&c->queued));
+    x->logged = now;
+    x->logged_at_us = clock_mono_us();
+}
+
+/* One message: [routing id][envelope][body], read without allocating.
+ * False when there was none. */
+static bool ingest_receive(ingest_ctx_t *x)
 {
     zmq_msg_t part[3];
     int n = 0, more = 1;
@@ -240,14 +317,16 @@ static void ingest_receive(ingest_ctx_t *x)
         n++;
     }
     if (n == 0)
-        return;
+        return false;
     atomic_fetch_add(&x->c->received, 1);
     ingest_reject_t why = INGEST_BAD_FRAMES;
     Pgvigil__Sample *s = NULL;
     bool result = false;
+    size_t body_len = 0;
     if (n == 3) {
         envelope_t env;
-        atomic_fetch_add(&x->c->bytes, zmq_msg_size(&part[2]));
+        body_len = zmq_msg_size(&part[2]);
+        atomic_fetch_add(&x->c->bytes, body_len);
         if (envelope_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), &env) == 0 &&
             env.type == ENVELOPE_COMMAND_RESULT) {
             why = ingest_receive_result(x, part, &env);
@@ -262,23 +341,20 @@ static void ingest_receive(ingest_ctx_t *x)
     for (int i = 0; i < n && i < 3; i++)
         zmq_msg_close(&part[i]);
     if (result && why == INGEST_OK) /* a command result, handed over already */
-        return;
+        return true;
     if (!s) {
         atomic_fetch_add(&x->c->rejected[why], 1);
-        return;
+        return true;
     }
     atomic_fetch_add(&x->c->accepted, 1);
     char node[ENVELOPE_NODE_MAX + 1];
     snprintf(node, sizeof node, "%s", s->node);
     int64_t started_at_us = s->collector_started_at_us;
     uint64_t sequence = s->sequence;
-    ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
-    if (zmq_send(x->push, &h, sizeof h, 0) != (int)sizeof h) {
-        pgvigil__sample__free_unpacked(s, NULL); /* shutting down */
-        return;
-    }
+    ingest_hand_over(x, s, body_len); /* s belongs to the core or the queue now */
     if (x->ack_now)
         ingest_ack(x, node, started_at_us, &sequence, 1);
+    return true;
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -327,9 +403,11 @@ static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *er
     zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
     /* Per collector connection: beyond this, samples wait on the collector's
      * side (its send_queue), not in this process. Small, because while
-     * ingest is paused (backpressure) every connection fills its queue:
-     * 100 samples each keeps that within the memory budget. */
-    zsock_set_rcvhwm(router, INGEST_CONNECTION_HWM);
+     * ingest is paused (backpressure) every connection fills its queue and
+     * each queued message pins a receive buffer (ingest_budget). */
+    ingest_budget_t budget;
+    ingest_budget(cfg, &budget);
+    zsock_set_rcvhwm(router, budget.router_rcvhwm);
     /* A collector gone silent (partition, dead host) is detected on its
      * side by ZeroMQ heartbeats, and it reconnects at once. Here, TCP
      * keepalive frees the dead connection: no ZeroMQ heartbeats on this
@@ -377,7 +455,9 @@ static int ingest_open(ingest_socks_t *k, const ingest_args_t *a)
         return -1;
     if (!(k->push = zsock_new(ZMQ_PUSH)))
         return -1;
-    zsock_set_sndhwm(k->push, INGEST_HANDOFF_HWM);
+    ingest_budget_t budget;
+    ingest_budget(a->cfg, &budget);
+    zsock_set_sndhwm(k->push, budget.handoff_hwm);
     /* Samples still queued at shutdown are pointers the core must free:
      * deliver them (the core outlives ingest and drains its queue). */
     zsock_set_linger(k->push, -1);
@@ -410,13 +490,20 @@ static void ingest_close(ingest_socks_t *k)
 static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
 {
     zpoller_t *poller = zpoller_new(pipe, k->router, k->cmds, k->mon, NULL);
+    x->reading = true;
     if (poller && k->durable)
         zpoller_add(poller, k->durable);
     while (poller) {
-        void *which = zpoller_wait(poller, -1);
-        if (which == k->router) {
-            for (int i = 0; i < 1000 && !x->paused && (zsock_events(k->router) & ZMQ_POLLIN); i++)
-                ingest_receive(x);
+        void *which = zpoller_wait(poller, ingest_queue_count(x->queue) ? INGEST_QUEUE_POLL_MS : -1);
+        ingest_flush(x);
+        ingest_set_reading(x, poller, k->router);
+        ingest_log_backlog(x);
+        if (!which && zpoller_expired(poller)) {
+            continue; /* time to retry the hand-off */
+        } else if (which == k->router) {
+            /* Until the socket is empty, without asking for its events. */
+            for (int i = 0; i < 1000 && x->reading && ingest_receive(x); i++)
+                ingest_set_reading(x, poller, k->router);
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {
@@ -435,9 +522,12 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     ingest_args_t *a = arg;
     ingest_socks_t k = {0};
     zsock_signal(pipe, 0); /* zactor_new waits for this one */
+    ingest_budget_t budget;
+    ingest_budget(a->cfg, &budget);
     ingest_ctx_t x = {.c = a->counters, .curve = a->cfg->curve_server_cert != NULL,
-                      .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new()};
-    int rc = x.ident ? ingest_open(&k, a) : -1;
+                      .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new(),
+                      .queue = ingest_queue_new(budget.queue_bytes), .logged_at_us = clock_mono_us()};
+    int rc = x.ident && x.queue ? ingest_open(&k, a) : -1;
     if (rc != 0 && !a->err[0])
         snprintf(a->err, a->errlen, "could not set up the ingest sockets: %s", zmq_strerror(zmq_errno()));
     zsock_signal(pipe, rc == 0 ? 0 : 1);
@@ -446,6 +536,12 @@ static void ingest_actor(zsock_t *pipe, void *arg)
         x.push = zsock_resolve(k.push);
         ingest_loop(pipe, &k, &x);
     }
+    if (x.queue) { /* shutting down: what still waits is dropped, and counted */
+        atomic_fetch_add(&x.c->dropped, ingest_queue_count(x.queue));
+        atomic_store(&x.c->queued, 0);
+        atomic_store(&x.c->queued_bytes, 0);
+    }
+    ingest_queue_destroy(&x.queue);
     ingest_close(&k);
     ingest_ident_destroy(&x.ident);
 }

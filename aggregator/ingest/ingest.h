@@ -6,9 +6,15 @@
  * decodes and validates, and hands each accepted sample to the core over an
  * inproc PUSH socket as one ingest_handoff_t per message: ownership of the
  * sample passes to the core, which frees it with
- * pgvigil__sample__free_unpacked(sample, NULL). Both ends have a bounded
- * queue (INGEST_HANDOFF_HWM): when the core falls behind, ingest waits, the
- * ROUTER's queue fills, and collectors queue on their side (send_queue).
+ * pgvigil__sample__free_unpacked(sample, NULL). Memory is budgeted
+ * (inbound_budget_mb, ingest_budget()): the hand-off has a bounded queue at
+ * both ends; when the core falls behind and it is full, ingest keeps reading
+ * and accepted samples wait in a coalescing queue (ingest_queue.h: one per
+ * node, the newest wins), every coalesced or dropped sample counted and
+ * logged once per interval, so samples never pile up without end.
+ * With history nothing is coalesced away: an acknowledgement says a sample
+ * is durable, so while one waits for the core ingest stops reading and
+ * samples wait in the ROUTER's queue, then on the collectors.
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
  *
@@ -34,12 +40,26 @@
 #include "envelope.h"
 #include "pgvigil.pb-c.h"
 
-#define INGEST_HANDOFF_HWM 20000
+/* How the inbound budget is spent (bytes estimated per decoded sample,
+ * ingest_queue_cost()): a quarter for the hand-off queue (its send and
+ * receive ends, pointers to decoded samples), half for the coalescing queue,
+ * and the ROUTER's queue of each collector connection at most 10 messages
+ * (a collector sends about one a second; beyond that it waits on its side,
+ * and ingest reads continuously, so the queue stays short; while ingest is
+ * paused by backpressure each queued message pins a receive buffer). */
+typedef struct {
+    int handoff_hwm;     /* ZMQ_SNDHWM of ingest's PUSH and ZMQ_RCVHWM of the core's PULL */
+    int router_rcvhwm;   /* ZMQ_RCVHWM of the ingest ROUTER, per connection */
+    size_t queue_bytes;  /* the coalescing queue */
+} ingest_budget_t;
+
+void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out);
 
 /* Exactly one of sample and result is set; the core frees it. */
 typedef struct {
     Pgvigil__Sample *sample;
     int64_t received_at_us; /* aggregator wall clock */
+    uint32_t coalesced;     /* older samples of the node this one replaced (not gaps) */
     Pgvigil__CommandResult *result; /* a maintenance result from collector `node` */
     char node[ENVELOPE_NODE_MAX + 1];
 } ingest_handoff_t;
@@ -71,6 +91,10 @@ typedef struct {
     atomic_uint_fast64_t bytes;
     atomic_uint_fast64_t acked; /* samples acknowledged to their collectors */
     atomic_bool paused;         /* the store asked for backpressure */
+    atomic_uint_fast64_t coalesced; /* replaced by a newer sample of their node */
+    atomic_uint_fast64_t dropped;   /* accepted, then evicted to stay within the budget */
+    atomic_uint_fast64_t queued;    /* waiting in the coalescing queue now */
+    atomic_uint_fast64_t queued_bytes; /* their estimated memory (ingest_queue_cost) */
 } ingest_counters_t;
 
 /* Short lowercase name of a reason, for metric labels ("bad_envelope"). */

@@ -1,14 +1,13 @@
 /*
  * ingest_load.c — pgvigil-ingest-load: simulates N collectors sending
- * realistic samples (half primaries with a standby entry, half replicas with
- * receive/replay positions; pairs share a system identifier) to an
- * aggregator as fast as it accepts them, or at a given total rate.
+ * realistic samples to an aggregator, as fast as it accepts them or at an
+ * exact total rate. The fleet (load_sim.h) is clusters of one primary and R
+ * replicas with moving LSNs, so the aggregator computes lag at scale.
  *
  *   pgvigil-ingest-load --endpoint tcp://127.0.0.1:7400 [--nodes 200]
  *       [--rate SAMPLES_PER_S (0: as fast as possible)] [--seconds 20]
- *
- * Prints "sent N samples in S s (R/s)". Sends block when the aggregator's
- * queue is full, so the achieved rate is what it sustains.
+ *       [--nodes-per-socket N] [--replicas R (1)] [--wal-rate BYTES_PER_S]
+ *       [--lagging-every N (97)] [--sndhwm MESSAGES (1000)]
  *
  * For hostile-input and identity tests:
  *   [--name NAME]            node name (with --nodes 1), else bench-<i>
@@ -19,141 +18,194 @@
  *   [--curve-client-cert SECRET --curve-server-key PUBLIC]
  *
  * With --acked each simulated collector delivers like a real one (the
- * collector's publish.c: kept until acknowledged, sent again after a
- * reconnection) at --rate samples/s in total, waits up to 60 s at the end
- * for the last acknowledgements and prints one line per node:
+ * collector's publish.c, its own socket: kept until acknowledged, sent again
+ * after a reconnection) at --rate samples/s in total, waits up to 60 s at the
+ * end for the last acknowledgements and prints one line per node:
  *   "node NAME sent N unacked U dropped D"
  * so a fault test can check that sequences 1..N of every node are stored.
+ *
+ * Simulated nodes share DEALER sockets (N per socket; by default at most 256
+ * sockets), so 50,000 nodes fit under a 20,000 open-file limit: the envelope
+ * carries each sample's node name. With --rate, sample k is due at
+ * start + k / rate on the monotonic clock and the generator sleeps to that
+ * absolute deadline (clock_nanosleep TIMER_ABSTIME), sending whatever is due
+ * when it wakes, so the achieved rate is the asked rate whatever the
+ * per-send cost; a paced send never blocks: a sample the socket cannot take
+ * (its queue is full because the aggregator stopped reading) is counted as
+ * unsent. Without --rate, sends block, so the achieved rate is what the
+ * aggregator sustains. Anything the aggregator sends back (acknowledgements,
+ * commands) is read and counted, so it never backs up; at the end the
+ * generator reads replies until every sample is acknowledged or none come for
+ * 2 s (at most a minute), since closing a connection with unread replies
+ * makes the kernel reset it and the aggregator lose what it had not read.
+ *
+ * Prints "sent N samples in S s (R/s) from M simulated collectors", then a
+ * line "stats key=value ..." for scripts (sent, unsent, replies, late_max_ms,
+ * sockets, clusters, rate_asked, rate_achieved).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <czmq.h>
 
 #include "clock.h"
 #include "col_config.h"
-#include "publish.h"
 #include "envelope.h"
-#include "pgvigil.pb-c.h"
+#include "load_sim.h"
+#include "publish.h"
 
-static const char *sim_region; /* --region; NULL: eu-west / us-east */
-
-typedef struct {
-    zsock_t *sock;
-    char name[32];
-    uint8_t env[ENVELOPE_MAX_BYTES];
-    size_t env_len;
-    uint64_t seq;
-    int64_t started;
-} sim_node_t;
-
-static size_t sim_pack(const sim_node_t *n, int index, uint8_t *buf, int64_t now)
-{
-    Pgvigil__Sample s = PGVIGIL__SAMPLE__INIT;
-    Pgvigil__Probe probe = PGVIGIL__PROBE__INIT;
-    Pgvigil__Connections conn = PGVIGIL__CONNECTIONS__INIT;
-    Pgvigil__PrimaryReplication pr = PGVIGIL__PRIMARY_REPLICATION__INIT;
-    Pgvigil__Standby sb = PGVIGIL__STANDBY__INIT, *sbs[1] = {&sb};
-    Pgvigil__ReplicaReplication rr = PGVIGIL__REPLICA_REPLICATION__INIT;
-    char standby[32];
-    bool primary = index % 2 == 0;
-    uint64_t lsn = (uint64_t)(now / 1000) * 16; /* 16 kB/s of WAL */
-    s.has_format_version = s.has_system_identifier = s.has_timeline = s.has_role = 1;
-    s.has_sequence = s.has_collected_at_us = s.has_up = s.has_interval_ms = 1;
-    s.has_collector_started_at_us = s.has_server_version = 1;
-    s.format_version = 1;
-    s.node = (char *)n->name;
-    s.region = sim_region ? (char *)sim_region : index % 4 < 2 ? "eu-west" : "us-east";
-    s.system_identifier = 7300000000000000000ull + (uint64_t)(index / 2);
-    s.timeline = 1;
-    s.server_version = 150018;
-    s.role = primary ? PGVIGIL__ROLE__ROLE_PRIMARY : PGVIGIL__ROLE__ROLE_REPLICA;
-    s.collector_version = "bench";
-    s.sequence = n->seq;
-    s.collected_at_us = now;
-    s.collector_started_at_us = n->started;
-    s.up = 1;
-    s.interval_ms = 1000;
-    probe.has_ok = probe.has_rtt_us = 1;
-    probe.ok = 1;
-    probe.rtt_us = 300;
-    s.probe = &probe;
-    conn.has_total = conn.has_active = conn.has_max_connections = 1;
-    conn.total = 40;
-    conn.active = 3;
-    conn.max_connections = 200;
-    s.connections = &conn;
-    if (primary) {
-        pr.has_current_wal_lsn = 1;
-        pr.current_wal_lsn = lsn;
-        snprintf(standby, sizeof standby, "bench-%d", index + 1);
-        sb.application_name = standby;
-        sb.state = "streaming";
-        sb.has_replay_lsn = 1;
-        sb.replay_lsn = lsn - 4096;
-        pr.standbys = sbs;
-        pr.n_standbys = 1;
-        s.primary_replication = &pr;
-    } else {
-        rr.has_receive_lsn = rr.has_replay_lsn = rr.has_replay_paused = 1;
-        rr.receive_lsn = lsn - 1024;
-        rr.replay_lsn = lsn - 4096;
-        rr.wal_receiver_status = "streaming";
-        s.replica_replication = &rr;
-    }
-    return pgvigil__sample__pack(&s, buf);
-}
+#define LOAD_SOCKETS_DEFAULT_MAX 256
+#define LOAD_DRAIN_EVERY_NS 10000000LL
+#define LOAD_QUIET_NS 2000000000LL   /* no reply for this long: the aggregator has read all */
+#define LOAD_FINISH_NS 60000000000LL /* waiting for replies at the end, at most */
 
 typedef struct {
-    const char *endpoint, *name, *client_cert, *server_key;
-    int nodes, seconds, acked;
+    const char *endpoint;
+    const char *client_cert, *server_key; /* CURVE, both or neither */
+    int nodes, seconds, nodes_per_socket, sndhwm, acked;
     double rate;
-    uint64_t sequence_start, count;
-    int64_t started_at;
-} sim_args_t;
+    uint64_t sequence_start, count; /* count 0: no limit */
+    load_sim_config_t sim;
+} load_opts_t;
 
-static int sim_parse(int argc, char **argv, sim_args_t *a)
+typedef struct {
+    load_opts_t opt;
+    load_sim_node_t *node;
+    zsock_t **sock;
+    int sockets;
+    uint64_t slots, sent, unsent, replies;
+    int64_t late_max_ns;
+    int64_t last_drain_ns;
+} load_t;
+
+static int64_t load_now_ns(void)
 {
-    static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
-                                         {"nodes", required_argument, NULL, 'n'},
-                                         {"rate", required_argument, NULL, 'r'},
-                                         {"seconds", required_argument, NULL, 's'},
-                                         {"name", required_argument, NULL, 'N'},
-                                         {"region", required_argument, NULL, 'R'},
-                                         {"sequence-start", required_argument, NULL, 'q'},
-                                         {"started-at", required_argument, NULL, 't'},
-                                         {"count", required_argument, NULL, 'C'},
-                                         {"curve-client-cert", required_argument, NULL, 'c'},
-                                         {"curve-server-key", required_argument, NULL, 'k'},
-                                         {"acked", no_argument, NULL, 'A'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e': a->endpoint = optarg; break;
-        case 'n': a->nodes = (int)strtol(optarg, NULL, 10); break;
-        case 'r': a->rate = strtod(optarg, NULL); break;
-        case 's': a->seconds = (int)strtol(optarg, NULL, 10); break;
-        case 'N': a->name = optarg; break;
-        case 'R': sim_region = optarg; break;
-        case 'q': a->sequence_start = strtoull(optarg, NULL, 10); break;
-        case 't': a->started_at = strtoll(optarg, NULL, 10); break;
-        case 'C': a->count = strtoull(optarg, NULL, 10); break;
-        case 'c': a->client_cert = optarg; break;
-        case 'k': a->server_key = optarg; break;
-        case 'A': a->acked = 1; break;
-        default: return -1;
-        }
-    }
-    return a->endpoint && a->nodes >= 1 && a->seconds >= 1 ? 0 : -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int sim_curve(zsock_t *sock, const sim_args_t *a)
+static int64_t load_wall_us(void)
 {
-    zcert_t *client = zcert_load(a->client_cert), *server = zcert_load(a->server_key);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void load_sleep_until(int64_t deadline_ns)
+{
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000LL, .tv_nsec = deadline_ns % 1000000000LL};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !zsys_interrupted)
+        ;
+}
+
+static int load_parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The options of hostile-input, identity and delivery tests. */
+static int load_parse_more(load_opts_t *o, int c, const char *arg)
+{
+    long v = 0;
+    char *end;
+    switch (c) {
+    case 'N': o->sim.name = arg; return 0;
+    case 'G': o->sim.region = arg; return 0;
+    case 'c': o->client_cert = arg; return 0;
+    case 'k': o->server_key = arg; return 0;
+    case 'A': o->acked = 1; return 0;
+    case 'q':
+    case 'C': {
+        errno = 0;
+        unsigned long long u = strtoull(arg, &end, 10);
+        if (errno || end == arg || *end || arg[0] == '-')
+            return -1;
+        if (c == 'q')
+            o->sequence_start = u;
+        else
+            o->count = u;
+        return 0;
+    }
+    case 't':
+        if (load_parse_long(arg, 1, LONG_MAX, &v))
+            return -1;
+        o->sim.collector_started_at_us = v;
+        return 0;
+    default: return -1;
+    }
+}
+
+static int load_parse_opt(load_opts_t *o, int c, const char *arg)
+{
+    long v = 0;
+    char *end;
+    switch (c) {
+    case 'e': o->endpoint = arg; return 0;
+    case 'r':
+        errno = 0;
+        o->rate = strtod(arg, &end);
+        return errno || end == arg || *end || o->rate < 0 ? -1 : 0;
+    case 'n': if (load_parse_long(arg, 1, 1000000, &v)) return -1; o->nodes = (int)v; return 0;
+    case 's': if (load_parse_long(arg, 1, 86400, &v)) return -1; o->seconds = (int)v; return 0;
+    case 'p': if (load_parse_long(arg, 1, 1000000, &v)) return -1; o->nodes_per_socket = (int)v; return 0;
+    case 'R': if (load_parse_long(arg, 0, LOAD_SIM_REPLICAS_MAX, &v)) return -1; o->sim.replicas = (int)v; return 0;
+    case 'w': if (load_parse_long(arg, 0, 1L << 40, &v)) return -1; o->sim.wal_bytes_per_s = (uint64_t)v; return 0;
+    case 'l': if (load_parse_long(arg, 0, 1000000, &v)) return -1; o->sim.lagging_every = (int)v; return 0;
+    case 'h': if (load_parse_long(arg, 1, 10000000, &v)) return -1; o->sndhwm = (int)v; return 0;
+    default: return load_parse_more(o, c, arg);
+    }
+}
+
+static int load_parse(int argc, char **argv, load_opts_t *o)
+{
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, 'e'},     {"nodes", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},         {"seconds", required_argument, NULL, 's'},
+        {"nodes-per-socket", required_argument, NULL, 'p'}, {"replicas", required_argument, NULL, 'R'},
+        {"wal-rate", required_argument, NULL, 'w'},     {"lagging-every", required_argument, NULL, 'l'},
+        {"sndhwm", required_argument, NULL, 'h'},       {"name", required_argument, NULL, 'N'},
+        {"region", required_argument, NULL, 'G'},       {"sequence-start", required_argument, NULL, 'q'},
+        {"started-at", required_argument, NULL, 't'},   {"count", required_argument, NULL, 'C'},
+        {"curve-client-cert", required_argument, NULL, 'c'}, {"curve-server-key", required_argument, NULL, 'k'},
+        {"acked", no_argument, NULL, 'A'},              {NULL, 0, NULL, 0}};
+    *o = (load_opts_t){.nodes = 200, .seconds = 20, .sndhwm = 1000, .sequence_start = 1,
+                       .sim = {.replicas = 1, .wal_bytes_per_s = 16384, .lagging_every = 97}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+        if (load_parse_opt(o, c, optarg) != 0) {
+            fprintf(stderr, "pgvigil-ingest-load: bad value for an option (see the header of ingest_load.c)\n");
+            return -1;
+        }
+    if (!o->endpoint || !o->sequence_start || !o->client_cert != !o->server_key) {
+        fprintf(stderr, "pgvigil-ingest-load: --endpoint is required, --sequence-start is at least 1,"
+                        " and the CURVE options go together\n");
+        return -1;
+    }
+    if (!o->nodes_per_socket)
+        o->nodes_per_socket = (o->nodes + LOAD_SOCKETS_DEFAULT_MAX - 1) / LOAD_SOCKETS_DEFAULT_MAX;
+    o->sim.nodes = o->nodes;
+    /* Each node sends once per nodes / rate seconds: that is its cadence. */
+    double interval_ms = o->rate > 0 ? 1000.0 * o->nodes / o->rate : 1000;
+    o->sim.interval_ms = interval_ms < 10 ? 10 : interval_ms > 3600000 ? 3600000 : (uint32_t)(interval_ms + 0.5);
+    return 0;
+}
+
+static int load_curve(zsock_t *sock, const load_opts_t *o)
+{
+    zcert_t *client = zcert_load(o->client_cert), *server = zcert_load(o->server_key);
     int rc = client && server ? 0 : -1;
     if (rc == 0) {
         zcert_apply(client, sock);
@@ -164,33 +216,171 @@ static int sim_curve(zsock_t *sock, const sim_args_t *a)
     return rc;
 }
 
+static int load_connect(load_t *self)
+{
+    const load_opts_t *o = &self->opt;
+    self->sockets = (o->nodes + o->nodes_per_socket - 1) / o->nodes_per_socket;
+    self->sock = calloc((size_t)self->sockets, sizeof *self->sock);
+    self->node = calloc((size_t)o->nodes, sizeof *self->node);
+    if (!self->sock || !self->node)
+        return -1;
+    for (int i = 0; i < o->nodes; i++)
+        self->node[i].sequence = o->sequence_start - 1;
+    zsys_set_max_sockets((size_t)self->sockets + 64);
+    for (int i = 0; i < self->sockets; i++) {
+        self->sock[i] = zsock_new(ZMQ_DEALER);
+        if (!self->sock[i])
+            return -1;
+        zsock_set_sndhwm(self->sock[i], o->sndhwm);
+        if (o->client_cert && load_curve(self->sock[i], o) != 0) {
+            fprintf(stderr, "pgvigil-ingest-load: could not load the CURVE certificates\n");
+            return -1;
+        }
+        if (zsock_connect(self->sock[i], "%s", o->endpoint) != 0) {
+            fprintf(stderr, "pgvigil-ingest-load: could not connect to %s\n", o->endpoint);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read and count whatever the aggregator sent back, so it never queues. */
+static void load_drain(load_t *self)
+{
+    for (int i = 0; i < self->sockets; i++) {
+        void *z = zsock_resolve(self->sock[i]);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        while (zmq_msg_recv(&m, z, ZMQ_DONTWAIT) >= 0)
+            if (!zmq_msg_more(&m))
+                self->replies++;
+        zmq_msg_close(&m);
+    }
+}
+
+/* One sample of the node whose turn slot is. */
+static void load_send(load_t *self, uint64_t slot, int flags)
+{
+    int index = (int)(slot % (uint64_t)self->opt.nodes);
+    load_sim_node_t *n = &self->node[index];
+    uint8_t env[ENVELOPE_MAX_BYTES], body[4096];
+    envelope_t e = {.version = ENVELOPE_VERSION, .type = ENVELOPE_SAMPLE};
+    if (self->opt.sim.name && self->opt.nodes == 1)
+        snprintf(e.node, sizeof e.node, "%s", self->opt.sim.name);
+    else
+        load_sim_node_name(index, e.node, sizeof e.node);
+    size_t env_len = envelope_encode(&e, env, sizeof env);
+    n->sequence++;
+    size_t len = load_sim_pack(&self->opt.sim, n, index, load_wall_us(), body, sizeof body);
+    void *z = zsock_resolve(self->sock[index / self->opt.nodes_per_socket]);
+    int rc = env_len && len ? zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) : -1;
+    /* Blocking: wait for room, reading replies meanwhile (acknowledgements
+     * left unread stall the connection both ways). */
+    while (rc < 0 && env_len && len && !(flags & ZMQ_DONTWAIT) && zmq_errno() == EAGAIN && !zsys_interrupted) {
+        load_drain(self);
+        zmq_pollitem_t item = {.socket = z, .events = ZMQ_POLLOUT};
+        zmq_poll(&item, 1, 10);
+        rc = zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    }
+    if (rc < 0) {
+        n->sequence--; /* not sent: the node's next sample keeps its number */
+        self->unsent++;
+        return;
+    }
+    zmq_send(z, body, len, 0); /* a message's later parts always go with the first */
+    self->sent++;
+}
+
+static void load_run(load_t *self)
+{
+    const double rate = self->opt.rate;
+    const int64_t start = load_now_ns(), end = start + (int64_t)self->opt.seconds * 1000000000LL;
+    self->last_drain_ns = start;
+    const uint64_t count = self->opt.count;
+    for (int64_t now = start; now < end && !zsys_interrupted && (!count || self->sent < count);
+         now = load_now_ns()) {
+        uint64_t due = rate > 0 ? (uint64_t)((double)(now - start) * rate / 1e9) + 1 : self->slots + 256;
+        if (count && due > self->slots + (count - self->sent))
+            due = self->slots + (count - self->sent);
+        if (rate > 0 && due > self->slots) {
+            int64_t late = now - start - (int64_t)((double)self->slots * 1e9 / rate);
+            self->late_max_ns = late > self->late_max_ns ? late : self->late_max_ns;
+        }
+        for (; self->slots < due; self->slots++)
+            load_send(self, self->slots, rate > 0 ? ZMQ_DONTWAIT : 0);
+        if (now - self->last_drain_ns >= LOAD_DRAIN_EVERY_NS) {
+            load_drain(self);
+            self->last_drain_ns = now;
+        }
+        if (rate > 0) {
+            int64_t next = start + (int64_t)((double)self->slots * 1e9 / rate);
+            load_sleep_until(next < end ? next : end);
+        }
+    }
+}
+
+/* Before closing: read replies until every sample is acknowledged (one
+ * reply each without history) or none came for LOAD_QUIET_NS, within
+ * LOAD_FINISH_NS. Closing a connection with unread replies makes the kernel
+ * reset it, and the aggregator would lose what it had not read yet. */
+static void load_finish(load_t *self)
+{
+    int64_t now = load_now_ns(), end = now + LOAD_FINISH_NS, quiet_since = now;
+    uint64_t seen = self->replies;
+    while (now < end && !zsys_interrupted && self->replies < self->sent && now - quiet_since < LOAD_QUIET_NS) {
+        load_sleep_until(now + LOAD_DRAIN_EVERY_NS);
+        load_drain(self);
+        now = load_now_ns();
+        if (self->replies != seen) {
+            seen = self->replies;
+            quiet_since = now;
+        }
+    }
+}
+
+static void load_report(const load_t *self, double elapsed_s)
+{
+    const load_opts_t *o = &self->opt;
+    printf("sent %" PRIu64 " samples in %.1f s (%.0f/s) from %d simulated collectors\n", self->sent, elapsed_s,
+           (double)self->sent / elapsed_s, o->nodes);
+    printf("stats sent=%" PRIu64 " unsent=%" PRIu64 " replies=%" PRIu64 " late_max_ms=%.3f sockets=%d"
+           " clusters=%d replicas=%d rate_asked=%.0f rate_achieved=%.1f\n",
+           self->sent, self->unsent, self->replies, (double)self->late_max_ns / 1e6, self->sockets,
+           load_sim_cluster_of(&o->sim, o->nodes - 1) + 1, o->sim.replicas, o->rate,
+           (double)(self->sent + self->unsent) / elapsed_s);
+    fflush(stdout);
+}
+
 /* ---- --acked: simulated collectors with the collector's own publisher ---- */
 
 typedef struct {
-    sim_node_t *sim;
+    const load_opts_t *opt;
+    load_sim_node_t *node;
     publish_t **pubs;
     col_config_t **cfgs;
-    int nodes, next;
+    int next;
     uint64_t sent;
     int64_t start, end;
     double rate;
-} sim_acked_t;
+} load_acked_t;
 
-static int sim_acked_tick(zloop_t *loop, int timer_id, void *arg)
+static int load_acked_tick(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
-    sim_acked_t *x = arg;
+    load_acked_t *x = arg;
     int64_t now = clock_mono_us();
-    if (now >= x->end)
+    if (now >= x->end || (x->opt->count && x->sent >= x->opt->count))
         return -1;
     uint64_t due = (uint64_t)((double)(now - x->start) / 1e6 * x->rate);
-    uint8_t buf[1024];
-    for (; x->sent < due; x->sent++, x->next = (x->next + 1) % x->nodes) {
-        sim_node_t *n = &x->sim[x->next];
-        n->seq++;
-        size_t len = sim_pack(n, x->next, buf, clock_wall_us());
-        Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, len, buf);
+    if (x->opt->count && due > x->opt->count)
+        due = x->opt->count;
+    uint8_t buf[4096];
+    for (; x->sent < due; x->sent++, x->next = (x->next + 1) % x->opt->nodes) {
+        load_sim_node_t *n = &x->node[x->next];
+        n->sequence++;
+        size_t len = load_sim_pack(&x->opt->sim, n, x->next, clock_wall_us(), buf, sizeof buf);
+        Pgvigil__Sample *s = len ? pgvigil__sample__unpack(NULL, len, buf) : NULL;
         if (s)
             publish_sample(x->pubs[x->next], s);
         pgvigil__sample__free_unpacked(s, NULL);
@@ -198,100 +388,93 @@ static int sim_acked_tick(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static int sim_acked(const sim_args_t *a, sim_node_t *sim)
+static int load_acked_start(load_acked_t *x, zloop_t *loop, int i)
 {
-    sim_acked_t x = {.sim = sim, .nodes = a->nodes, .rate = a->rate > 0 ? a->rate : 1000};
-    x.pubs = calloc((size_t)a->nodes, sizeof *x.pubs);
-    x.cfgs = calloc((size_t)a->nodes, sizeof *x.cfgs);
+    const load_opts_t *o = x->opt;
+    char err[512], text[1024], name[LOAD_SIM_NAME_MAX];
+    load_sim_node_name(i, name, sizeof name);
+    int n = snprintf(text, sizeof text, "node: %s\nregion: eu-west\ndsn: unused\naggregators: [\"%s\"]\n"
+                     "send_queue: 1000000\n", o->sim.name && o->nodes == 1 ? o->sim.name : name, o->endpoint);
+    if (n < 0 || (size_t)n >= sizeof text) {
+        fprintf(stderr, "pgvigil-ingest-load: the endpoint is too long\n");
+        return -1;
+    }
+    if (!(x->cfgs[i] = col_config_load_string("load", text, true, err, sizeof err)) ||
+        !(x->pubs[i] = publish_new(x->cfgs[i], err, sizeof err)) ||
+        publish_attach(x->pubs[i], loop, NULL, NULL) != 0) {
+        fprintf(stderr, "pgvigil-ingest-load: could not start simulated collector %d: %s\n", i, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every node through its own publisher, paced by a 5 ms timer; then each
+ * waits for its last acknowledgements and says what stayed unacknowledged. */
+static int load_acked(const load_opts_t *o)
+{
+    load_acked_t x = {.opt = o, .rate = o->rate > 0 ? o->rate : 1000};
+    x.node = calloc((size_t)o->nodes, sizeof *x.node);
+    x.pubs = calloc((size_t)o->nodes, sizeof *x.pubs);
+    x.cfgs = calloc((size_t)o->nodes, sizeof *x.cfgs);
     zloop_t *loop = zloop_new();
-    char err[512], text[512];
-    for (int i = 0; i < a->nodes && loop && x.pubs && x.cfgs; i++) {
-        snprintf(text, sizeof text, "node: %s\nregion: eu-west\ndsn: unused\naggregators: [\"%s\"]\n"
-                 "send_queue: 1000000\n", sim[i].name, a->endpoint);
-        if (!(x.cfgs[i] = col_config_load_string("load", text, true, err, sizeof err)) ||
-            !(x.pubs[i] = publish_new(x.cfgs[i], err, sizeof err)) ||
-            publish_attach(x.pubs[i], loop, NULL, NULL) != 0) {
-            fprintf(stderr, "could not start simulated collector %d: %s\n", i, err);
-            return 1;
+    int rc = loop && x.node && x.pubs && x.cfgs ? 0 : 1;
+    for (int i = 0; rc == 0 && i < o->nodes; i++) {
+        x.node[i].sequence = o->sequence_start - 1;
+        rc = load_acked_start(&x, loop, i) == 0 ? 0 : 1;
+    }
+    if (rc == 0) {
+        x.start = clock_mono_us();
+        x.end = x.start + (int64_t)o->seconds * 1000000;
+        zloop_timer(loop, 5, 0, load_acked_tick, &x);
+        zloop_start(loop);
+    }
+    for (int i = 0; x.pubs && i < o->nodes; i++) {
+        if (rc == 0 && x.pubs[i]) {
+            char name[LOAD_SIM_NAME_MAX];
+            load_sim_node_name(i, name, sizeof name);
+            uint64_t unacked = publish_drain(x.pubs[i], i == 0 ? 60000 : 5000);
+            printf("node %s sent %" PRIu64 " unacked %" PRIu64 " dropped %" PRIu64 "\n",
+                   o->sim.name && o->nodes == 1 ? o->sim.name : name, x.node[i].sequence,
+                   unacked, publish_dropped(x.pubs[i]));
         }
-    }
-    x.start = clock_mono_us();
-    x.end = x.start + (int64_t)a->seconds * 1000000;
-    zloop_timer(loop, 5, 0, sim_acked_tick, &x);
-    zloop_start(loop);
-    for (int i = 0; i < a->nodes; i++) {
-        uint64_t unacked = publish_drain(x.pubs[i], i == 0 ? 60000 : 5000);
-        printf("node %s sent %" PRIu64 " unacked %" PRIu64 " dropped %" PRIu64 "\n", sim[i].name, sim[i].seq,
-               unacked, publish_dropped(x.pubs[i]));
         publish_destroy(&x.pubs[i]);
-        col_config_destroy(&x.cfgs[i]);
+        if (x.cfgs)
+            col_config_destroy(&x.cfgs[i]);
     }
-    printf("sent %" PRIu64 " samples from %d simulated collectors\n", x.sent, a->nodes);
+    if (rc == 0)
+        printf("sent %" PRIu64 " samples from %d simulated collectors\n", x.sent, o->nodes);
     zloop_destroy(&loop);
+    free(x.node);
     free(x.pubs);
     free(x.cfgs);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    sim_args_t a = {.nodes = 200, .seconds = 20, .sequence_start = 1};
-    if (sim_parse(argc, argv, &a) != 0)
+    load_t self = {0};
+    int rc = 1;
+    if (load_parse(argc, argv, &self.opt) != 0)
         return 2;
-    int nodes = a.nodes;
-    sim_node_t *sim = calloc((size_t)nodes, sizeof *sim);
-    if (a.acked) {
-        for (int i = 0; i < nodes; i++) {
-            snprintf(sim[i].name, sizeof sim[i].name, "bench-%d", i);
-            sim[i].started = clock_wall_us();
-        }
-        int rc = sim_acked(&a, sim);
-        free(sim);
-        return rc;
-    }
-    for (int i = 0; i < nodes; i++) {
-        if (a.name && nodes == 1)
-            snprintf(sim[i].name, sizeof sim[i].name, "%s", a.name);
-        else
-            snprintf(sim[i].name, sizeof sim[i].name, "bench-%d", i);
-        envelope_t e = {.version = ENVELOPE_VERSION, .type = ENVELOPE_SAMPLE};
-        snprintf(e.node, sizeof e.node, "%s", sim[i].name);
-        sim[i].env_len = envelope_encode(&e, sim[i].env, sizeof sim[i].env);
-        sim[i].sock = zsock_new(ZMQ_DEALER);
-        zsock_set_sndhwm(sim[i].sock, 1000);
-        if (a.client_cert && sim_curve(sim[i].sock, &a) != 0) {
-            fprintf(stderr, "could not load the CURVE certificates\n");
-            return 1;
-        }
-        zsock_connect(sim[i].sock, "%s", a.endpoint);
-        sim[i].started = a.started_at ? a.started_at : clock_wall_us();
-        sim[i].seq = a.sequence_start - 1;
-    }
+    self.opt.sim.started_at_us = load_wall_us();
+    if (self.opt.acked)
+        return load_acked(&self.opt);
+    if (load_connect(&self) != 0)
+        goto out;
     zclock_sleep(500); /* let the connections come up */
-    uint8_t buf[1024];
-    uint64_t sent = 0;
-    int64_t start = clock_mono_us(), end = start + (int64_t)a.seconds * 1000000;
-    for (int i = 0; clock_mono_us() < end && !zsys_interrupted && (!a.count || sent < a.count);
-         i = (i + 1) % nodes) {
-        if (a.rate > 0) {
-            int64_t due = start + (int64_t)((double)sent * 1e6 / a.rate);
-            if (clock_mono_us() < due)
-                zclock_sleep(1); /* ahead of schedule: yield the CPU */
-        }
-        sim[i].seq++;
-        size_t len = sim_pack(&sim[i], i, buf, clock_wall_us());
-        void *z = zsock_resolve(sim[i].sock);
-        zmq_send(z, sim[i].env, sim[i].env_len, ZMQ_SNDMORE);
-        zmq_send(z, buf, len, 0);
-        sent++;
+    int64_t t0 = load_now_ns();
+    load_run(&self);
+    load_report(&self, (double)(load_now_ns() - t0) / 1e9);
+    load_finish(&self);
+    rc = 0;
+out:
+    for (int i = 0; self.sock && i < self.sockets; i++) {
+        if (!self.sock[i])
+            continue;
+        zsock_set_linger(self.sock[i], 60000); /* deliver what is queued, within a minute */
+        zsock_destroy(&self.sock[i]);
     }
-    double elapsed = (double)(clock_mono_us() - start) / 1e6;
-    printf("sent %" PRIu64 " samples in %.1f s (%.0f/s) from %d simulated collectors\n", sent, elapsed,
-           (double)sent / elapsed, nodes);
-    for (int i = 0; i < nodes; i++) {
-        zsock_set_linger(sim[i].sock, 2000);
-        zsock_destroy(&sim[i].sock);
-    }
-    free(sim);
-    return 0;
+    free(self.sock);
+    free(self.node);
+    return rc;
 }

@@ -6,6 +6,12 @@
  * a URL); node pages read their details from the API. The token is kept in
  * sessionStorage only (gone with the browser session). Controls that change
  * things are shown to operators and admins only; the API checks again.
+ *
+ * Large fleets: the stream then leaves the clusters out ("clusters_paged"),
+ * and the fleet view asks the API for the worst clusters first, or the nodes
+ * whose name starts with what is typed in its search box, fifty at a time
+ * (GET /api/v1/clusters|nodes?sort=worst&limit=&cursor=&prefix=, revalidated
+ * with If-None-Match), so the page never holds the whole fleet.
  */
 (function () {
   "use strict";
@@ -139,6 +145,109 @@
     scheduleRender(false);
   }
 
+  // ---- large fleets: worst first, paged, searched ----
+
+  const big = { query: "", kind: "clusters", items: [], next: null, matched: 0, etag: null, key: "",
+    at: 0, busy: false, clusters: {}, nodes: {} };
+
+  const paged = () => !!(state.fleet && state.fleet.clusters_paged);
+
+  async function fetchPage(more) {
+    if (big.busy) return;
+    const q = big.query.trim();
+    const kind = q ? "nodes" : "clusters";
+    const params = new URLSearchParams({ sort: "worst", limit: "50" });
+    if (q) params.set("prefix", q);
+    if (more && big.next) params.set("cursor", big.next);
+    const key = kind + "?" + params.toString();
+    big.busy = true;
+    try {
+      const h = headers(!more && big.etag && big.key === key ? { "If-None-Match": big.etag } : {});
+      const r = await fetch("/api/v1/" + key, { headers: h });
+      if (r.status === 200) {
+        const body = await r.json();
+        const list = body[kind] || [];
+        big.items = more ? big.items.concat(list) : list;
+        big.kind = kind;
+        big.next = body.next;
+        big.matched = body.matched;
+        if (!more) { big.etag = r.headers.get("ETag"); big.key = key; }
+        if (kind === "clusters") for (const c of list) big.clusters[c.id] = c;
+      }
+    } catch (e) { /* the next stream event asks again */ }
+    big.busy = false;
+    big.at = performance.now();
+    scheduleRender(false);
+  }
+
+  // One cluster or node of a large fleet, fetched when a page needs it.
+  async function fetchOne(kind, id) {
+    try {
+      const body = await api("/api/v1/" + kind + "/" + encodeURIComponent(id));
+      if (kind === "clusters") big.clusters[body.cluster.id] = body.cluster;
+      else big.nodes[id] = { node: body.node, at: performance.now() };
+    } catch (e) { /* shown as not found */ }
+    scheduleRender(false);
+  }
+
+  function clusterCard(cluster, nodes) {
+    let h = '<article class="cluster ' + esc(cluster.status) + '"><h3><a href="#/cluster/' +
+      encodeURIComponent(cluster.id) + '">' + esc(cluster.name) + "</a> " +
+      '<span class="muted">' + esc(cluster.status) + (cluster.split_brain ? ", split brain!" : "") + "</span></h3>";
+    for (const n of nodes) {
+      const st = nodeState(n);
+      const lag = n.lag ? " lag " + secs(n.lag.seconds) + ", " + bytes(n.lag.bytes) : "";
+      h += '<div class="node" data-node="' + esc(n.node) + '"><span><span class="dot ' + esc(st) +
+        '" aria-hidden="true"></span><a href="#/node/' + encodeURIComponent(n.node) + '">' + esc(n.node) +
+        '</a> <span class="muted">' + esc(n.role) + "</span></span><span>" + esc(st) + esc(lag) + "</span></div>";
+    }
+    return h + "</article>";
+  }
+
+  function pagedList() {
+    let h = '<p class="muted">' + big.matched + (big.kind === "nodes" ? " nodes match" : " clusters") +
+      ", worst first</p>";
+    if (big.kind === "clusters") {
+      h += '<div class="clusters">' + big.items.map((c) => clusterCard(c, c.nodes || [])).join("") + "</div>";
+    } else {
+      h += '<div class="clusters"><article class="cluster">' + big.items.map((n) => {
+        const st = nodeState(n);
+        const lag = n.lag ? " lag " + secs(n.lag.seconds) + ", " + bytes(n.lag.bytes) : "";
+        return '<div class="node" data-node="' + esc(n.node) + '"><span><span class="dot ' + esc(st) +
+          '" aria-hidden="true"></span><a href="#/node/' + encodeURIComponent(n.node) + '">' + esc(n.node) +
+          '</a> <span class="muted">' + esc(n.role) + ", " + esc(n.region) + ', cluster <a href="#/cluster/' +
+          encodeURIComponent(n.cluster || "") + '">' + esc(n.cluster || "–") + "</a></span></span><span>" + esc(st) +
+          esc(lag) + "</span></div>";
+      }).join("") + "</article></div>";
+    }
+    if (big.next) h += '<button id="fleet-more" type="button">Show more</button>';
+    return h;
+  }
+
+  function pagedFleet(fresh) {
+    const f = state.fleet;
+    if (fresh || !$("#fleet-search")) {
+      $("#view").innerHTML = '<h1 id="fleet-summary"></h1><h2>Open alerts</h2><div id="fleet-alerts"></div>' +
+        '<h2>Worst first</h2><label for="fleet-search" class="sr">Search nodes by name</label>' +
+        '<input id="fleet-search" type="search" placeholder="Node name starts with…" autocomplete="off" value="' +
+        esc(big.query) + '"><div id="fleet-list"></div>';
+      let timer = null;
+      $("#fleet-search").addEventListener("input", (e) => {
+        big.query = e.target.value;
+        clearTimeout(timer);
+        timer = setTimeout(() => { big.etag = null; fetchPage(false); }, 250);
+      });
+      big.at = 0;
+    }
+    $("#fleet-summary").textContent = "Fleet: " + f.nodes + " nodes, " + f.up + " up, " + f.down + " down, " +
+      f.stale + " stale";
+    $("#fleet-alerts").innerHTML = alertRows(f.alerts || [], true);
+    $("#fleet-list").innerHTML = pagedList();
+    const more = $("#fleet-more");
+    if (more) more.addEventListener("click", () => fetchPage(true));
+    if (performance.now() - big.at > 2000) fetchPage(false);
+  }
+
   // ---- rendering ----
 
   function scheduleRender(full) {
@@ -243,11 +352,19 @@
   function findNode(name) {
     for (const c of (state.fleet && state.fleet.clusters) || [])
       for (const n of c.nodes || []) if (n.node === name) return { cluster: c, node: n };
-    return null;
+    if (!paged()) return null;
+    const got = big.nodes[name];
+    if (!got || performance.now() - got.at > 2000) fetchOne("nodes", name);
+    return got ? { cluster: { id: got.node.cluster }, node: got.node } : null;
   }
 
   function clusterView(id) {
-    const c = ((state.fleet && state.fleet.clusters) || []).find((x) => String(x.id) === id || x.name === id);
+    let c = ((state.fleet && state.fleet.clusters) || []).find((x) => String(x.id) === id || x.name === id);
+    if (!c && paged()) {
+      c = big.clusters[id] || Object.values(big.clusters).find((x) => x.name === id);
+      fetchOne("clusters", id); /* fresh for the next picture */
+      if (!c) return '<p class="muted">Loading cluster ' + esc(id) + "…</p>";
+    }
     if (!c) return "<p>No cluster " + esc(id) + ".</p>";
     let h = "<h1>Cluster " + esc(c.name) + ' <span class="muted">timeline ' + esc(c.timeline) + "</span></h1>";
     h += '<div class="topology" aria-label="topology">';
@@ -472,6 +589,8 @@
       el.innerHTML = "<h1>Alerts</h1>" + alertRows((state.fleet && state.fleet.alerts) || [], true);
     } else if (route[0] === "events") {
       if (fresh) eventsView();
+    } else if (paged()) {
+      pagedFleet(fresh);
     } else {
       el.innerHTML = fleetView();
     }

@@ -1,0 +1,313 @@
+"""Driver of tests/bench/scale.sh (see there).
+
+One run per (fleet size, storage mode): a fresh aggregator, the load
+generator at PER_NODE_RATE samples/s per node (clusters of a primary and
+replicas with moving LSNs), a warm-up until every node is known, then a
+measured window: aggregator CPU from /proc/PID/stat (utime + stime), RSS,
+samples applied vs offered, coalesced/dropped counters from /metrics, and
+sequential keep-alive requests timing the first page of the clusters, the
+quick health verdict and /metrics. After the generator stops, how long the
+core (and, with history, the store) takes to drain its backlog.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from pgvigil_harness import PgCluster, Process, TestDir, binary, free_port, wait_for
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ENDPOINTS = (("clusters", "/api/v1/clusters?limit=100", 2),
+             ("quick", "/api/v1/health?type=quick", 1),
+             ("metrics", "/metrics", 10))
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mb(pid, key="VmRSS:"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Api:
+    """Sequential requests over one keep-alive connection (reopened on error)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = None
+
+    def get(self, path, headers=None, timeout=30):
+        """(status, body bytes, elapsed ms, response headers)."""
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                t0 = time.perf_counter()
+                self.conn.request("GET", path, headers=headers or {})
+                r = self.conn.getresponse()
+                body = r.read()
+                ms = (time.perf_counter() - t0) * 1000
+                return r.status, body, ms, dict(r.getheaders())
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        return None
+
+    def metrics(self):
+        _, body, _, _ = self.get("/metrics")
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                try:
+                    out[key] = float(value)
+                except ValueError:
+                    pass
+        return out
+
+    def quick(self):
+        _, body, _, _ = self.get("/api/v1/health?type=quick")
+        return json.loads(body)
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+
+
+def counter(m, pattern, exclude=None):
+    """Sum of the series whose name matches pattern (label sets included)."""
+    rx = re.compile(pattern)
+    return sum(v for k, v in m.items() if rx.search(k.split("{")[0]) and not (exclude and re.search(exclude, k)))
+
+
+def backlog_counts(m):
+    """(received, applied, coalesced, dropped) as the aggregator counts them."""
+    return (m.get("pgvigil_ingest_accepted_total", 0), m.get("pgvigil_core_samples_applied_total", 0),
+            counter(m, r"^pgvigil_.*coalesced.*_total$"), counter(m, r"^pgvigil_.*dropped.*_total$", "partitions"))
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+def start_aggregator(d, name, dsn, extra):
+    ingest, port = "tcp://127.0.0.1:%d" % free_port(), free_port()
+    text = "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\nlog_level: warning\n" % (ingest, port)
+    if dsn:
+        text += "storage:\n  dsn: \"%s\"\n  spool_dir: %s\n  memory_rows: 5000000\n" % (dsn, d.sub(name + "-spool"))
+    text += extra
+    agg = Process(d, name, [binary("pgvigil-aggregator"), "-c", d.file(name + ".yaml", text)])
+    api = Api(port)
+    wait_for(lambda: _up(api), 30, what="the aggregator's HTTP port")
+    return agg, ingest, api
+
+
+def _up(api):
+    try:
+        return api.get("/healthz", timeout=1)[0] == 200
+    except OSError:
+        return False
+
+
+def sample_latencies(api, agg, seconds, rss_cap_mb):
+    """Round-robin requests for `seconds`; each endpoint at its own stride."""
+    lat = {name: [] for name, _, _ in ENDPOINTS}
+    end, i, killed = time.monotonic() + seconds, 0, None
+    while time.monotonic() < end and agg.running():
+        for name, path, stride in ENDPOINTS:
+            if i % stride == 0:
+                lat[name].append(api.get(path)[2])
+        i += 1
+        if rss_mb(agg.proc.pid) > rss_cap_mb:
+            killed = "RSS over %d MB" % rss_cap_mb
+            break
+        time.sleep(0.05)
+    return lat, killed
+
+
+def response_sizes(api):
+    out = {}
+    for name, path, _ in ENDPOINTS:
+        plain = len(api.get(path)[1])
+        _, body, _, headers = api.get(path, {"Accept-Encoding": "gzip"})
+        gz = len(body) if headers.get("Content-Encoding", "") == "gzip" else None
+        out[name] = (plain, gz)
+    return out
+
+
+def generator(ingest, nodes, args):
+    rate = nodes * args.per_node_rate
+    return subprocess.Popen([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(nodes),
+                             "--rate", "%g" % rate, "--seconds", str(args.warmup + args.seconds + 1),
+                             "--replicas", str(args.replicas)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def warm_up(api, gen, nodes, seconds):
+    """Until every node is known (or the warm-up time is over)."""
+    deadline = time.monotonic() + seconds
+    known = 0
+    while time.monotonic() < deadline and gen.poll() is None:
+        try:
+            known = api.quick().get("nodes", 0)
+        except (OSError, ValueError):
+            pass
+        if known >= nodes and time.monotonic() > deadline - seconds + 3:
+            break
+        time.sleep(0.5)
+    return known
+
+
+def drain(api, agg, seconds, storage):
+    """Seconds until the core has taken every accepted sample (and the store
+    written every row), or None if it did not within `seconds`."""
+    t0 = time.monotonic()
+
+    def caught_up():
+        m = api.metrics()
+        received, applied, coalesced, dropped = backlog_counts(m)
+        core = applied + coalesced + dropped >= received
+        store = not storage or (m.get("pgvigil_store_rows_buffered", 0) == 0 and
+                                m.get("pgvigil_store_rows_spooled", 0) == 0)
+        return core and store
+    try:
+        wait_for(lambda: not agg.running() or caught_up(), seconds, interval=0.2, what="drain")
+    except TimeoutError:
+        return None
+    return time.monotonic() - t0 if agg.running() else None
+
+
+def run_one(d, nodes, storage, hist, args):
+    name = "agg-%d-%s" % (nodes, "store" if storage else "nostore")
+    dsn = None
+    if storage:
+        hist.psql("primary", "CREATE DATABASE pgvigil_%d" % nodes)
+        dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil_%d" % (hist.port("primary"), nodes)
+    agg, ingest, api = start_aggregator(d, name, dsn, args.extra_config)
+    time.sleep(1)
+    pid = agg.proc.pid
+    rss0 = rss_mb(pid)
+    gen = generator(ingest, nodes, args)
+    known = warm_up(api, gen, nodes, args.warmup)
+    m0, c0, t0 = api.metrics(), cpu_seconds(pid), time.monotonic()
+    lat, killed = sample_latencies(api, agg, args.seconds, args.rss_cap_mb)
+    alive = agg.running()
+    m1, c1, t1 = (api.metrics(), cpu_seconds(pid), time.monotonic()) if alive else (m0, c0, t0)
+    rss1, hwm = (rss_mb(pid), rss_mb(pid, "VmHWM:")) if alive else (0, 0)
+    if killed:
+        agg.stop()
+    out, _ = gen.communicate(timeout=args.warmup + args.seconds + 60)
+    stats = dict(kv.split("=", 1) for line in out.splitlines() if line.startswith("stats ")
+                 for kv in line.split()[1:])
+    row = {"nodes": nodes, "storage": "on" if storage else "off", "known": known, "killed": killed,
+           "generator": stats, "window_s": t1 - t0}
+    if agg.running():
+        row["drain_s"] = drain(api, agg, args.drain, storage)
+        row["sizes"] = response_sizes(api)
+        row["end"] = backlog_counts(api.metrics())
+    else:
+        row["exit"] = agg.returncode if not killed else "killed"
+    w0, w1 = backlog_counts(m0), backlog_counts(m1)
+    row.update({"cores": (c1 - c0) / max(t1 - t0, 1e-9), "rss_mb": rss1, "hwm_mb": hwm, "rss0_mb": rss0,
+                "applied_per_s": (w1[1] - w0[1]) / max(t1 - t0, 1e-9),
+                "received_per_s": (w1[0] - w0[0]) / max(t1 - t0, 1e-9),
+                "offered_per_s": nodes * args.per_node_rate,
+                "lat": {k: (percentile(v, 50), percentile(v, 99), len(v)) for k, v in lat.items()}})
+    api.close()
+    agg.stop(timeout=30)
+    return row
+
+
+def fmt_size(n):
+    if n is None:
+        return "-"
+    return "%.1f MB" % (n / 1e6) if n >= 1e5 else "%.1f kB" % (n / 1e3)
+
+
+def print_row(r):
+    lat, sizes = r["lat"], r.get("sizes", {})
+
+    def ep(name):
+        p50, p99, count = lat[name]
+        plain, gz = sizes.get(name, (None, None))
+        size = fmt_size(plain) + ("/gz " + fmt_size(gz) if gz else "")
+        return "%.2f / %.2f (%s, n=%d)" % (p50, p99, size, count)
+    end = r.get("end")
+    g = r["generator"]
+    # kept up: every accepted sample applied (none coalesced or dropped), none left unsent
+    kept = (end and end[1] >= end[0] and r.get("drain_s") is not None and g.get("unsent") == "0")
+    per_node_kb = (r["rss_mb"] - r["rss0_mb"]) * 1024 / r["nodes"] if r["rss_mb"] else float("nan")
+    print("| %d | %s | %.2f | %.0f (HWM %.0f) | %.1f | %.0f / %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        r["nodes"], r["storage"], r["cores"], r["rss_mb"], r["hwm_mb"], per_node_kb,
+        r["applied_per_s"], r["offered_per_s"],
+        "%s / %s" % (g.get("sent", "?"), g.get("unsent", "?")),
+        "%d / %d / %d / %d" % tuple(end) if end else r.get("exit", "?"),
+        ep("clusters"), ep("quick"), ep("metrics"),
+        "-" if r.get("drain_s") is None else "%.1f s" % r["drain_s"],
+        "yes" if kept and not r["killed"] else "no" + (" (%s)" % r["killed"] if r["killed"] else ""),
+        "%s/%s" % (r["known"], r["nodes"])), flush=True)
+
+
+HEADER = ("| nodes | history | aggregator cores | RSS MB | RSS/node kB | applied/s / offered/s (window) "
+          "| generator sent / unsent | received / applied / coalesced / dropped (end) "
+          "| clusters?limit=100 p50 / p99 ms (size) | quick health p50 / p99 ms | /metrics p50 / p99 ms (size) "
+          "| backlog drained | kept up | nodes known |\n|" + "---|" * 14)
+
+
+def main():
+    p = argparse.ArgumentParser(description="aggregator scale curve (see tests/bench/scale.sh)")
+    p.add_argument("--sizes", default="1000,5000,20000,50000", help="comma-separated fleet sizes")
+    p.add_argument("--storage", choices=("off", "on", "both"), default="both")
+    p.add_argument("--seconds", type=int, default=30, help="measured window per run")
+    p.add_argument("--warmup", type=int, default=10, help="at most this long until every node is known")
+    p.add_argument("--drain", type=int, default=60, help="wait at most this long for the backlog after a run")
+    p.add_argument("--per-node-rate", type=float, default=1.0, help="samples/s per node")
+    p.add_argument("--replicas", type=int, default=2, help="replicas per cluster")
+    p.add_argument("--rss-cap-mb", type=int, default=6000, help="stop a run whose aggregator grows past this")
+    p.add_argument("--extra-config", default="", help="YAML appended to the aggregator's configuration")
+    p.add_argument("--json", help="also write the rows to this file")
+    args = p.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.storage]
+    d = TestDir(prefix="pgvigil-scale-")
+    hist = None
+    if True in modes:
+        hist = PgCluster(d, replicas=0, pg_stat_statements=False).start()
+    print("scale: sizes %s, history %s, %g sample/s per node, %d s window, %d cores, load average %s"
+          % (sizes, args.storage, args.per_node_rate, args.seconds, os.cpu_count(),
+             " ".join("%.2f" % x for x in os.getloadavg())), flush=True)
+    print(HEADER, flush=True)
+    rows = []
+    for storage in modes:
+        for n in sizes:
+            r = run_one(d, n, storage, hist, args)
+            rows.append(r)
+            print_row(r)
+    print("load average at the end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if hist:
+        hist.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
