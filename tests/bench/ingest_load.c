@@ -7,7 +7,7 @@
  *   pgvigil-ingest-load --endpoint tcp://127.0.0.1:7400 [--nodes 200]
  *       [--rate SAMPLES_PER_S (0: as fast as possible)] [--seconds 20]
  *       [--nodes-per-socket N] [--replicas R (1)] [--wal-rate BYTES_PER_S]
- *       [--lagging-every N (97)] [--sndhwm MESSAGES (1000)]
+ *       [--lagging-every N (0: none)] [--sndhwm MESSAGES (1000)]
  *
  * For hostile-input and identity tests:
  *   [--name NAME]            node name (with --nodes 1), else bench-<i>
@@ -182,7 +182,7 @@ static int load_parse(int argc, char **argv, load_opts_t *o)
         {"curve-client-cert", required_argument, NULL, 'c'}, {"curve-server-key", required_argument, NULL, 'k'},
         {"acked", no_argument, NULL, 'A'},              {NULL, 0, NULL, 0}};
     *o = (load_opts_t){.nodes = 200, .seconds = 20, .sndhwm = 1000, .sequence_start = 1,
-                       .sim = {.replicas = 1, .wal_bytes_per_s = 16384, .lagging_every = 97}};
+                       .sim = {.replicas = 1, .wal_bytes_per_s = 16384, .lagging_every = 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
         if (load_parse_opt(o, c, optarg) != 0) {

@@ -156,7 +156,7 @@ def generator(ingest, nodes, args):
     rate = nodes * args.per_node_rate
     return subprocess.Popen([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(nodes),
                              "--rate", "%g" % rate, "--seconds", str(args.warmup + args.seconds + 1),
-                             "--replicas", str(args.replicas)],
+                             "--replicas", str(args.replicas), "--lagging-every", "97"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
