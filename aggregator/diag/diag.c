@@ -25,9 +25,14 @@ void diag_options_default(diag_options_t *o)
                           .statements_top = 50};
 }
 
+#define DIAG_ALL_MIN_US 1000000LL /* diag_all builds its map at most this often */
+
 struct diag {
     diag_options_t opt;
     zhashx_t *nodes;
+    json_t *all;      /* the last diag_all map, shared with snapshots */
+    bool all_dirty;   /* a document changed since */
+    int64_t all_at_us;
 };
 
 static void diag_entry_free(void **item)
@@ -81,6 +86,7 @@ void diag_destroy(diag_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhashx_destroy(&(*self_p)->nodes);
+    json_decref((*self_p)->all);
     free(*self_p);
     *self_p = NULL;
 }
@@ -168,8 +174,9 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
     diag_node_t *n = diag_node(self, s->node);
     if (!n)
         return false;
-    char at[40];
-    clock_format_rfc3339(s->has_collected_at_us ? s->collected_at_us : at_us, at, sizeof at);
+    char at[40] = "";
+    if (s->tables || s->indexes || s->statements)
+        clock_format_rfc3339(s->has_collected_at_us ? s->collected_at_us : at_us, at, sizeof at);
     diag_take_figures(n, s);
     bool stats = diag_take_stats(self, n, s, at, at_us);
     bool other = diag_take_other(n, s, at_us);
@@ -189,6 +196,7 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us)
                        clock_format_rfc3339(at_us, at, sizeof at), "tables", n->tables, "indexes", n->indexes,
                        "statements", n->statements, "backup", n->backup, "pressure", diag_pressure(n),
                        "recommendations", n->recs);
+    self->all_dirty = true;
     return true;
 }
 
@@ -204,11 +212,19 @@ unsigned diag_regressions(diag_t *self, const char *node)
     return n ? n->regressions : 0;
 }
 
-json_t *diag_all(diag_t *self)
+json_t *diag_all(diag_t *self, int64_t now_us)
 {
+    if (self->all && (!self->all_dirty || now_us - self->all_at_us < DIAG_ALL_MIN_US))
+        return json_incref(self->all);
     json_t *all = json_object();
-    for (diag_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes))
+    for (diag_node_t *n = zhashx_first(self->nodes); all && n; n = zhashx_next(self->nodes))
         if (n->doc)
             json_object_set(all, zhashx_cursor(self->nodes), n->doc);
+    if (all) {
+        json_decref(self->all);
+        self->all = json_incref(all);
+        self->all_dirty = false;
+        self->all_at_us = now_us;
+    }
     return all;
 }

@@ -82,8 +82,11 @@ bool diag_apply(diag_t *self, const Pgvigil__Sample *s, int64_t at_us);
 const json_t *diag_node_doc(diag_t *self, const char *node);
 /* Regressed statements of node now (for the query_regression rule). */
 unsigned diag_regressions(diag_t *self, const char *node);
-/* node -> document, every node (new reference, values shared). */
-json_t *diag_all(diag_t *self);
+/* node -> document, every node (new reference, values shared; never
+ * modified once returned). Built again when a document changed, at most once
+ * a second (now_us, monotonic): a fleet's diagnostics change every second
+ * somewhere, and the map costs its size. */
+json_t *diag_all(diag_t *self, int64_t now_us);
 
 /* ---- pure parts, exposed for the unit tests ---- */
 

@@ -80,7 +80,7 @@ static void core_publish(core_state_t *st)
     core_cluster_annotate(st->cluster, snap);         /* "owner"; the other owners' alerts */
     snap->silences = json_incref(json_object_get(av, "silences"));
     json_decref(av);
-    snap->diag = diag_all(st->diag);
+    snap->diag = diag_all(st->diag, clock_mono_us());
     snap->maintenance = maint_view(st->maint);
     snap->peak_regions = alerting_peak_regions(st->alerting, clock_wall_us());
     alerting_firing_counts(st->alerting, &snap->alerts_warning, &snap->alerts_critical);

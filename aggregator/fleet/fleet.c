@@ -148,13 +148,6 @@ static fleet_cluster_t *fleet_cluster(fleet_t *self, uint64_t id)
     return c;
 }
 
-static const fleet_cluster_t *fleet_cluster_of(const fleet_t *self, uint64_t id)
-{
-    char key[24];
-    snprintf(key, sizeof key, "%" PRIu64, id);
-    return zhashx_lookup(self->clusters, key);
-}
-
 /* Sequence accounting; false when the sample is a duplicate to drop. */
 static bool fleet_sequence(fleet_t *self, fleet_node_t *n, const Pgvigil__Sample *s, bool *restarted)
 {
@@ -338,7 +331,8 @@ static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sampl
     v->role = s->role;
     v->timeline = s->has_timeline ? s->timeline : v->timeline;
     v->server_version = s->server_version;
-    fleet_cluster_t *c = fleet_cluster(self, v->cluster_id);
+    fleet_cluster_t *c = n->cluster && n->cluster->id == v->cluster_id ? n->cluster : fleet_cluster(self, v->cluster_id);
+    n->cluster = c;
     if (!c)
         return;
     if (v->role == PGVIGIL__ROLE__ROLE_PRIMARY) {
@@ -352,28 +346,27 @@ static void fleet_up_sample(fleet_t *self, fleet_node_t *n, const Pgvigil__Sampl
 
 /* The cluster's split brain, as the node's view shows it (the members of a
  * cluster learn of it at the next tick). True when it changed. */
-static bool fleet_node_split_brain(const fleet_t *self, fleet_node_t *n)
+static bool fleet_node_split_brain(fleet_node_t *n)
 {
-    const fleet_cluster_t *c = n->view.cluster_id ? fleet_cluster_of(self, n->view.cluster_id) : NULL;
-    bool split = c && c->split_brain;
+    bool split = n->view.cluster_id && n->cluster && n->cluster->split_brain;
     if (split == n->view.split_brain)
         return false;
     n->view.split_brain = split;
     return true;
 }
 
-static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us, lag_result_t *out);
+static bool fleet_node_lag_now(const fleet_node_t *n, int64_t now_us, lag_result_t *out);
 
 /* The one place a replica's final lag is set: the lag at its sample time,
  * or at now_us for a replica whose position cannot be moving
  * (fleet_lag_now). */
-static bool fleet_node_lag(const fleet_t *self, fleet_node_t *n, int64_t now_us)
+static bool fleet_node_lag(fleet_node_t *n, int64_t now_us)
 {
     node_view_t *v = &n->view;
     if (!v->has_lag)
         return false;
     lag_result_t lag;
-    if (!fleet_node_lag_now(self, n, now_us, &lag))
+    if (!fleet_node_lag_now(n, now_us, &lag))
         lag = n->sample_lag;
     bool changed = memcmp(&lag, &v->lag, sizeof lag) != 0;
     v->lag = lag;
@@ -429,7 +422,7 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
         pgvigil__sample__free_unpacked(n->latest, NULL);
     n->latest = s;
     v->latest = s;
-    fleet_node_lag(self, n, received_at_us);
+    fleet_node_lag(n, received_at_us);
     metric_update(v, &n->metrics, s, received_at_us);
     v->version++;
     if (first || was_stale || was_up != v->up)
@@ -445,13 +438,13 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
     return true;
 }
 
-static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64_t now_us, lag_result_t *out)
+static bool fleet_node_lag_now(const fleet_node_t *n, int64_t now_us, lag_result_t *out)
 {
     const node_view_t *v = &n->view;
     if (!v->up || v->stale || !v->has_lag || v->role != PGVIGIL__ROLE__ROLE_REPLICA || now_us <= n->lag_obs.t_us ||
         !(v->replay_paused || v->disconnected || n->replay_stuck))
         return false;
-    const fleet_cluster_t *c = fleet_cluster_of(self, v->cluster_id);
+    const fleet_cluster_t *c = n->cluster;
     lag_result_t now;
     if (!c || !lag_compute(&c->ring, &n->lag_obs, now_us, &now))
         return false;
@@ -466,7 +459,7 @@ static bool fleet_node_lag_now(const fleet_t *self, const fleet_node_t *n, int64
 bool fleet_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us, lag_result_t *out)
 {
     const fleet_node_t *n = zhashx_lookup(self->nodes, v->name);
-    return n && fleet_node_lag_now(self, n, now_us, out);
+    return n && fleet_node_lag_now(n, now_us, out);
 }
 
 double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us)
@@ -490,8 +483,8 @@ bool fleet_tick(fleet_t *self, int64_t now_us)
             fleet_status(self, n, "stale", now_us, "the collector stopped reporting");
             mine = true;
         }
-        mine |= fleet_node_split_brain(self, n);
-        mine |= fleet_node_lag(self, n, now_us);
+        mine |= fleet_node_split_brain(n);
+        mine |= fleet_node_lag(n, now_us);
         mine |= metric_tick(&n->view, &n->metrics, n->latest, now_us);
         if (mine)
             n->view.version++;

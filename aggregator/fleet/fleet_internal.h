@@ -16,10 +16,12 @@
 
 struct fleet_frag_node;    /* fleet_frags.c: the node's cached fragment */
 struct fleet_frag_cluster; /* fleet_frags.c: the cluster's cached fragment and members */
+struct fleet_cluster;
 
 typedef struct fleet_node {
     node_view_t view;       /* what every reader sees */
     struct fleet_frag_node *frag; /* owned by the fleet_frags_t that set it */
+    struct fleet_cluster *cluster; /* view.cluster_id's (clusters live as long as the fleet); NULL before */
     metric_state_t metrics; /* counter totals behind the view's rates */
     lag_offset_t offset;
     uint64_t last_seq;
@@ -35,7 +37,7 @@ typedef struct fleet_node {
 
 #define FLEET_REVISE_MAX 32
 
-typedef struct {
+typedef struct fleet_cluster {
     uint64_t id;
     char primary[FLEET_NAME_MAX];
     uint32_t timeline;
