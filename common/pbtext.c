@@ -82,23 +82,28 @@ static size_t pbtext_values(const ProtobufCMessage *m, const ProtobufCFieldDescr
     return **first ? 1 : 0;
 }
 
-/* parent.name into buf; a path too long for buf is cut (it only names the
- * field in a message). */
-static void pbtext_join(char *buf, size_t len, const char *parent, const char *name)
-{
-    int n = snprintf(buf, len, "%s%s%s", parent, parent[0] ? "." : "", name);
-    if (n < 0 && len > 0)
-        buf[0] = '\0';
-}
+/* The fields walked down to the one being checked, innermost first: the
+ * path is written out only when a check fails. */
+typedef struct pbtext_frame {
+    const char *name;
+    const struct pbtext_frame *up;
+} pbtext_frame_t;
 
-static void pbtext_path(char *where, size_t len, const char *parent, const char *name)
+/* "outer.inner.name" into where; a path too long for it is cut (it only
+ * names the field). Returns the length written. */
+static size_t pbtext_path(char *where, size_t len, const pbtext_frame_t *f)
 {
-    if (where)
-        pbtext_join(where, len, parent, name);
+    if (!f || !where || !len)
+        return 0;
+    size_t at = pbtext_path(where, len, f->up);
+    int n = snprintf(where + at, len - at, "%s%s", at ? "." : "", f->name);
+    if (n < 0)
+        return at;
+    return at + (size_t)n < len ? at + (size_t)n : len - 1;
 }
 
 static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, int depth,
-                                   const char *parent, char *where, size_t wherelen)
+                                   const pbtext_frame_t *up, char *where, size_t wherelen)
 {
     if (depth > PBTEXT_DEPTH_MAX)
         return PBTEXT_TOO_DEEP;
@@ -109,14 +114,13 @@ static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, in
             continue;
         void *const *v;
         size_t n = pbtext_values(m, f, &v);
+        pbtext_frame_t here = {f->name, up};
         for (size_t k = 0; k < n; k++) {
             pbtext_result_t r = PBTEXT_OK;
             if (!v[k])
                 continue;
             if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                char here[128];
-                pbtext_join(here, sizeof here, parent, f->name);
-                r = pbtext_walk(v[k], max_len, depth + 1, here, where, wherelen);
+                r = pbtext_walk(v[k], max_len, depth + 1, &here, where, wherelen);
                 if (r != PBTEXT_OK)
                     return r; /* where names the innermost field */
                 continue;
@@ -124,7 +128,7 @@ static pbtext_result_t pbtext_walk(const ProtobufCMessage *m, size_t max_len, in
             size_t len = strnlen(v[k], max_len + 1);
             r = len > max_len ? PBTEXT_TOO_LONG : pbtext_check_str(v[k], len);
             if (r != PBTEXT_OK) {
-                pbtext_path(where, wherelen, parent, f->name);
+                pbtext_path(where, wherelen, &here);
                 return r;
             }
         }
@@ -137,7 +141,7 @@ pbtext_result_t pbtext_check_message(const ProtobufCMessage *m, size_t max_len, 
 {
     if (where && wherelen)
         where[0] = '\0';
-    return pbtext_walk(m, max_len, 0, "", where, wherelen);
+    return pbtext_walk(m, max_len, 0, NULL, where, wherelen);
 }
 
 /* Appends the UTF-8 form of cp (below U+0800 here) to out. */

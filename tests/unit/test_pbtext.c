@@ -67,12 +67,37 @@ static void test_repair_message(void **state)
     pgvigil__sample__free_unpacked(s, NULL);
 }
 
+/* A bad string inside a nested message is named by its path, outermost
+ * first, and a path longer than the buffer is cut, never overflowing. */
+static void test_nested_path(void **state)
+{
+    (void)state;
+    Pgvigil__Sample *s = calloc(1, sizeof *s);
+    pgvigil__sample__init(s);
+    s->node = strdup("db-1");
+    s->n_section_errors = 2;
+    s->section_errors = calloc(2, sizeof *s->section_errors);
+    for (int i = 0; i < 2; i++) {
+        s->section_errors[i] = calloc(1, sizeof **s->section_errors);
+        pgvigil__section_error__init(s->section_errors[i]);
+        s->section_errors[i]->message = strdup(i ? "bad \xff" : "fine");
+    }
+    char where[64], tiny[8];
+    assert_int_equal(pbtext_check_message(&s->base, 100, where, sizeof where), PBTEXT_BAD_UTF8);
+    assert_string_equal(where, "section_errors.message");
+    memset(tiny, 'x', sizeof tiny);
+    assert_int_equal(pbtext_check_message(&s->base, 100, tiny, sizeof tiny), PBTEXT_BAD_UTF8);
+    assert_string_equal(tiny, "section");
+    pgvigil__sample__free_unpacked(s, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_str),
         cmocka_unit_test(test_latin1_becomes_utf8),
         cmocka_unit_test(test_repair_message),
+        cmocka_unit_test(test_nested_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
