@@ -18,6 +18,7 @@
 #include <czmq.h>
 
 #include "clock.h"
+#include "ingest_acks.h"
 #include "ingest_ident.h"
 #include "ingest_queue.h"
 #include "log.h"
@@ -42,6 +43,7 @@ typedef struct {
     ingest_counters_t *c;
     ingest_ident_t *ident;
     ingest_queue_t *queue; /* accepted samples waiting for the core */
+    ingest_acks_t *acks;   /* to acknowledge at the end of this burst */
     uint64_t logged;       /* coalesced + dropped when last logged */
     int64_t logged_at_us;
     bool curve;     /* keys are bound to node names */
@@ -103,10 +105,11 @@ static int ingest_to_collector(ingest_ctx_t *x, const char *node, envelope_type_
     return zmq_send(x->router, body, len, 0) < 0 ? -1 : 0;
 }
 
-/* Acknowledge n sequences of one collector process of node. */
-static void ingest_ack(ingest_ctx_t *x, const char *node, int64_t started_at_us,
-                       uint64_t *sequences, size_t n)
+/* Acknowledge n sequences of one collector process of node
+ * (ingest_acks_send_fn). */
+static void ingest_ack(void *arg, const char *node, int64_t started_at_us, uint64_t *sequences, size_t n)
 {
+    ingest_ctx_t *x = arg;
     Pgvigil__Ack ack = PGVIGIL__ACK__INIT;
     ack.has_collector_started_at_us = 1;
     ack.collector_started_at_us = started_at_us;
@@ -140,8 +143,7 @@ static void ingest_set_reading(ingest_ctx_t *x, zpoller_t *poller, zsock_t *rout
         zpoller_remove(poller, router);
 }
 
-/* Marks made durable by the store: one Ack per run of marks of the same
- * collector process (the store sends them in arrival order). */
+/* Marks made durable by the store: one Ack per collector process. */
 static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zsock_t *router)
 {
     zmq_msg_t m;
@@ -160,22 +162,12 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
             ingest_set_reading(x, poller, router);
         }
     }
-    uint64_t *seqs = data[0] == STORE_DURABLE_MARKS && count ? malloc(count * sizeof *seqs) : NULL;
-    size_t run = 0;
-    store_mark_t cur, next;
-    for (size_t i = 0; seqs && i < count; i++) {
-        memcpy(&next, data + 1 + i * sizeof next, sizeof next);
-        next.node[sizeof next.node - 1] = '\0';
-        if (run && (strcmp(next.node, cur.node) != 0 || next.started_at_us != cur.started_at_us)) {
-            ingest_ack(x, cur.node, cur.started_at_us, seqs, run);
-            run = 0;
-        }
-        cur = next;
-        seqs[run++] = next.sequence;
+    for (size_t i = 0; data[0] == STORE_DURABLE_MARKS && i < count; i++) {
+        store_mark_t mark;
+        memcpy(&mark, data + 1 + i * sizeof mark, sizeof mark);
+        ingest_acks_add(x->acks, &mark);
     }
-    if (run)
-        ingest_ack(x, cur.node, cur.started_at_us, seqs, run);
-    free(seqs);
+    ingest_acks_flush(x->acks, ingest_ack, x);
     zmq_msg_close(&m);
 }
 
@@ -347,13 +339,11 @@ static bool ingest_receive(ingest_ctx_t *x)
         return true;
     }
     atomic_fetch_add(&x->c->accepted, 1);
-    char node[ENVELOPE_NODE_MAX + 1];
-    snprintf(node, sizeof node, "%s", s->node);
-    int64_t started_at_us = s->collector_started_at_us;
-    uint64_t sequence = s->sequence;
+    store_mark_t mark = {.started_at_us = s->collector_started_at_us, .sequence = s->sequence};
+    snprintf(mark.node, sizeof mark.node, "%s", s->node);
     ingest_hand_over(x, s, body_len); /* s belongs to the core or the queue now */
-    if (x->ack_now)
-        ingest_ack(x, node, started_at_us, &sequence, 1);
+    if (x->ack_now && ingest_acks_add(x->acks, &mark) != 0)
+        ingest_ack(x, mark.node, mark.started_at_us, &mark.sequence, 1);
     return true;
 }
 
@@ -504,6 +494,7 @@ static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
             /* Until the socket is empty, without asking for its events. */
             for (int i = 0; i < 1000 && x->reading && ingest_receive(x); i++)
                 ingest_set_reading(x, poller, k->router);
+            ingest_acks_flush(x->acks, ingest_ack, x); /* no history: one Ack per collector */
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {
@@ -526,8 +517,9 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     ingest_budget(a->cfg, &budget);
     ingest_ctx_t x = {.c = a->counters, .curve = a->cfg->curve_server_cert != NULL,
                       .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new(),
-                      .queue = ingest_queue_new(budget.queue_bytes), .logged_at_us = clock_mono_us()};
-    int rc = x.ident && x.queue ? ingest_open(&k, a) : -1;
+                      .queue = ingest_queue_new(budget.queue_bytes), .acks = ingest_acks_new(),
+                      .logged_at_us = clock_mono_us()};
+    int rc = x.ident && x.queue && x.acks ? ingest_open(&k, a) : -1;
     if (rc != 0 && !a->err[0])
         snprintf(a->err, a->errlen, "could not set up the ingest sockets: %s", zmq_strerror(zmq_errno()));
     zsock_signal(pipe, rc == 0 ? 0 : 1);
@@ -542,6 +534,7 @@ static void ingest_actor(zsock_t *pipe, void *arg)
         atomic_store(&x.c->queued_bytes, 0);
     }
     ingest_queue_destroy(&x.queue);
+    ingest_acks_destroy(&x.acks);
     ingest_close(&k);
     ingest_ident_destroy(&x.ident);
 }
