@@ -3,8 +3,10 @@
 Truth: a thread reads the primary's pg_current_wal_lsn() every 0.1 s over a
 persistent session (the primary's WAL history, on this host's clock). Every
 PROBE seconds a probe reads the replica's pg_last_wal_replay_lsn() and the
-primary's pg_current_wal_lsn(), then pgvigil's API (/api/v1/nodes/replica)
-and postgres_exporter's /metrics, back to back:
+primary's pg_current_wal_lsn() concurrently (both queries sent before either
+answer is read; each server says when it read, and the report shows how far
+apart: LAG_TRUTH_SEQUENTIAL=1 reads them one after the other instead), then
+pgvigil's API (/api/v1/nodes/replica) and postgres_exporter's /metrics:
   truth bytes   = primary LSN - replica replay LSN
   truth seconds = probe time - the moment the primary's WAL first went beyond
                   the replay LSN (from the 0.1 s history; 0 when it has not)
@@ -22,7 +24,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from pgvigil_harness import PgCluster, Process, TestDir, binary, collector_config, free_port, wait_for
-from pgvigil_lagtruth import Session, WalHistory, faketime_env, truth
+from pgvigil_lagtruth import Session, WalHistory, faketime_env, truth_read
 
 INTERVAL = os.environ.get("INTERVAL", "1s")
 PHASE = float(os.environ.get("PHASE_SECONDS", "20"))
@@ -30,6 +32,8 @@ IDLE = float(os.environ.get("IDLE_SECONDS", "10"))
 PROBE = 0.5
 TPS = int(os.environ.get("TPS", "300"))
 SCENARIOS = os.environ.get("SCENARIOS", "load,pause,idle,idle_stall,clock_plus7,clock_back,clock_minus7,clock_step_back").split(",")
+SEQUENTIAL = bool(os.environ.get("LAG_TRUTH_SEQUENTIAL"))
+VERBOSE = float(os.environ.get("LAG_TRUTH_VERBOSE", "0"))  # per-probe lines for the first N s
 BYTES_FLOOR = 65536  # relative byte errors are taken against max(truth, 64 kB)
 
 
@@ -137,13 +141,14 @@ pg_replication:
 
     # ---- probing ----
     def probe(self):
-        t, truth_bytes, truth_seconds = truth(self.primary, self.replica, self.history)
+        tr = truth_read(self.primary, self.replica, self.history, sequential=SEQUENTIAL)
+        api_t = time.time()
         lag = self.api_lag() or {}
         exp_s = exporter_value(self.exporter["replica"], "pg_replication_lag")
         exp_b = exporter_value(self.exporter["primary"], "pg_stat_replication_pg_wal_lsn_diff")
-        return {"t": t, "truth_bytes": truth_bytes, "truth_seconds": truth_seconds,
+        return {"t": tr["t"], "truth_bytes": tr["bytes"], "truth_seconds": tr["seconds"], "truth_skew_ms": tr["skew_ms"],
                 "bytes": lag.get("bytes"), "seconds": lag.get("seconds"), "estimated": lag.get("estimated"),
-                "paused": lag.get("replay_paused"), "exporter_seconds": exp_s, "exporter_bytes": exp_b}
+                "paused": lag.get("replay_paused"), "api_t": api_t, "exporter_seconds": exp_s, "exporter_bytes": exp_b}
 
     def measure(self, seconds):
         rows, end = [], time.monotonic() + seconds
@@ -293,16 +298,44 @@ def report(name, rows):
     print("   %-22s %s" % ("bytes |err| (kB)", "pgvigil med/p95/max %s" % fmt(byt, 1 / 1024.0)))
     print("   %-22s %s" % ("bytes |err|/max(truth,64k)", "pgvigil med/p95/max %s   exporter(primary view) %s"
                            % (fmt(rel, 100, "%"), fmt(exp_rel, 100, "%"))))
+    skew = [abs(r["truth_skew_ms"]) for r in rows if r.get("truth_skew_ms") is not None]
+    if skew:
+        print("   %-22s med/p95/max %6.1f %6.1f %7.1f ms apart" % ("truth's two reads", statistics.median(skew),
+                                                                   pct(skew, 0.95), max(skew)))
+        out["truth_skew_ms"] = {"median": statistics.median(skew), "p95": pct(skew, 0.95), "max": max(skew)}
     if within:
         print("   %-22s %d of %d probes" % ("bytes within 10%/64k", sum(within), len(within)))
         out["bytes_within_10pct_or_64k"] = sum(within) / len(within)
     if flagged:
         print("   %-22s pgvigil med/p95/max %s" % ("bytes |err|/truth, paused shown", fmt(flagged, 100, "%")))
+    shown = [i for i, r in enumerate(rows) if r.get("paused")]
+    if shown:
+        # Probes before pgvigil showed the pause read the replica's last
+        # sample, taken while it still replayed: no figure can know better.
+        print("   %-22s from probe %d (%.2f s): %d probes before it" % ("pause shown", shown[0],
+                                                                     rows[shown[0]]["t"] - rows[0]["t"], shown[0]))
+        out["probes_before_pause_shown"] = shown[0]
     for key, errs in (("seconds", sec), ("exporter_seconds", exp_sec), ("bytes", byt), ("bytes_rel", rel),
                       ("exporter_bytes_rel", exp_rel), ("bytes_rel_paused_shown", flagged)):
         if errs:
             out[key] = {"median": statistics.median(errs), "p95": pct(errs, 0.95), "max": max(errs)}
     return out
+
+
+def probe_lines(rows, seconds):
+    """Every probe of the first `seconds` of a scenario, one line each."""
+    for r in rows:
+        at = r["t"] - rows[0]["t"]
+        if at > seconds:
+            break
+        err = (r["bytes"] or 0) - r["truth_bytes"]
+        print("     %5.2fs truth %8d B %6.2f s | pgvigil %8s B %6s s %-12s %-6s | err %+8d B %5.1f%% | "
+              "reads %4.1f ms apart, API read %3.0f ms after"
+              % (at, r["truth_bytes"], r["truth_seconds"], r["bytes"],
+                 "%.2f" % r["seconds"] if r["seconds"] is not None else "-",
+                 "estimated" if r["estimated"] else "interpolated", "paused" if r["paused"] else "",
+                 err, 100.0 * abs(err) / max(r["truth_bytes"], BYTES_FLOOR), abs(r["truth_skew_ms"]),
+                 (r["api_t"] - r["t"]) * 1000))
 
 
 def main():
@@ -314,12 +347,17 @@ def main():
         for name in SCENARIOS:
             rows = getattr(bench, "s_" + name)()
             results.append(report(name, rows))
+            if VERBOSE:
+                probe_lines(rows, VERBOSE)
             if os.environ.get("LAG_TRUTH_ROWS"):
                 with open(os.environ["LAG_TRUTH_ROWS"], "a") as f:
                     for r in rows:
                         f.write(json.dumps(dict(r, scenario=name)) + "\n")
             sys.stdout.flush()
     finally:
+        if os.environ.get("LAG_TRUTH_WAL"):
+            with open(os.environ["LAG_TRUTH_WAL"], "w") as f:
+                json.dump(bench.history.points, f)
         bench.close()
     print(json.dumps({"lag_truth": results}))
 

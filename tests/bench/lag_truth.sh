@@ -4,7 +4,9 @@
 # (loopback, bounded: about 3 minutes with the default phases).
 #
 # Truth is read every 0.5 s: bytes = primary pg_current_wal_lsn() - replica
-# pg_last_wal_replay_lsn(); seconds = time since the primary's WAL first went
+# pg_last_wal_replay_lsn(), both read at once (the two queries are sent
+# before either answer is read; the report shows how many ms apart the
+# servers read them); seconds = time since the primary's WAL first went
 # beyond that replay position (from the primary's position polled every
 # 0.1 s). At the same instants the bench reads pgvigil's API and the
 # exporter (lag = now() - pg_last_xact_replay_timestamp(), the query its
@@ -30,6 +32,11 @@
 #   SCENARIOS=pause,idle_stall PHASE_SECONDS=10 tests/bench/lag_truth.sh
 #   INTERVAL=500ms tests/bench/lag_truth.sh      collector interval (default 1s)
 #   LAG_TRUTH_ROWS=/tmp/rows.jsonl ...           every probe, as JSON lines
+#   LAG_TRUTH_VERBOSE=3 ...                      every probe of each scenario's
+#                                                first 3 s, one line each
+#   LAG_TRUTH_WAL=/tmp/wal.json ...              the primary's WAL history (0.1 s)
+#   LAG_TRUTH_SEQUENTIAL=1 ...                   truth's two reads one after the
+#                                                other instead of concurrently
 #
 # Not part of the pass/fail suite.
 set -euo pipefail

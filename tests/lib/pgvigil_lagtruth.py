@@ -6,10 +6,12 @@
                        every 0.1 s; first_beyond(lsn) -> when the primary's
                        WAL first went beyond lsn (this host's clock)
   truth(primary, replica, history) -> (time, bytes, seconds) read now
+  truth_read(...)      the same as a dict, with skew_ms (the two reads'
+                       distance in time: they are made concurrently)
   faketime_env(shift)  environment that runs a program with its clock
                        shifted by libfaketime (Debian faketime), e.g. "+7"
 
-Truth bytes = primary LSN - replica replay LSN, read back to back; truth
+Truth bytes = primary LSN - replica replay LSN, read concurrently; truth
 seconds = now - the moment the primary first wrote beyond the replay LSN
 (0 when it has not). Standard library only.
 """
@@ -43,9 +45,21 @@ class Session:
         self.lock = threading.Lock()
 
     def query(self, sql):
-        with self.lock:
+        self.send(sql)
+        return self.receive()
+
+    def send(self, sql):
+        """The first half of query(): the session stays taken until receive()."""
+        self.lock.acquire()
+        try:
             self.proc.stdin.write(sql.rstrip(";") + ";\n\\echo __end__\n")
             self.proc.stdin.flush()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def receive(self):
+        try:
             rows = []
             while True:
                 line = self.proc.stdout.readline()
@@ -55,6 +69,8 @@ class Session:
                 if line == "__end__":
                     return rows
                 rows.append(line.split("|"))
+        finally:
+            self.lock.release()
 
     def close(self):
         self.proc.stdin.close()
@@ -102,9 +118,29 @@ class WalHistory(threading.Thread):
 
 def truth(primary, replica, history):
     """(time, bytes, seconds) of the replica's replay lag, read now."""
-    replay = parse_lsn(replica.query("SELECT pg_last_wal_replay_lsn()")[0][0])
-    t = time.time()
-    wal = parse_lsn(primary.query("SELECT pg_current_wal_lsn()")[0][0])
+    r = truth_read(primary, replica, history)
+    return r["t"], r["bytes"], r["seconds"]
+
+
+def truth_read(primary, replica, history, sequential=False):
+    """The replica's replay lag read now, as a dict: t, bytes, seconds, and
+    skew_ms, how far apart the two servers read their positions. Both
+    queries are sent before either answer is read, so the servers read at
+    nearly the same instant (each reports when it did, clock_timestamp() on
+    this host's clock); t is the primary's instant. sequential: one after
+    the other (to measure what reading them back to back costs)."""
+    at = "extract(epoch FROM clock_timestamp())"
+    replica.send("SELECT pg_last_wal_replay_lsn(), %s" % at)
+    if sequential:
+        (replay, t_replica), = replica.receive()
+    try:
+        primary.send("SELECT pg_current_wal_lsn(), %s" % at)
+    finally:
+        if not sequential:
+            (replay, t_replica), = replica.receive()
+    (wal, t), = primary.receive()
+    replay, wal, t, t_replica = parse_lsn(replay), parse_lsn(wal), float(t), float(t_replica)
     behind = max(0, wal - replay)
     beyond = history.first_beyond(replay) if behind > 0 else None
-    return t, behind, max(0.0, t - beyond) if beyond is not None else 0.0
+    return {"t": t, "bytes": behind, "seconds": max(0.0, t - beyond) if beyond is not None else 0.0,
+            "skew_ms": (t - t_replica) * 1000}
