@@ -274,7 +274,7 @@ static void al_changed(alerting_t *self, al_alert_t *a, al_slot_t *slot, alert_t
 /* Rule i on node view n. A slot at rest stays so (no allocation) unless the
  * value breaches; an alert opens (gets an id) when the state machine goes
  * to pending or firing and closes when it resolves or goes back. */
-static bool al_eval(alerting_t *self, al_node_t *an, int i, const node_view_t *n, const char *cluster,
+static bool al_eval(alerting_t *self, al_node_t *an, int i, const node_view_t *n, const char *cluster, bool peak,
                     int64_t now_us)
 {
     const alert_rule_t *r = &self->ac->rules[i];
@@ -287,16 +287,17 @@ static bool al_eval(alerting_t *self, al_node_t *an, int i, const node_view_t *n
     bool applies = (role & r->roles) || (role == 0 && r->roles == (ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA));
     if (!applies && !a)
         return false;
-    bool peak = alerting_in_peak(self, n->region, now_us);
-    double factor = al_factor(self, r, peak);
     bool has = applies && n->known[r->metric];
     double value = n->value[r->metric];
+    if (!has && !slot->live)
+        return false; /* at rest, and no data does not move it */
     if (!has && applies && !n->stale && n->up &&
         ((an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric)) ||
          now_us - self->started_us < AL_START_GRACE_US))
         return false; /* (re)started, here or there: the value has not come round yet */
-    if (!slot->live && (!has || alert_severity_of(&r->params, value, factor) == ALERT_SEV_NONE))
-        return false; /* at rest, and nothing that would move it */
+    double factor = al_factor(self, r, peak);
+    if (!slot->live && alert_severity_of(&r->params, value, factor) == ALERT_SEV_NONE)
+        return false; /* at rest, and a value that does not move it */
     al_live_t *live = alerting_live(slot);
     if (!live)
         return false; /* out of memory: at rest still, tried again on the next sample */
@@ -335,9 +336,9 @@ bool alerting_node(alerting_t *self, const node_view_t *n, int64_t now_us)
         an->live_since_us = now_us;
     const char *cluster = n->cluster_id ? n->cluster : "unknown";
     an->cluster_id = n->cluster_id;
-    bool changed = false;
+    bool changed = false, peak = alerting_in_peak(self, n->region, now_us);
     for (size_t i = 0; i < self->ac->rule_count; i++)
-        changed |= al_eval(self, an, (int)i, n, cluster, now_us);
+        changed |= al_eval(self, an, (int)i, n, cluster, peak, now_us);
     return changed;
 }
 

@@ -120,7 +120,7 @@ static int open_node(int k)
 static int64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* not the time others had the CPU */
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -138,6 +138,14 @@ static int64_t now_ns(void)
         best_ / 1000.0;                                                                                            \
     })
 
+static void eval_round(fixture_t *f, int64_t t)
+{
+    for (int i = 1; i <= NODES; i++) {
+        snprintf(f->node.name, sizeof f->node.name, "n%05d", i);
+        assert_false(alerting_node(f->al, &f->node, t));
+    }
+}
+
 static void test_idle_nodes_and_open_alerts(void **state)
 {
     (void)state;
@@ -151,6 +159,8 @@ static void test_idle_nodes_and_open_alerts(void **state)
     double per_node = (double)(heap_in_use() - before) / NODES;
     printf("alerting: %.0f bytes per idle node (%d nodes, built-in rules)\n", per_node, NODES);
     assert_true(per_node < 2048);
+    double round = FASTEST_US(5, eval_round(&f, t)); /* what a sample of each node costs alerting */
+    printf("alerting: evaluating %d idle nodes took %.1f ms (fastest of 5 rounds)\n", NODES, round / 1000);
 
     t += S;
     for (int k = 0; k < OPEN; k++)
