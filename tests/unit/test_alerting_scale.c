@@ -7,8 +7,10 @@
  *     when it closes;
  *   - alerting_tick, alerting_view and alerting_firing_counts cost what is
  *     open: with 20,000 nodes and 10 open alerts each call takes
- *     microseconds (the fastest of many calls is printed and bounded, so a
- *     loaded machine does not make the test fail);
+ *     microseconds (the fastest of many calls, in the thread's CPU time, is
+ *     printed and bounded, so a loaded machine does not make the test fail;
+ *     reading that clock costs ~0.7 us of each figure); one evaluation of
+ *     every idle node is timed too (printed only);
  *   - the view lists the open alerts by node name, then in rule order;
  *   - a (node, rule) that resolved keeps its flap history across the close:
  *     one "flapping" notice, and commands find alerts by id;
@@ -117,10 +119,11 @@ static int open_node(int k)
     return (NODES / OPEN) * k + 7; /* spread over the fleet */
 }
 
+/* The thread's CPU time: not the time others had the CPU. */
 static int64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* not the time others had the CPU */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
