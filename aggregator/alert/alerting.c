@@ -8,7 +8,9 @@
  *   alerting_emit.c     an alert's JSON and the durable messages it emits
  *   alerting_silence.c  silences: parsing, matching, add and delete
  *   alerting_command.c  acknowledge and resolve from the API
- *   alerting_restore.c  open alerts and silences reloaded at start
+ *   alerting_restore.c  open alerts and silences reloaded at start, hand-over
+ *   alerting_reload.c   a new configuration for a running engine
+ *   alerting_index.c    where a (node, rule)'s state lives; the open alerts' index
  *
  * alerting.c — alert evaluation and escalation (see alerting.h).
  */
@@ -44,7 +46,7 @@ static void al_node_free(void **item)
 {
     al_node_t *n = *item;
     if (n)
-        free(n->alerts);
+        free(n->slots);
     free(n);
     *item = NULL;
 }
@@ -81,6 +83,10 @@ void alerting_destroy(alerting_t **self_p)
     if (!self_p || !*self_p)
         return;
     alerting_t *self = *self_p;
+    for (al_node_t *an = self->nodes ? zhashx_first(self->nodes) : NULL; an; an = zhashx_next(self->nodes))
+        for (size_t i = 0; i < self->ac->rule_count; i++)
+            alerting_slot_clear(self, &an->slots[i]);
+    free(self->open);
     zhashx_destroy(&self->nodes);
     zlistx_destroy(&self->silences);
     json_decref(self->resolved);
@@ -138,17 +144,18 @@ al_node_t *alerting_node_state(alerting_t *self, const char *name)
     al_node_t *n = zhashx_lookup(self->nodes, name);
     if (n)
         return n;
-    if (!(n = calloc(1, sizeof *n)) || !(n->alerts = calloc(self->ac->rule_count ? self->ac->rule_count : 1,
-                                                              sizeof *n->alerts))) {
+    /* every slot at rest, inactive (ALERT_INACTIVE is 0) */
+    if (!(n = calloc(1, sizeof *n)) ||
+        !(n->slots = calloc(self->ac->rule_count ? self->ac->rule_count : 1, sizeof *n->slots))) {
         free(n);
         return NULL;
     }
     snprintf(n->name, sizeof n->name, "%s", name);
-    for (size_t i = 0; i < self->ac->rule_count; i++) {
-        alert_init(&n->alerts[i].sm);
-        n->alerts[i].rule = (int)i;
+    if (zhashx_insert(self->nodes, name, n) != 0) {
+        free(n->slots);
+        free(n);
+        return NULL;
     }
-    zhashx_insert(self->nodes, name, n);
     return n;
 }
 
@@ -163,7 +170,7 @@ static const alert_tier_t *al_tiers(const alerting_t *self, bool peak, size_t *c
 
 static bool al_escalate(alerting_t *self, al_alert_t *a, int64_t now_us)
 {
-    if (!a->id || a->sm.state != ALERT_FIRING || a->acked || a->sm.flapping)
+    if (a->live->sm.state != ALERT_FIRING || a->acked || a->live->sm.flapping)
         return false;
     size_t count;
     const alert_tier_t *tiers = al_tiers(self, alerting_in_peak(self, a->region, now_us), &count);
@@ -210,7 +217,7 @@ static void al_flapping(alerting_t *self, al_alert_t *a, bool peak, int64_t now_
 {
     size_t count;
     const alert_tier_t *tiers = al_tiers(self, peak, &count);
-    a->flap_noticed = true;
+    a->live->flap_noticed = true;
     if (count && !alerting_silenced(self, a, now_us))
         for (size_t i = 0; i < tiers[0].receiver_count; i++)
             alerting_notify(self, a, tiers[0].receivers[i], "flapping", now_us);
@@ -225,69 +232,96 @@ static void al_describe(alerting_t *self, al_alert_t *a, const node_view_t *n, c
     a->cluster_id = n->cluster_id;
     snprintf(a->region, sizeof a->region, "%s", n->region);
     a->role = metric_role_name(n->role);
-    alert_severity_t sev = a->sm.severity != ALERT_SEV_NONE ? a->sm.severity : alert_severity_of(&r->params, value, factor);
+    alert_severity_t sev = a->live->sm.severity != ALERT_SEV_NONE ? a->live->sm.severity
+                                                                  : alert_severity_of(&r->params, value, factor);
     a->threshold = alert_threshold(&r->params, sev == ALERT_SEV_NONE ? ALERT_SEV_WARNING : sev, factor);
     if (isnan(a->threshold))
         a->threshold = alert_threshold(&r->params, ALERT_SEV_CRITICAL, factor);
     alerting_summary(self, a);
 }
 
-static bool al_eval(alerting_t *self, al_node_t *an, al_alert_t *a, const node_view_t *n, const char *cluster,
-                    int64_t now_us)
+/* What follows a change of an open alert a (the rule's state machine made
+ * transition t): events, notices, escalation, or its close. */
+static void al_changed(alerting_t *self, al_alert_t *a, al_slot_t *slot, alert_transition_t t, bool peak,
+                       int64_t now_us)
 {
     const alert_rule_t *r = &self->ac->rules[a->rule];
-    if (!r->enabled)
-        return false;
-    unsigned role = n->role == PGVIGIL__ROLE__ROLE_PRIMARY ? ALERT_ROLE_PRIMARY
-                    : n->role == PGVIGIL__ROLE__ROLE_REPLICA ? ALERT_ROLE_REPLICA : 0;
-    bool applies = (role & r->roles) || (role == 0 && r->roles == (ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA));
-    if (!applies && !a->id)
-        return false;
-    bool peak = alerting_in_peak(self, n->region, now_us);
-    double factor = al_factor(self, r, peak);
-    bool has = applies && n->known[r->metric];
-    double value = n->value[r->metric];
-    if (!has && applies && !n->stale && n->up &&
-        ((an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric)) ||
-         now_us - self->started_us < AL_START_GRACE_US))
-        return false; /* (re)started, here or there: the value has not come round yet */
-    alert_transition_t t = alert_eval(&a->sm, &r->params, has, value, factor, now_us);
-    if (has)
-        a->value = value;
-    if (a->id || t.changed)
-        al_describe(self, a, n, cluster, value, factor);
-    if (!t.changed)
-        return false;
+    al_live_t *live = a->live;
     const char *from = alert_state_name(t.from), *to = alert_state_name(t.to);
-    if (!a->id) {
-        if (t.to != ALERT_PENDING && t.to != ALERT_FIRING)
-            return false; /* e.g. inactive -> resolved bookkeeping */
-        snprintf(a->node, sizeof a->node, "%s", n->name);
-        a->id = alerting_next_id(self);
-        a->started_us = now_us;
-        a->peak = peak;
-        alerting_summary(self, a);
-    }
     a->peak = a->peak || peak;
     if (t.to == ALERT_FIRING && t.from == ALERT_PENDING)
         a->firing_us = now_us;
     if (t.to == ALERT_FIRING && t.from != ALERT_PENDING && !a->firing_us)
         a->firing_us = now_us;
     alerting_emit_event(self, a, from, to, t.flapping_started ? "flapping" : NULL, now_us);
-    if (t.flapping_started && !a->flap_noticed)
+    if (t.flapping_started && !live->flap_noticed)
         al_flapping(self, a, peak, now_us);
     if (t.flapping_ended)
-        a->flap_noticed = false;
+        live->flap_noticed = false;
     if (t.to == ALERT_FIRING && t.from == ALERT_FIRING && a->notified)
         alerting_notify_notified(self, a, "firing", now_us); /* severity changed */
     if (t.to == ALERT_RESOLVED || t.to == ALERT_INACTIVE) {
         if (t.to == ALERT_RESOLVED)
             alerting_notify_notified(self, a, "resolved", now_us);
         alerting_close(self, a, to, now_us);
-        return true;
+        alerting_settle(slot, &r->params, now_us);
+        return;
     }
     alerting_emit_alert(self, a, NULL);
     al_escalate(self, a, now_us);
+}
+
+/* Rule i on node view n. A slot at rest stays so (no allocation) unless the
+ * value breaches; an alert opens (gets an id) when the state machine goes
+ * to pending or firing and closes when it resolves or goes back. */
+static bool al_eval(alerting_t *self, al_node_t *an, int i, const node_view_t *n, const char *cluster, bool peak,
+                    int64_t now_us)
+{
+    const alert_rule_t *r = &self->ac->rules[i];
+    al_slot_t *slot = &an->slots[i];
+    al_alert_t *a = slot->live ? slot->live->open : NULL;
+    if (!r->enabled)
+        return false;
+    unsigned role = n->role == PGVIGIL__ROLE__ROLE_PRIMARY ? ALERT_ROLE_PRIMARY
+                    : n->role == PGVIGIL__ROLE__ROLE_REPLICA ? ALERT_ROLE_REPLICA : 0;
+    bool applies = (role & r->roles) || (role == 0 && r->roles == (ALERT_ROLE_PRIMARY | ALERT_ROLE_REPLICA));
+    if (!applies && !a)
+        return false;
+    bool has = applies && n->known[r->metric];
+    double value = n->value[r->metric];
+    if (!has && !slot->live)
+        return false; /* at rest, and no data does not move it */
+    if (!has && applies && !n->stale && n->up &&
+        ((an->live_since_us && now_us - an->live_since_us < al_grace_us(self, n, r->metric)) ||
+         now_us - self->started_us < AL_START_GRACE_US))
+        return false; /* (re)started, here or there: the value has not come round yet */
+    double factor = al_factor(self, r, peak);
+    if (!slot->live && alert_severity_of(&r->params, value, factor) == ALERT_SEV_NONE)
+        return false; /* at rest, and a value that does not move it */
+    al_live_t *live = alerting_live(slot);
+    if (!live)
+        return false; /* out of memory: at rest still, tried again on the next sample */
+    alert_instance_t before = a ? (alert_instance_t){0} : live->sm;
+    alert_transition_t t = alert_eval(&live->sm, &r->params, has, value, factor, now_us);
+    if (!a && (!t.changed || (t.to != ALERT_PENDING && t.to != ALERT_FIRING))) {
+        alerting_settle(slot, &r->params, now_us); /* e.g. inactive -> resolved bookkeeping */
+        return false;
+    }
+    if (!a) {
+        if (!(a = alerting_open(self, an, i, alerting_next_id(self)))) {
+            live->sm = before; /* as if this sample had not come: it opens on a later one */
+            alerting_settle(slot, &r->params, now_us);
+            return false;
+        }
+        a->started_us = now_us;
+        a->peak = peak;
+    }
+    if (has)
+        a->value = value;
+    al_describe(self, a, n, cluster, value, factor);
+    if (!t.changed)
+        return false;
+    al_changed(self, a, slot, t, peak, now_us);
     return true;
 }
 
@@ -302,9 +336,9 @@ bool alerting_node(alerting_t *self, const node_view_t *n, int64_t now_us)
         an->live_since_us = now_us;
     const char *cluster = n->cluster_id ? n->cluster : "unknown";
     an->cluster_id = n->cluster_id;
-    bool changed = false;
+    bool changed = false, peak = alerting_in_peak(self, n->region, now_us);
     for (size_t i = 0; i < self->ac->rule_count; i++)
-        changed |= al_eval(self, an, &an->alerts[i], n, cluster, now_us);
+        changed |= al_eval(self, an, (int)i, n, cluster, peak, now_us);
     return changed;
 }
 
@@ -317,21 +351,20 @@ void alerting_set_owner_filter(alerting_t *self, alerting_owns_fn *owns, void *a
 bool alerting_tick(alerting_t *self, int64_t now_us)
 {
     bool changed = false;
-    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        for (size_t i = 0; i < self->ac->rule_count; i++) {
-            al_alert_t *a = &an->alerts[i];
-            if (!a->id || (self->owns && (!an->cluster_id || !self->owns(self->owns_arg, an->cluster_id))))
-                continue;
-            if (a->acked && a->ack_expires_us && now_us >= a->ack_expires_us) {
-                a->acked = false;
-                a->ack_expires_us = 0;
-                alerting_emit_event(self, a, alert_state_name(a->sm.state), alert_state_name(a->sm.state),
-                              "acknowledgement expired", now_us);
-                alerting_emit_alert(self, a, NULL);
-                changed = true;
-            }
-            changed |= al_escalate(self, a, now_us);
+    for (size_t i = 0; i < self->nopen; i++) {
+        al_alert_t *a = self->open[i];
+        if (self->owns && (!a->an->cluster_id || !self->owns(self->owns_arg, a->an->cluster_id)))
+            continue;
+        if (a->acked && a->ack_expires_us && now_us >= a->ack_expires_us) {
+            a->acked = false;
+            a->ack_expires_us = 0;
+            alerting_emit_event(self, a, alert_state_name(a->live->sm.state), alert_state_name(a->live->sm.state),
+                                "acknowledgement expired", now_us);
+            alerting_emit_alert(self, a, NULL);
+            changed = true;
         }
+        changed |= al_escalate(self, a, now_us);
+    }
     /* Drop silences that ended an hour ago. */
     for (al_silence_t *s = zlistx_first(self->silences); s; s = zlistx_next(self->silences))
         if (now_us >= s->ends_us + 3600LL * 1000000) {
@@ -347,15 +380,11 @@ bool alerting_tick(alerting_t *self, int64_t now_us)
 json_t *alerting_view(alerting_t *self, int64_t now_us)
 {
     json_t *alerts = json_array(), *silences = json_array();
-    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        for (size_t i = 0; i < self->ac->rule_count; i++) {
-            al_alert_t *a = &an->alerts[i];
-            if (!a->id)
-                continue;
-            json_t *j = alerting_json(self, a, NULL);
-            json_object_set_new(j, "silenced", json_boolean(alerting_silenced(self, a, now_us)));
-            json_array_append_new(alerts, j);
-        }
+    for (size_t i = 0; i < self->nopen; i++) {
+        json_t *j = alerting_json(self, self->open[i], NULL);
+        json_object_set_new(j, "silenced", json_boolean(alerting_silenced(self, self->open[i], now_us)));
+        json_array_append_new(alerts, j);
+    }
     size_t i;
     json_t *r;
     json_array_foreach(self->resolved, i, r) json_array_append(alerts, r);
@@ -372,14 +401,13 @@ json_t *alerting_view(alerting_t *self, int64_t now_us)
 void alerting_firing_counts(const alerting_t *self, unsigned *warning, unsigned *critical)
 {
     *warning = *critical = 0;
-    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        for (size_t i = 0; i < self->ac->rule_count; i++)
-            if (an->alerts[i].id && an->alerts[i].sm.state == ALERT_FIRING) {
-                if (an->alerts[i].sm.severity == ALERT_SEV_CRITICAL)
-                    ++*critical;
-                else
-                    ++*warning;
-            }
+    for (size_t i = 0; i < self->nopen; i++)
+        if (self->open[i]->live->sm.state == ALERT_FIRING) {
+            if (self->open[i]->live->sm.severity == ALERT_SEV_CRITICAL)
+                ++*critical;
+            else
+                ++*warning;
+        }
 }
 
 json_t *alerting_peak_regions(alerting_t *self, int64_t now_us)

@@ -11,6 +11,12 @@
  * its creation, kept unique and increasing, so ids survive restarts without
  * asking a database.
  *
+ * Cost: a (rule, node) at rest holds no state of its own, an alert's
+ * details exist while it is open, and the engine keeps an index of the open
+ * alerts (alerting_internal.h). Evaluating a node costs its rules; the
+ * tick, the views, the firing counts and the commands cost what is open,
+ * whatever the size of the fleet.
+ *
  * Peak: a node is "in peak" when its region's calendar (time zone from
  * regions, weekdays/dates/hours from peak) says so, or the events query
  * marked today a peak day. Then non-boolean thresholds use the peak factor
@@ -88,7 +94,9 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
 void alerting_events_peak(alerting_t *self, int64_t now_us);
 
 /* For the snapshot: {"alerts":[...open, then recently resolved...],
- * "silences":[...active and pending...]} and the firing counts. */
+ * "silences":[...active and pending...]} and the firing counts. The open
+ * alerts come by node name, then in the rules' order; the resolved ones
+ * newest first. */
 json_t *alerting_view(alerting_t *self, int64_t now_us);
 void alerting_firing_counts(const alerting_t *self, unsigned *warning, unsigned *critical);
 /* Regions currently in peak: ["eu-west", ...]. */

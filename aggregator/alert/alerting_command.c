@@ -23,15 +23,6 @@
 
 /* ---- commands ---- */
 
-static al_alert_t *al_find(alerting_t *self, uint64_t id)
-{
-    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        for (size_t i = 0; i < self->ac->rule_count; i++)
-            if (an->alerts[i].id == id)
-                return &an->alerts[i];
-    return NULL;
-}
-
 const char *alerting_text(const json_t *cmd, const char *key, const char *def)
 {
     const char *v = json_string_value(json_object_get(cmd, key));
@@ -52,8 +43,8 @@ static int alerting_acknowledge(alerting_t *self, al_alert_t *a, const json_t *c
     a->ack_expires_us = expires_ms ? now_us + (int64_t)expires_ms * 1000 : 0;
     snprintf(a->ack_by, sizeof a->ack_by, "%s", alerting_text(cmd, "by", "anonymous"));
     snprintf(a->ack_comment, sizeof a->ack_comment, "%s", alerting_text(cmd, "comment", ""));
-    alerting_emit_event(self, a, alert_state_name(a->sm.state), alert_state_name(a->sm.state), "acknowledged",
-                        now_us);
+    alerting_emit_event(self, a, alert_state_name(a->live->sm.state), alert_state_name(a->live->sm.state),
+                        "acknowledged", now_us);
     alerting_emit_alert(self, a, NULL);
     if (!was)
         alerting_notify_notified(self, a, "acknowledged", now_us);
@@ -63,11 +54,14 @@ static int alerting_acknowledge(alerting_t *self, al_alert_t *a, const json_t *c
 
 static int alerting_resolve(alerting_t *self, al_alert_t *a, int64_t now_us, json_t **reply)
 {
-    alerting_emit_event(self, a, alert_state_name(a->sm.state), "resolved", "resolved by hand", now_us);
+    alerting_emit_event(self, a, alert_state_name(a->live->sm.state), "resolved", "resolved by hand", now_us);
     alerting_notify_notified(self, a, "resolved", now_us);
     json_t *j = alerting_json(self, a, "resolved");
-    alerting_close(self, a, "resolved", now_us);
-    alert_init(&a->sm); /* re-armed: if the condition holds, a new alert follows after `for` */
+    al_slot_t *slot = &a->an->slots[a->rule];
+    const alert_params_t *p = &self->ac->rules[a->rule].params;
+    alerting_close(self, a, "resolved", now_us); /* frees a */
+    alert_init(&slot->live->sm); /* re-armed: if the condition holds, a new alert follows after `for` */
+    alerting_settle(slot, p, now_us);
     *reply = json_pack("{s:o}", "alert", j);
     return 200;
 }
@@ -111,7 +105,7 @@ int alerting_command(alerting_t *self, const json_t *cmd, int64_t now_us, json_t
     if (strcmp(what, "silence_add") == 0 || strcmp(what, "silence_delete") == 0)
         return alerting_silence_command(self, cmd, what, now_us, reply);
     uint64_t id = (uint64_t)json_integer_value(json_object_get(cmd, "id"));
-    al_alert_t *a = id ? al_find(self, id) : NULL;
+    al_alert_t *a = id ? alerting_find(self, id) : NULL;
     if (!a) {
         *reply = core_error("not_found", "no open alert with id %s", alerting_text(cmd, "id_text", "?"));
         return 404;

@@ -1,6 +1,8 @@
 /*
  * alerting_emit.c — an alert as JSON (API, notifications, storage) and the durable messages
- * alerting emits: alert upserts, alert events, notifications; closing an alert.
+ * alerting emits: alert upserts, alert events, notifications; closing an alert (its last
+ * JSON goes to the resolved list, then its details are freed: the state machine stays
+ * with its (node, rule) for the caller to settle).
  */
 #include "alerting.h"
 
@@ -53,7 +55,7 @@ void alerting_summary(const alerting_t *self, al_alert_t *a)
                     case 2: al_format_value(a->value, val, sizeof val); sub = val; break;
                     case 3: al_format_value(a->threshold, val, sizeof val); sub = val; break;
                     case 4: sub = r->name; break;
-                    case 5: sub = alert_severity_name(a->sm.severity); break;
+                    case 5: sub = alert_severity_name(a->live->sm.severity); break;
                     default: sub = a->region; break;
                     }
                 }
@@ -74,7 +76,7 @@ void alerting_summary(const alerting_t *self, al_alert_t *a)
 
 static const char *al_state_name(const al_alert_t *a)
 {
-    return a->id ? alert_state_name(a->sm.state) : "inactive";
+    return a->id ? alert_state_name(a->live->sm.state) : "inactive";
 }
 
 json_t *alerting_labels(const alerting_t *self, const al_alert_t *a)
@@ -82,7 +84,7 @@ json_t *alerting_labels(const alerting_t *self, const al_alert_t *a)
     const alert_rule_t *r = &self->ac->rules[a->rule];
     json_t *l = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "rule", r->name, "node", a->node, "cluster", a->cluster,
                           "region", a->region, "role", a->role ? a->role : "unknown", "severity",
-                          alert_severity_name(a->sm.severity));
+                          alert_severity_name(a->live->sm.severity));
     for (size_t i = 0; l && i < r->label_count; i++)
         json_object_set_new(l, r->label_keys[i], json_string(r->label_values[i]));
     return l;
@@ -100,12 +102,12 @@ json_t *alerting_json(const alerting_t *self, const al_alert_t *a, const char *s
             json_array_append_new(notified, json_string(self->ac->receivers[i].name));
     json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:i,s:s,s:s,s:o,s:o,s:o,s:b}", "id",
                           (json_int_t)a->id, "rule", self->ac->rules[a->rule].name, "cluster", a->cluster, "node",
-                          a->node, "region", a->region, "severity", alert_severity_name(a->sm.severity), "state",
+                          a->node, "region", a->region, "severity", alert_severity_name(a->live->sm.severity), "state",
                           state ? state : al_state_name(a), "acknowledged", a->acked, "peak", a->peak, "tier",
                           a->tier, "started_at", started, "summary", a->summary, "firing_at",
                           a->firing_us ? json_string(firing) : json_null(), "value",
                           isnan(a->value) ? json_null() : json_real(a->value), "notified", notified, "flapping",
-                          a->sm.flapping);
+                          a->live->sm.flapping);
     if (!j)
         return NULL;
     if (a->cluster_id) {
@@ -143,7 +145,7 @@ void alerting_emit_event(alerting_t *self, const al_alert_t *a, const char *from
     clock_format_rfc3339(now_us, at, sizeof at);
     self->emit(self->arg, json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s}", "op", "event", "alert_id",
                                     (json_int_t)a->id, "seq", (json_int_t)alerting_next_id(self), "at", at, "from", from,
-                                    "to", to, "severity", alert_severity_name(a->sm.severity), "detail",
+                                    "to", to, "severity", alert_severity_name(a->live->sm.severity), "detail",
                                     detail ? detail : ""));
 }
 
@@ -202,14 +204,6 @@ void alerting_close(alerting_t *self, al_alert_t *a, const char *state, int64_t 
             self->emit(self->arg, json_pack("{s:s,s:O}", "op", "alert", "alert", j));
         json_decref(j);
     }
-    a->id = 0;
-    a->acked = false;
-    a->ack_by[0] = a->ack_comment[0] = '\0';
-    a->ack_expires_us = a->ack_at_us = 0;
-    a->tier = 0;
-    a->notified = 0;
-    a->firing_us = 0;
+    alerting_unlist(self, a);
+    free(a);
 }
-
-/* How long a live node may lack a metric before that counts as no data: the
- * metric's section cadence, a few times over (a counter delta needs two). */

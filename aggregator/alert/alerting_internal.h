@@ -3,6 +3,24 @@
  * the alerting module only (alerting*.c). The engine (alerting.c) owns every
  * node's alerts, the silences, the resolved list and the peak cache; the
  * other files act on them on the core thread through these helpers.
+ *
+ * What a node costs follows what is open, not the rule count (issue 12):
+ *   al_node_t   one per node seen (the nodes hash); one al_slot_t per rule.
+ *   al_slot_t   a (node, rule). At rest (live NULL) its state machine is
+ *               where alert_init leaves it, in state `rest` (inactive, or
+ *               resolved after a close): nothing else to remember.
+ *   al_live_t   a (node, rule) away from rest: its state machine (alert.h)
+ *               and, while an alert is open, that alert. Allocated when a
+ *               value first breaches (or an alert is restored), freed by
+ *               alerting_settle once it is back at rest: no open alert, not
+ *               flapping, no firing/resolved change within the flap window.
+ *   al_alert_t  an open alert (it has an id): pending, firing, in no data,
+ *               until it closes. Allocated by alerting_open (evaluation,
+ *               restore, adopt), freed by alerting_close (after its last
+ *               JSON went to the resolved list) or alerting_slot_clear.
+ * Every open alert is in the engine's index (open[], by node name, then
+ * rule): tick, the views, the firing counts and the commands walk it, so
+ * they cost what is open (alerting_index.c keeps it).
  */
 #ifndef PGVIGIL_ALERTING_INTERNAL_H
 #define PGVIGIL_ALERTING_INTERNAL_H
@@ -20,9 +38,13 @@
  * primary's LSN ring and the slow sections need a few rounds to fill. */
 #define AL_START_GRACE_US 10000000LL
 
+typedef struct al_node al_node_t;
+typedef struct al_live al_live_t;
+
 typedef struct {
-    alert_instance_t sm;
-    uint64_t id;              /* 0: no open alert */
+    al_live_t *live;          /* its (node, rule): live->sm is the state machine */
+    al_node_t *an;            /* its node */
+    uint64_t id;              /* never 0 */
     uint64_t cluster_id;      /* the node's system identifier when described */
     int rule;
     char node[NODE_VIEW_NAME_MAX], cluster[NODE_VIEW_NAME_MAX], region[NODE_VIEW_NAME_MAX];
@@ -33,15 +55,25 @@ typedef struct {
     char ack_by[64], ack_comment[AL_TEXT], summary[AL_TEXT];
     int tier;                 /* tiers reached */
     uint64_t notified;        /* receivers notified, bit per receiver */
-    bool flap_noticed;
 } al_alert_t;
 
+struct al_live {
+    alert_instance_t sm;
+    bool flap_noticed;        /* the "flapping" notice went out (outlives each alert) */
+    al_alert_t *open;         /* NULL: no open alert */
+};
+
 typedef struct {
+    al_live_t *live;          /* NULL: at rest */
+    uint8_t rest;             /* at rest: ALERT_INACTIVE or ALERT_RESOLVED */
+} al_slot_t;
+
+struct al_node {
     char name[NODE_VIEW_NAME_MAX];
     uint64_t cluster_id;      /* from the node's last view; 0 before one */
     int64_t live_since_us;    /* up and reporting since; 0 while down or stale */
-    al_alert_t *alerts;       /* one per rule */
-} al_node_t;
+    al_slot_t *slots;         /* one per rule */
+};
 
 typedef struct {
     char name[64], value[AL_TEXT];
@@ -71,6 +103,8 @@ struct alerting {
     alerting_owns_fn *owns;   /* NULL: every cluster is ours */
     void *owns_arg;
     zhashx_t *nodes;          /* name -> al_node_t */
+    al_alert_t **open;        /* the open alerts, by node name then rule */
+    size_t nopen, open_max;
     zlistx_t *silences;       /* al_silence_t */
     json_t *resolved;         /* most recent first */
     calendar_t *calendar;
@@ -84,6 +118,15 @@ struct alerting {
 uint64_t alerting_next_id(alerting_t *self);
 al_node_t *alerting_node_state(alerting_t *self, const char *name);
 bool alerting_in_peak(alerting_t *self, const char *region, int64_t now_us);
+
+/* alerting_index.c */
+al_live_t *alerting_live(al_slot_t *slot);
+void alerting_settle(al_slot_t *slot, const alert_params_t *p, int64_t now_us);
+al_alert_t *alerting_open(alerting_t *self, al_node_t *an, int rule, uint64_t id);
+void alerting_unlist(alerting_t *self, al_alert_t *a);
+void alerting_slot_clear(alerting_t *self, al_slot_t *slot);
+al_alert_t *alerting_find(const alerting_t *self, uint64_t id);
+void alerting_index_sort(alerting_t *self);
 
 /* alerting_emit.c */
 void alerting_summary(const alerting_t *self, al_alert_t *a);

@@ -9,7 +9,9 @@
  * reason in its event, and its notified receivers are told. Receivers are
  * matched by name too (the notified mask is per receiver index). Silences
  * (all made through the API) are kept as they are; the peak calendar is
- * rebuilt from the new file. The old configuration is not freed here: the
+ * rebuilt from the new file. Each node's slots (alerting_internal.h) move to
+ * an array for the new rules; the open alerts' index is re-sorted, as the
+ * rule order may have changed. The old configuration is not freed here: the
  * caller keeps every loaded configuration alive until exit.
  */
 #include "alerting.h"
@@ -22,12 +24,15 @@
 #include "clock.h"
 #include "log.h"
 
-static int al_rule_index(const alert_config_t *ac, const char *name)
+/* The new index of each old rule (-1: removed), by name. */
+static void al_rule_map(const alert_config_t *from, const alert_config_t *to, int *map)
 {
-    for (size_t i = 0; i < ac->rule_count; i++)
-        if (strcmp(ac->rules[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    for (size_t i = 0; i < from->rule_count; i++) {
+        map[i] = -1;
+        for (size_t j = 0; j < to->rule_count && map[i] < 0; j++)
+            if (strcmp(from->rules[i].name, to->rules[j].name) == 0)
+                map[i] = (int)j;
+    }
 }
 
 /* The notified mask under the new receiver list. */
@@ -42,66 +47,92 @@ static uint64_t al_remap_notified(const alert_config_t *from, const alert_config
     return out;
 }
 
-/* One node's alerts moved into alerts (allocated for the new rules). */
-static void al_node_reload(alerting_t *self, al_node_t *an, al_alert_t *alerts, const alert_config_t *next,
-                           int64_t now_us)
+/* Under the old configuration still: the alerts of removed rules on one
+ * node are resolved, and those rules' slots emptied. */
+static void al_node_removed(alerting_t *self, al_node_t *an, const int *map, int64_t now_us)
 {
-    for (size_t i = 0; i < next->rule_count; i++) {
-        alert_init(&alerts[i].sm);
-        alerts[i].rule = (int)i;
-    }
     for (size_t i = 0; i < self->ac->rule_count; i++) {
-        al_alert_t *a = &an->alerts[i];
-        int j = al_rule_index(next, self->ac->rules[i].name);
-        if (j >= 0) {
-            alerts[j] = *a;
-            alerts[j].rule = j;
-            alerts[j].notified = al_remap_notified(self->ac, next, a->notified);
-        } else if (a->id) {
+        if (map[i] >= 0)
+            continue;
+        al_alert_t *a = an->slots[i].live ? an->slots[i].live->open : NULL;
+        if (a) {
             log_info("reload: rule %s was removed; its alert on %s is resolved", self->ac->rules[i].name, an->name);
-            alerting_emit_event(self, a, alert_state_name(a->sm.state), "resolved", "rule removed by a reload",
+            alerting_emit_event(self, a, alert_state_name(a->live->sm.state), "resolved", "rule removed by a reload",
                                 now_us);
             alerting_notify_notified(self, a, "resolved", now_us);
             alerting_close(self, a, "resolved", now_us);
         }
+        alerting_slot_clear(self, &an->slots[i]);
     }
-    free(an->alerts);
-    an->alerts = alerts;
+}
+
+/* One node's slots of kept rules moved into slots (allocated for the new
+ * rules, at rest), their open alerts renumbered. */
+static void al_node_move(alerting_t *self, al_node_t *an, al_slot_t *slots, const int *map,
+                         const alert_config_t *next)
+{
+    for (size_t i = 0; i < self->ac->rule_count; i++) {
+        if (map[i] < 0)
+            continue;
+        slots[map[i]] = an->slots[i];
+        al_alert_t *a = slots[map[i]].live ? slots[map[i]].live->open : NULL;
+        if (a) {
+            a->rule = map[i];
+            a->notified = al_remap_notified(self->ac, next, a->notified);
+        }
+    }
+    free(an->slots);
+    an->slots = slots;
+}
+
+/* Everything allocated first: then nothing can fail half-way. */
+static int al_reload_alloc(size_t nodes, const alert_config_t *from, const alert_config_t *next,
+                           al_slot_t ***arrays, int **map, calendar_t **cal)
+{
+    *arrays = calloc(nodes ? nodes : 1, sizeof **arrays);
+    *map = calloc(from->rule_count ? from->rule_count : 1, sizeof **map);
+    *cal = calendar_new();
+    int rc = *arrays && *map && *cal ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < nodes; k++)
+        if (!((*arrays)[k] = calloc(next->rule_count ? next->rule_count : 1, sizeof ***arrays)))
+            rc = -1;
+    if (rc != 0) {
+        for (size_t k = 0; *arrays && k < nodes; k++)
+            free((*arrays)[k]);
+        free(*arrays);
+        free(*map);
+        calendar_destroy(cal);
+    }
+    return rc;
 }
 
 int alerting_reload(alerting_t *self, const agg_config_t *cfg, int64_t now_us)
 {
     const alert_config_t *next = &cfg->alerting;
     size_t n = zhashx_size(self->nodes), k = 0;
-    al_alert_t **arrays = calloc(n ? n : 1, sizeof *arrays);
-    calendar_t *cal = calendar_new();
-    int rc = arrays && cal ? 0 : -1;
-    for (k = 0; rc == 0 && k < n; k++) /* everything allocated first: then nothing can fail half-way */
-        if (!(arrays[k] = calloc(next->rule_count ? next->rule_count : 1, sizeof **arrays)))
-            rc = -1;
-    if (rc != 0) {
-        for (size_t i = 0; arrays && i < n; i++)
-            free(arrays[i]);
-        free(arrays);
-        calendar_destroy(&cal);
+    al_slot_t **arrays;
+    int *map;
+    calendar_t *cal;
+    if (al_reload_alloc(n, self->ac, next, &arrays, &map, &cal) != 0)
         return -1;
-    }
     calendar_set_weekdays(cal, next->peak_weekdays);
     calendar_set_hours(cal, next->peak_start_min, next->peak_end_min);
     for (size_t i = 0; i < next->peak_date_count; i++)
         calendar_add_date(cal, next->peak_dates[i][0], next->peak_dates[i][1], next->peak_dates[i][2]);
-    k = 0;
+    al_rule_map(self->ac, next, map);
     for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        al_node_reload(self, an, arrays[k++], next, now_us);
+        al_node_removed(self, an, map, now_us);
+    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
+        al_node_move(self, an, arrays[k++], map, next);
     free(arrays);
+    free(map);
     calendar_destroy(&self->calendar);
     self->calendar = cal;
     self->npeaks = 0; /* the peak cache follows the new calendar */
     self->cfg = cfg;
     self->ac = next;
-    for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes))
-        for (size_t i = 0; i < next->rule_count; i++)
-            if (an->alerts[i].id)
-                alerting_summary(self, &an->alerts[i]); /* a new summary template or labels */
+    alerting_index_sort(self); /* the rules' order may have changed */
+    for (size_t i = 0; i < self->nopen; i++)
+        alerting_summary(self, self->open[i]); /* a new summary template or labels */
     return 0;
 }

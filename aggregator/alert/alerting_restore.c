@@ -1,6 +1,9 @@
 /*
  * alerting_restore.c — open alerts and silences reloaded from the database at start; a
- * restored alert is not announced again.
+ * restored alert is not announced again. Hand-over between aggregators: forgetting the
+ * alerts of clusters no longer ours, adopting those a previous owner stored. A restored
+ * or adopted alert is opened (alerting_open: allocated and listed in the index) or, when
+ * its (node, rule) has one open already, written over it.
  */
 #include "alerting.h"
 
@@ -40,22 +43,23 @@ static int al_rule_index(const alerting_t *self, const char *name)
 /* The state machine of a restored open alert, from its stored state. */
 static void al_restore_state(al_alert_t *a, const json_t *j, const char *state)
 {
+    alert_instance_t *sm = &a->live->sm;
     const char *sev = json_string_value(json_object_get(j, "severity"));
-    a->sm.severity = sev && strcmp(sev, "critical") == 0  ? ALERT_SEV_CRITICAL
-                     : sev && strcmp(sev, "warning") == 0 ? ALERT_SEV_WARNING
-                                                          : ALERT_SEV_NONE;
+    sm->severity = sev && strcmp(sev, "critical") == 0  ? ALERT_SEV_CRITICAL
+                   : sev && strcmp(sev, "warning") == 0 ? ALERT_SEV_WARNING
+                                                        : ALERT_SEV_NONE;
     a->started_us = al_time(json_object_get(j, "started_at"));
     a->firing_us = al_time(json_object_get(j, "firing_at"));
-    a->sm.pending_since_us = a->started_us;
-    a->sm.firing_since_us = a->firing_us;
-    a->sm.changed_at_us = a->firing_us ? a->firing_us : a->started_us;
+    sm->pending_since_us = a->started_us;
+    sm->firing_since_us = a->firing_us;
+    sm->changed_at_us = a->firing_us ? a->firing_us : a->started_us;
     if (strcmp(state, "firing") == 0)
-        a->sm.state = ALERT_FIRING;
+        sm->state = ALERT_FIRING;
     else if (strcmp(state, "nodata") == 0) {
-        a->sm.state = ALERT_NODATA;
-        a->sm.before_nodata = a->firing_us ? ALERT_FIRING : ALERT_PENDING;
+        sm->state = ALERT_NODATA;
+        sm->before_nodata = a->firing_us ? ALERT_FIRING : ALERT_PENDING;
     } else
-        a->sm.state = ALERT_PENDING;
+        sm->state = ALERT_PENDING;
 }
 
 /* Acknowledgement, escalation and notified receivers of a restored alert. */
@@ -98,8 +102,11 @@ static void al_restore_alert(alerting_t *self, json_t *j)
         log_warning("alert %" PRIu64 " is not restored: its rule is no longer configured", id);
         return;
     }
-    al_alert_t *a = &an->alerts[rule];
-    a->id = id;
+    al_alert_t *a = alerting_open(self, an, rule, id); /* the one open here already, if any */
+    if (!a) {
+        alerting_settle(&an->slots[rule], &self->ac->rules[rule].params, clock_wall_us());
+        return;
+    }
     const char *cluster_id = json_string_value(json_object_get(j, "cluster_id"));
     a->cluster_id = cluster_id ? strtoull(cluster_id, NULL, 10) : 0;
     if (a->cluster_id)
@@ -141,11 +148,8 @@ void alerting_forget_unowned(alerting_t *self)
     for (al_node_t *an = zhashx_first(self->nodes); an; an = zhashx_next(self->nodes)) {
         if (!an->cluster_id || self->owns(self->owns_arg, an->cluster_id))
             continue;
-        for (size_t i = 0; i < self->ac->rule_count; i++) {
-            memset(&an->alerts[i], 0, sizeof an->alerts[i]);
-            alert_init(&an->alerts[i].sm);
-            an->alerts[i].rule = (int)i;
-        }
+        for (size_t i = 0; i < self->ac->rule_count; i++)
+            alerting_slot_clear(self, &an->slots[i]);
         an->live_since_us = 0;
     }
 }
