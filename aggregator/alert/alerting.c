@@ -256,8 +256,6 @@ static void al_changed(alerting_t *self, al_alert_t *a, al_slot_t *slot, alert_t
     alerting_emit_event(self, a, from, to, t.flapping_started ? "flapping" : NULL, now_us);
     if (t.flapping_started && !live->flap_noticed)
         al_flapping(self, a, peak, now_us);
-    if (t.flapping_ended)
-        live->flap_noticed = false;
     if (t.to == ALERT_FIRING && t.from == ALERT_FIRING && a->notified)
         alerting_notify_notified(self, a, "firing", now_us); /* severity changed */
     if (t.to == ALERT_RESOLVED || t.to == ALERT_INACTIVE) {
@@ -303,6 +301,8 @@ static bool al_eval(alerting_t *self, al_node_t *an, int i, const node_view_t *n
         return false; /* out of memory: at rest still, tried again on the next sample */
     alert_instance_t before = a ? (alert_instance_t){0} : live->sm;
     alert_transition_t t = alert_eval(&live->sm, &r->params, has, value, factor, now_us);
+    if (t.flapping_ended)
+        live->flap_noticed = false; /* also when it ends without a change: the next storm is noticed */
     if (!a && (!t.changed || (t.to != ALERT_PENDING && t.to != ALERT_FIRING))) {
         alerting_settle(slot, &r->params, now_us); /* e.g. inactive -> resolved bookkeeping */
         return false;

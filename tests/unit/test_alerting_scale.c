@@ -251,6 +251,32 @@ static void test_flapping_across_closes(void **state)
     stop(&f);
 }
 
+/* Flapping that ends while nothing changes (quiet for a whole window) is
+ * over: the next storm gets its own notice. */
+static void test_flapping_again_after_quiet(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 2);
+    int64_t t = TUESDAY;
+    for (int storm = 0; storm < 2; storm++) {
+        for (int round = 0; round < 4; round++) {
+            node_sample(&f, 3, 20, t += S);
+            node_sample(&f, 3, 1, t += S);
+        }
+        node_sample(&f, 3, 1, t += 61 * S); /* stable for the window: flapping ends */
+    }
+    char got[512] = "";
+    size_t i;
+    json_t *n;
+    json_array_foreach(f.out, i, n) {
+        strncat(got, i ? " " : "", sizeof got - strlen(got) - 1);
+        strncat(got, json_string_value(n), sizeof got - strlen(got) - 1);
+    }
+    assert_string_equal(got, "hook:firing hook:resolved hook:flapping hook:firing hook:resolved hook:flapping");
+    stop(&f);
+}
+
 /* Acknowledge and resolve find the alert by id among the open ones. */
 static void test_commands_by_id(void **state)
 {
@@ -377,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_idle_nodes_and_open_alerts),
         cmocka_unit_test(test_details_given_back_on_close),
         cmocka_unit_test(test_flapping_across_closes),
+        cmocka_unit_test(test_flapping_again_after_quiet),
         cmocka_unit_test(test_commands_by_id),
         cmocka_unit_test(test_index_follows_reload_and_handover),
     };
