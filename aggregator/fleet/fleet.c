@@ -31,11 +31,22 @@
 #include "log.h"
 #include "pairing.h"
 
+/* The node's latest sample goes: freed now, or with the last fragment that
+ * shares it. */
+static void fleet_node_drop_latest(fleet_node_t *n)
+{
+    if (n->shared)
+        frag_sample_unref(&n->shared);
+    else if (n->latest)
+        pgvigil__sample__free_unpacked(n->latest, NULL);
+    n->latest = NULL;
+}
+
 static void fleet_node_free(void **item)
 {
     fleet_node_t *n = *item;
-    if (n && n->latest)
-        pgvigil__sample__free_unpacked(n->latest, NULL);
+    if (n)
+        fleet_node_drop_latest(n);
     free(n);
     *item = NULL;
 }
@@ -418,9 +429,9 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
     else
         v->has_lag = false;
     v->seen = true;
-    if (n->latest)
-        pgvigil__sample__free_unpacked(n->latest, NULL);
+    fleet_node_drop_latest(n);
     n->latest = s;
+    n->shared = frag_sample_new(s); /* NULL (out of memory): fragments go without it */
     v->latest = s;
     fleet_node_lag(n, received_at_us);
     metric_update(v, &n->metrics, s, received_at_us);

@@ -159,7 +159,7 @@ static size_t frags_nodes(fleet_frags_t *self)
         struct fleet_frag_node *fn = n->frag;
         if (fn->frag && fn->version == n->view.version)
             continue;
-        frag_t *f = fleet_view_node_frag(&n->view);
+        frag_t *f = fleet_view_node_frag(&n->view, n->shared);
         if (!f)
             continue; /* out of memory: the old fragment stands */
         frag_unref(&fn->frag);

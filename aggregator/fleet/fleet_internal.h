@@ -26,7 +26,8 @@ typedef struct fleet_node {
     lag_offset_t offset;
     uint64_t last_seq;
     int64_t started_at_us;
-    Pgvigil__Sample *latest;  /* owned; view.latest points here */
+    Pgvigil__Sample *latest;  /* view.latest points here; owned through shared when set */
+    frag_sample_t *shared;    /* latest, shared with the node's fragments (NULL: latest is owned alone) */
     lag_result_t sample_lag;  /* the lag at the last sample's time */
     lag_observation_t lag_obs; /* the replica's positions behind it */
     bool lag_row_pending;     /* sample_lag estimated: its row waits for the revision */
@@ -76,7 +77,7 @@ typedef struct {
     char *data;
     size_t len, cap;
 } fleet_buf_t; /* a growing text buffer */
-frag_t *fleet_view_node_frag(const node_view_t *v);
+frag_t *fleet_view_node_frag(const node_view_t *v, frag_sample_t *latest);
 frag_t *fleet_view_cluster_frag(const fleet_t *self, const fleet_cluster_t *c, const node_view_t **members,
                                 frag_t *const *member_frags, size_t k);
 const char *const *fleet_view_families(size_t *count);

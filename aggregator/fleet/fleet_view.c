@@ -517,19 +517,14 @@ frag_text_t *fleet_view_render_cluster_json(frag_t *c)
     return t;
 }
 
-frag_t *fleet_view_node_frag(const node_view_t *v)
+frag_t *fleet_view_node_frag(const node_view_t *v, frag_sample_t *latest)
 {
     frag_t *f = frag_new();
     if (!f || !(f->view = malloc(sizeof *f->view)))
         goto fail;
     *f->view = *v;
-    f->view->latest = NULL; /* the core's; the packed copy below is the fragment's */
-    if (v->latest) {
-        f->sample_len = pgvigil__sample__get_packed_size(v->latest);
-        if (!(f->sample = malloc(f->sample_len ? f->sample_len : 1)))
-            goto fail;
-        pgvigil__sample__pack(v->latest, f->sample);
-    }
+    f->view->latest = NULL; /* the core's pointer; the fragment reads f->sample */
+    f->sample = frag_sample_ref(latest);
     snprintf(f->name, sizeof f->name, "%s", v->name);
     if (v->cluster_id)
         snprintf(f->id, sizeof f->id, "%" PRIu64, v->cluster_id);

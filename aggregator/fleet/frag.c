@@ -24,6 +24,35 @@ frag_t *frag_new(void)
     return f;
 }
 
+frag_sample_t *frag_sample_new(Pgvigil__Sample *s)
+{
+    frag_sample_t *x = s ? malloc(sizeof *x) : NULL;
+    if (x) {
+        atomic_init(&x->refs, 1);
+        x->s = s;
+    }
+    return x;
+}
+
+frag_sample_t *frag_sample_ref(frag_sample_t *x)
+{
+    if (x)
+        atomic_fetch_add(&x->refs, 1);
+    return x;
+}
+
+void frag_sample_unref(frag_sample_t **x_p)
+{
+    frag_sample_t *x = x_p ? *x_p : NULL;
+    if (!x)
+        return;
+    *x_p = NULL;
+    if (atomic_fetch_sub(&x->refs, 1) != 1)
+        return;
+    pgvigil__sample__free_unpacked(x->s, NULL);
+    free(x);
+}
+
 frag_t *frag_ref(frag_t *f)
 {
     if (f)
@@ -45,7 +74,7 @@ void frag_unref(frag_t **f_p)
     free(json);
     free(prom);
     free(f->view);
-    free(f->sample);
+    frag_sample_unref(&f->sample);
     for (size_t i = 0; i < f->member_count; i++)
         frag_unref(&f->members[i]);
     free(f->members);
@@ -300,13 +329,8 @@ json_t *frag_node_detail(frag_t *node)
     if (!j || !node->view)
         return j;
     const node_view_t *v = node->view;
-    if (node->sample) {
-        Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, node->sample_len, node->sample);
-        if (s) {
-            json_object_set_new(j, "sample", pbjson_from_message(&s->base));
-            pgvigil__sample__free_unpacked(s, NULL);
-        }
-    }
+    if (node->sample)
+        json_object_set_new(j, "sample", pbjson_from_message(&node->sample->s->base));
     json_object_set_new(j, "ingest",
                         json_pack("{s:I, s:I, s:I, s:I}", "received", (json_int_t)v->received, "gaps",
                                   (json_int_t)v->gaps, "duplicates", (json_int_t)v->duplicates, "restarts",

@@ -3,7 +3,9 @@
  * the sets of them a snapshot is made of.
  *
  * A node fragment is an immutable copy of one node's view (nodeview.h) taken
- * when that view changed, its latest sample packed, and the keys readers
+ * when that view changed, a reference to its latest sample (frag_sample_t,
+ * shared with the core, which never changes a sample once applied, so
+ * nothing is copied or packed), and the keys readers
  * filter and sort on; a cluster fragment holds the cluster's state, its
  * status and references to its members' fragments. Their JSON and
  * Prometheus text are rendered on first use by whichever reader needs them
@@ -46,6 +48,21 @@ typedef struct {
 } frag_text_t;
 
 struct node_view;
+struct Pgvigil__Sample;
+
+/* A decoded sample shared by its node (the core) and that node's fragments:
+ * read-only from the moment it is wrapped; freed with its last reference,
+ * on whichever thread drops it. */
+typedef struct {
+    atomic_uint refs;
+    struct Pgvigil__Sample *s;
+} frag_sample_t;
+
+/* Wraps s (taking it) with one reference; NULL when out of memory (s is then
+ * still the caller's). */
+frag_sample_t *frag_sample_new(struct Pgvigil__Sample *s);
+frag_sample_t *frag_sample_ref(frag_sample_t *x);
+void frag_sample_unref(frag_sample_t **x_p);
 
 typedef struct frag {
     atomic_uint refs;
@@ -53,8 +70,7 @@ typedef struct frag {
     _Atomic(frag_text_t *) json;      /* node summary or cluster object, on first use */
     _Atomic(frag_text_t *) prom;      /* nodes: Prometheus lines family by family, on first use */
     struct node_view *view;           /* nodes: the view as it was (its latest sample NULL) */
-    uint8_t *sample;                  /* nodes: the latest sample, protobuf (NULL: none) */
-    size_t sample_len;
+    frag_sample_t *sample;            /* nodes: the latest sample, one reference (NULL: none) */
     struct frag **members;            /* clusters: member nodes by name, one reference each */
     char (*upstream)[FRAG_NAME_MAX];  /* clusters: each replica member's upstream ("" unknown) */
     size_t member_count;
@@ -119,7 +135,7 @@ int frag_set_write_json(const frag_set_t *set, bool clusters, const frag_query_t
 /* Every node's Prometheus lines, grouped by family with their headers. */
 void frag_set_write_prom(const frag_set_t *nodes, FILE *f);
 
-/* A node's full view (summary, "sample" rendered from its packed sample,
+/* A node's full view (summary, "sample" rendered from its latest sample,
  * "ingest" counts) as new JSON the caller owns; NULL on failure. */
 json_t *frag_node_detail(frag_t *node);
 
