@@ -58,17 +58,18 @@ REQUESTS = int(os.environ.get("REQUESTS", "200"))
 
 # One row per node and time step, node after node within a step: the rows of
 # one node are spread over the heap as the aggregator's batches spread them.
+# (The rows of the one sample each node sent to register stay as written.)
 RAW_SQL = ("INSERT INTO node_samples (node, collected_at, sequence, cluster_id, region, role, up, timeline,"
            " received_at, metrics, metric_values, metric_version)"
            " SELECT 'prep-' || n, t, extract(epoch FROM t)::bigint, 6912312345678901234, 'eu', 'primary', true, 1,"
            " t + interval '3 ms', NULL, v, %(slots)d"
            " FROM generate_series(to_timestamp(%(from)d), to_timestamp(%(to)d), interval '1 second') t,"
            " LATERAL (SELECT n, array_fill((random() * 100)::real, ARRAY[%(slots)d]) v"
-           " FROM generate_series(0, %(last)d) n WHERE t IS NOT NULL) a")
+           " FROM generate_series(0, %(last)d) n WHERE t IS NOT NULL) a ON CONFLICT DO NOTHING")
 ROLLUP_SQL = ("INSERT INTO %(table)s SELECT 'prep-' || n, b, %(width)d, v, v, v, v, array_fill(%(width)d, ARRAY[%(slots)d])"
               " FROM generate_series(to_timestamp(%(from)d), to_timestamp(%(to)d), interval '%(width)d seconds') b,"
               " LATERAL (SELECT n, array_fill((random() * 100)::real, ARRAY[%(slots)d]) v"
-              " FROM generate_series(0, %(last)d) n WHERE b IS NOT NULL) a")
+              " FROM generate_series(0, %(last)d) n WHERE b IS NOT NULL) a ON CONFLICT DO NOTHING")
 
 
 def partition(hist, parent, start, end):
