@@ -51,6 +51,36 @@ def write_phase(d, hist, dsn):
     return samples
 
 
+def catchup_phase(d, hist, dsn):
+    """The store alone: rows held while the history database was down,
+    written once it is back (no ingest, no core work meanwhile), from the
+    moment the store reconnects to the last row."""
+    agg, ingest, base = start_aggregator(d, "agg-catchup", dsn)
+    wait_for(lambda: metrics(base)["pgvigil_store_connected"] == 1, 60, what="store connected")
+    hist.stop("primary")
+    wait_for(lambda: metrics(base)["pgvigil_store_connected"] == 0, 60, what="store disconnected")
+    out = subprocess.run([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(NODES),
+                          "--rate", str(RATE), "--seconds", str(SECONDS)],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    wait_for(lambda: (lambda m: m["pgvigil_core_samples_applied_total"] >= m["pgvigil_ingest_accepted_total"])
+             (metrics(base)), 900, interval=0.1, what="the core to apply every sample")
+    held = (lambda m: m["pgvigil_store_rows_buffered"] + m["pgvigil_store_rows_spooled"])(metrics(base))
+    hist.start("primary")
+    wait_for(lambda: metrics(base)["pgvigil_store_connected"] == 1, 120, interval=0.02, what="store back")
+    m0, t0 = metrics(base), time.monotonic()
+    wait_for(lambda: (lambda m: m["pgvigil_store_rows_buffered"] == 0 and m["pgvigil_store_rows_spooled"] == 0)
+             (metrics(base)), 900, interval=0.05, what="store catch-up")
+    t1, m1 = time.monotonic(), metrics(base)
+    rows = m1["pgvigil_store_rows_written_total"] - m0["pgvigil_store_rows_written_total"]
+    print("catch-up: %s; %.0f rows held, %.0f rows written in %.1f s once reconnected: %.0f rows/s"
+          " (%.0f samples/s at %.2f rows a sample)"
+          % (out, held, rows, t1 - t0, rows / (t1 - t0), rows / (t1 - t0) / ROWS_PER_SAMPLE, ROWS_PER_SAMPLE))
+    agg.stop()
+
+
+ROWS_PER_SAMPLE = 1.5  # the load generator's fleet: half replicas, each with a lag row
+
+
 PREP_NODES = int(os.environ.get("PREP_NODES", "200"))
 PREP_DAYS = int(os.environ.get("PREP_DAYS", "30"))
 RAW_HOURS = int(os.environ.get("RAW_HOURS", "48"))  # storage.retention_raw_days is 2
@@ -164,6 +194,8 @@ def main():
     print("history benchmark: %d simulated nodes, %d s, rate %s" % (NODES, SECONDS, RATE or "max"))
     if "write" in PHASES:
         write_phase(d, hist, dsn)
+    if "catchup" in PHASES:
+        catchup_phase(d, hist, dsn)
     if "api" in PHASES:
         api_phase(d, hist, dsn)
     hist.stop_all()

@@ -2,7 +2,8 @@
  * test_store_rollup_mark.c — the rollup mark of a node_samples COPY line
  * (store_rollup_mark_line in aggregator/store/store_rollup.c): a batch
  * written by COPY straight into node_samples marks the minutes it wrote
- * from its lines, so the mark must be the sample's UTC minute and node, and
+ * from its lines (whose times store_line_time writes, checked here too),
+ * so the mark must be the sample's UTC minute and node, and
  * any line not in the expected shape must be refused (the batch then goes
  * through the staging tables, marked by SQL) rather than marked wrongly.
  */
@@ -55,9 +56,18 @@ static void mark_of_a_line_written_by_store_line(void **state)
     store_line_int(&l, 3);
     const char *text = store_line_end(&l);
     assert_non_null(text);
+    assert_string_equal(text, "node-7\t2026-11-29 16:47:39.250000+00\t3\n");
     char out[256];
     assert_true(mark_of(text, out, sizeof out) > 0);
     assert_string_equal(out, "node-7\t2026-11-29 16:47:00+00\n");
+    store_line_free(&l);
+    /* Before the epoch and the first second of a year, as snprintf wrote them. */
+    store_line_init(&l);
+    store_line_time(&l, INT64_C(-1));
+    store_line_time(&l, INT64_C(1798761600) * 1000000); /* 2027-01-01 00:00:00 UTC */
+    text = store_line_end(&l);
+    assert_non_null(text);
+    assert_string_equal(text, "1969-12-31 23:59:59.999999+00\t2027-01-01 00:00:00.000000+00\n");
     store_line_free(&l);
 }
 
