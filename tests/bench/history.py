@@ -152,6 +152,23 @@ def prepare(hist, slots):
         n = int(sql(hist, "SELECT count(*) FROM %s" % table))
         print("disk: %s %d rows, %.0f bytes/row, %.2f MB per node-day"
               % (table, n, size / max(n, 1), size / (PREP_NODES * node_days) / 1e6))
+    return now
+
+
+def top_up(hist, slots, since):
+    """The rows the aggregator would have written while prepare() ran: raw
+    samples from since to now, rollups to a minute ago and the current hour
+    (so a 15-minute range is all raw rows and a rollup range's raw tail is
+    what the rollup pass leaves, not the minutes prepare() took)."""
+    now, common = int(time.time()), {"slots": slots, "last": PREP_NODES - 1}
+    for day in range(since // 86400 * 86400, now + 1, 86400):
+        partition(hist, "node_samples", day, day + 86400)
+        partition(hist, "node_samples_1m", day, day + 86400)
+    for table, width, frm, to in (("node_samples_1m", 60, since // 60 * 60, (now - 60) // 60 * 60),
+                                  ("node_samples_1h", 3600, since // 3600 * 3600, now // 3600 * 3600)):
+        hist.psql("primary", ROLLUP_SQL % dict(common, table=table, width=width, to=to, **{"from": frm}),
+                  dbname="pgvigil", timeout=3600)
+    hist.psql("primary", RAW_SQL % dict(common, to=now, **{"from": since + 1}), dbname="pgvigil", timeout=3600)
 
 
 def api_phase(d, hist, dsn):
@@ -165,7 +182,7 @@ def api_phase(d, hist, dsn):
     with urllib.request.urlopen(base + "/api/v1/metrics", timeout=10) as r:
         names = json.loads(r.read())["metrics"]
     slots = int(os.environ.get("SLOTS", "34"))  # metric_history_slots() of this catalogue
-    prepare(hist, slots)
+    top_up(hist, slots, prepare(hist, slots))
     for label, secs in (("15 min", 900), ("24 h", 86400), ("7 d", 7 * 86400), ("30 d", 30 * 86400)):
         times, points, source = [], 0, ""
         for _ in range(REQUESTS):
