@@ -14,8 +14,11 @@
 -- (0.23 MB per node-day for 1-minute rollups with 34 slots).
 --
 -- Rebuilding the keys of an existing history holds the rollup tables
--- locked while it runs (about a minute for 9 million 1-minute rows).
+-- locked while it runs (about a minute for 9 million 1-minute rows), longer
+-- than the store connection's statement_timeout: lifted for this
+-- migration's transaction alone.
 
+SET LOCAL statement_timeout = 0;
 ALTER TABLE node_samples_1m DROP CONSTRAINT node_samples_1m_pkey,
     ADD PRIMARY KEY (node, bucket) INCLUDE (avg_values);
 ALTER TABLE node_samples_1h DROP CONSTRAINT node_samples_1h_pkey,
