@@ -185,8 +185,12 @@ static int store_write_direct(PGconn *conn, const store_write_batch_t *b, char *
     if (rc == 0 && b->marks_len)
         rc = store_write_exec(conn, STORE_ROLLUP_MARK_STAGED_SQL, state, res);
     if (rc != 0 && strcmp(state, "23505") == 0 && PQstatus(conn) == CONNECTION_OK) {
-        char ignored[6];
-        return store_write_exec(conn, "ROLLBACK TO SAVEPOINT store_direct", ignored, res) == 0 ? 1 : -1;
+        /* Failing, the rollback's own SQLSTATE is kept: not the data's
+         * fault, so the set is retried whole rather than bisected. */
+        if (store_write_exec(conn, "ROLLBACK TO SAVEPOINT store_direct", state, res) != 0)
+            return -1;
+        state[0] = '\0';
+        return 1;
     }
     return rc;
 }
