@@ -12,6 +12,15 @@
  * shows once a pass has run, within storage.rollup_interval). The answer's
  * "source" names the table read. Statement and lag series bin raw rows with
  * date_bin (PostgreSQL 14 or later for the history database).
+ *
+ * Every query is a statement of history_stmts, prepared once per pool
+ * connection and executed after (no parse or analysis per request), with
+ * typed parameters. The time bounds on a partitioned table's key are
+ * parameters or immutable expressions of them (date_bin, never
+ * timestamptz +/- interval, which is only stable), so each custom plan
+ * prunes the partitions outside the range at planning and never plans or
+ * opens them: a 24-hour range plans the two daily 1-minute partitions it
+ * covers, not all sixty.
  */
 #include "history.h"
 
@@ -75,13 +84,53 @@ void history_destroy(history_t **self_p)
     *self_p = NULL;
 }
 
-/* Run a query on a connection of the pool. The database's own error text
- * is logged, never returned: err gets a message of ours. */
-static PGresult *history_query(history_t *self, const char *sql, int n, const char *const *params,
+/* Parameter types (pg_type OIDs, fixed since PostgreSQL 7). */
+#define HISTORY_TEXT 25
+#define HISTORY_INT4 23
+#define HISTORY_TIMESTAMPTZ 1184
+
+/* The statements, by number (bit k of history_conn_t.prepared). */
+typedef enum {
+    HISTORY_Q_RANGE,
+    HISTORY_Q_RAW,
+    HISTORY_Q_1M,
+    HISTORY_Q_1H,
+    HISTORY_Q_STATEMENT,
+    HISTORY_Q_LAG,
+    HISTORY_Q_UPTIME,
+    HISTORY_Q_AUDIT,
+    HISTORY_Q_COUNT
+} history_stmt_t;
+
+typedef struct {
+    const char *sql;
+    int nparams;
+    Oid types[5];
+} history_stmt_def_t;
+
+static const history_stmt_def_t history_stmts[HISTORY_Q_COUNT]; /* below */
+
+/* Run statement stmt on a connection of the pool, preparing it first if
+ * that connection has not yet. The database's own error text is logged,
+ * never returned: err gets a message of ours. */
+static PGresult *history_query(history_t *self, history_stmt_t stmt, const char *const *params,
                                history_result_t *rc, char *err, size_t errlen)
 {
-    PGconn *conn = history_pool_take(self->pool);
-    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    const history_stmt_def_t *def = &history_stmts[stmt];
+    char name[32];
+    snprintf(name, sizeof name, "pgvigil_history_%d", (int)stmt);
+    history_conn_t *conn = history_pool_take(self->pool);
+    PGresult *r = NULL;
+    if (!(conn->prepared & (1u << stmt))) {
+        r = PQprepare(conn->pg, name, def->sql, def->nparams, def->types);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            conn->prepared |= 1u << stmt;
+            PQclear(r);
+            r = NULL;
+        }
+    }
+    if (!r)
+        r = PQexecPrepared(conn->pg, name, def->nparams, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         history_pool_give(self->pool, conn);
         *rc = HISTORY_OK;
@@ -94,7 +143,8 @@ static PGresult *history_query(history_t *self, const char *sql, int n, const ch
         log_info("history: a request's parameters were refused by the database: %s",
                  PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
     else
-        log_warning("history: query failed: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+        log_warning("history: query failed: %s",
+                    r ? PQresultErrorMessage(r) : PQerrorMessage(conn->pg));
     history_pool_give(self->pool, conn);
     snprintf(err, errlen, "%s",
              *rc == HISTORY_BAD_REQUEST
@@ -133,10 +183,7 @@ static history_result_t history_range(history_t *self, const char *from, const c
     history_time(to, 0, t, len);
     const char *params[2] = {f, t};
     history_result_t rc;
-    PGresult *r = history_query(self,
-                                "SELECT extract(epoch FROM $1::timestamptz),"
-                                " extract(epoch FROM $2::timestamptz)",
-                                2, params, &rc, err, errlen);
+    PGresult *r = history_query(self, HISTORY_Q_RANGE, params, &rc, err, errlen);
     if (!r)
         return rc;
     double a = strtod(PQgetvalue(r, 0, 0), NULL), b = strtod(PQgetvalue(r, 0, 1), NULL);
@@ -170,11 +217,13 @@ static json_t *history_rows(PGresult *r)
 
 /* Fill *out (built by the caller with its identifying fields; NULL when a
  * name was not valid UTF-8) with from, to, resolution_s and the points of
- * sql, whose parameters are $1 node, $2 from, $3 to, $4 the bucket width in
- * seconds and, when extra is not NULL, $5 extra. On failure *out is freed. */
+ * the statement of the range's tier (stmts: raw, 1-minute, 1-hour), whose
+ * parameters are $1 node, $2 from, $3 to, $4 the bucket width in seconds
+ * and $5 extra. On failure *out is freed. */
 static history_result_t history_series_tiered(history_t *self, const char *node, const char *from,
-                                              const char *to, const char *const sqls[3], const char *extra,
-                                              json_t **out, char *err, size_t errlen)
+                                              const char *to, const history_stmt_t stmts[3],
+                                              const char *extra, json_t **out, char *err,
+                                              size_t errlen)
 {
     char f[64], t[64], bucket[16];
     int bucket_s = 0;
@@ -187,10 +236,10 @@ static history_result_t history_series_tiered(history_t *self, const char *node,
         snprintf(bucket, sizeof bucket, "%d", bucket_s);
         const char *params[5] = {node, f, t, bucket, extra};
         int tier = bucket_s == 0 ? 0 : bucket_s <= 60 ? 1 : 2;
-        PGresult *r = history_query(self, sqls[tier], extra ? 5 : 4, params, &rc, err, errlen);
+        PGresult *r = history_query(self, stmts[tier], params, &rc, err, errlen);
         if (r) {
             static const char *const source[3] = {"node_samples", "node_samples_1m", "node_samples_1h"};
-            if (sqls[0] != sqls[1])
+            if (stmts[0] != stmts[1])
                 json_object_set_new(*out, "source", json_string(source[tier]));
             json_object_set_new(*out, "points", history_rows(r));
             PQclear(r);
@@ -202,43 +251,86 @@ static history_result_t history_series_tiered(history_t *self, const char *node,
     return rc;
 }
 
-/* The same query at every resolution (raw rows binned by $4). */
+/* The same statement at every resolution (raw rows binned by $4). */
 static history_result_t history_series(history_t *self, const char *node, const char *from, const char *to,
-                                       const char *sql, const char *extra, json_t **out, char *err,
+                                       history_stmt_t stmt, const char *extra, json_t **out, char *err,
                                        size_t errlen)
 {
-    const char *const sqls[3] = {sql, sql, sql};
-    return history_series_tiered(self, node, from, to, sqls, extra, out, err, errlen);
+    const history_stmt_t stmts[3] = {stmt, stmt, stmt};
+    return history_series_tiered(self, node, from, to, stmts, extra, out, err, errlen);
 }
 
-/* Samples of one node in [$2, $3], bucketed by $4 s (0: each sample).
- * %d is the metric's history slot in metric_values (rates are stored per
- * second already, so every metric averages per bucket). */
+/* Raw rows in [$2, $3] bucketed by $4 s (0: each sample). */
 #define HISTORY_BUCKET(col)                                                                        \
-    "CASE WHEN $4::int = 0 THEN " col " ELSE date_bin(make_interval(secs => $4::int), " col        \
-    ", 'epoch') END"
+    "CASE WHEN $4 = 0 THEN " col " ELSE date_bin(make_interval(secs => $4), " col ", 'epoch') END"
 
-#define HISTORY_SERIES_SQL                                                                         \
-    "SELECT extract(epoch FROM b), v FROM (SELECT " HISTORY_BUCKET("collected_at") " AS b,"        \
-    " avg(metric_values[%d]) AS v FROM node_samples WHERE node = $1"                                \
-    " AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz GROUP BY 1) x"       \
-    " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
+/* A node's samples in [$2, $3], the metric of history slot $5 (rates are
+ * stored per second already, so every metric averages per bucket; $4 is 0
+ * for this tier; unused parameters are fine, their types are given). */
+#define HISTORY_RAW_SQL                                                                            \
+    "SELECT extract(epoch FROM collected_at), avg(metric_values[$5]) FROM node_samples"           \
+    " WHERE node = $1 AND collected_at >= $2 AND collected_at <= $3"                   \
+    " GROUP BY collected_at HAVING avg(metric_values[$5]) IS NOT NULL ORDER BY 1 LIMIT 10000"
 
-/* The same from a rollup table (%1$s, buckets of %2$s), the average
- * weighted by each bucket's count of values, then the raw rows after the
- * newest rolled-up bucket (not rolled up yet: written since the last pass);
- * $4 is the bucket width (60 or 3600 s), %3$d the slot. */
-#define HISTORY_ROLLUP_SQL                                                                         \
-    "SELECT extract(epoch FROM b), v FROM (SELECT date_bin(make_interval(secs => $4::int), bucket,"  \
-    " 'epoch') AS b, sum(avg_values[%3$d]::float8 * counts[%3$d]) / nullif(sum(counts[%3$d]), 0) AS v" \
-    " FROM %1$s WHERE node = $1 AND bucket >= date_bin(make_interval(secs => $4::int),"             \
-    " $2::timestamptz, 'epoch') AND bucket <= $3::timestamptz GROUP BY 1"                          \
-    " UNION ALL SELECT date_bin(make_interval(secs => $4::int), collected_at, 'epoch'),"            \
-    " avg(metric_values[%3$d]) FROM node_samples WHERE node = $1 AND collected_at <= $3::timestamptz" \
-    " AND collected_at >= greatest($2::timestamptz, (SELECT max(bucket) + interval '%2$s' FROM %1$s" \
-    " WHERE node = $1 AND bucket >= $2::timestamptz - interval '%2$s' AND bucket <= $3::timestamptz))" \
-    " GROUP BY 1) x"                                                                               \
-    " WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
+/* The same from a rollup table (tbl, buckets of width, $4 = its seconds):
+ * each bucket's average (NULL exactly when the slot had no value in it; an
+ * index-only scan, see sql/013_rollup_covering.sql), then the raw rows
+ * after the newest rolled-up bucket (written since the last rollup pass),
+ * binned alike. Every bound on a partition key is $2, $3 or date_bin of $2
+ * (immutable), so the planner prunes both tables to the range. */
+#define HISTORY_ROLLUP_SQL(tbl, width)                                                             \
+    "SELECT extract(epoch FROM b), v FROM (SELECT bucket AS b, avg_values[$5]::float8 AS v"       \
+    " FROM " tbl " WHERE node = $1 AND bucket >= date_bin(interval '" width "', $2, 'epoch')"     \
+    " AND bucket <= $3"                                                                           \
+    " UNION ALL SELECT date_bin(interval '" width "', collected_at, 'epoch'),"                     \
+    " avg(metric_values[$5]) FROM node_samples WHERE node = $1 AND collected_at >= $2"            \
+    " AND collected_at <= $3 AND collected_at >= coalesce((SELECT max(bucket) + interval '" width \
+    "' FROM " tbl " WHERE node = $1 AND bucket >= date_bin(interval '" width "', $2, 'epoch')"    \
+    " AND bucket <= $3), $2) GROUP BY 1) x WHERE v IS NOT NULL ORDER BY 1 LIMIT 10000"
+
+#define HISTORY_T HISTORY_TEXT
+#define HISTORY_TS HISTORY_TIMESTAMPTZ
+#define HISTORY_SERIES_TYPES(extra) {HISTORY_T, HISTORY_TS, HISTORY_TS, HISTORY_INT4, extra}
+
+static const history_stmt_def_t history_stmts[HISTORY_Q_COUNT] = {
+    [HISTORY_Q_RANGE] = {"SELECT extract(epoch FROM $1), extract(epoch FROM $2)", 2,
+                         {HISTORY_TS, HISTORY_TS}},
+    [HISTORY_Q_RAW] = {HISTORY_RAW_SQL, 5, HISTORY_SERIES_TYPES(HISTORY_INT4)},
+    [HISTORY_Q_1M] = {HISTORY_ROLLUP_SQL("node_samples_1m", "1 minute"), 5,
+                      HISTORY_SERIES_TYPES(HISTORY_INT4)},
+    [HISTORY_Q_1H] = {HISTORY_ROLLUP_SQL("node_samples_1h", "1 hour"), 5,
+                      HISTORY_SERIES_TYPES(HISTORY_INT4)},
+    [HISTORY_Q_STATEMENT] =
+        {"SELECT extract(epoch FROM b), sum(calls), sum(total),"
+         " CASE WHEN sum(calls) > 0 THEN sum(total) / sum(calls) END, sum(nrows)"
+         " FROM (SELECT " HISTORY_BUCKET("collected_at") " AS b, (s->>'calls')::float8 AS calls,"
+         " (s->>'total_time_ms')::float8 AS total, (s->>'rows')::float8 AS nrows"
+         " FROM node_samples, jsonb_array_elements(metrics->'statements'->'statements') s"
+         " WHERE node = $1 AND collected_at >= $2 AND collected_at <= $3"
+         " AND metrics ? 'statements' AND s->>'queryid' = $5) x GROUP BY 1 ORDER BY 1 LIMIT 10000",
+         5, HISTORY_SERIES_TYPES(HISTORY_TEXT)},
+    [HISTORY_Q_LAG] =
+        {"SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
+         " bool_or(replay_paused) FROM (SELECT " HISTORY_BUCKET("at") " AS b, * FROM replication_lag"
+         " WHERE node = $1 AND at >= $2 AND at <= $3) x"
+         " GROUP BY 1 ORDER BY 1 LIMIT 10000",
+         4, HISTORY_SERIES_TYPES(0)},
+    /* The state at "from" is the last transition before it. */
+    [HISTORY_Q_UPTIME] =
+        {"WITH s AS ((SELECT $2 AS at, state, reason FROM node_status_transitions"
+         "   WHERE node = $1 AND at < $2 ORDER BY at DESC LIMIT 1)"
+         "  UNION ALL SELECT at, state, reason FROM node_status_transitions"
+         "   WHERE node = $1 AND at >= $2 AND at <= $3),"
+         " o AS (SELECT at, state, reason, lead(at, 1, $3) OVER (ORDER BY at) AS until FROM s)"
+         " SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), state, reason,"
+         " extract(epoch FROM until - at) FROM o ORDER BY at",
+         3, {HISTORY_T, HISTORY_TS, HISTORY_TS}},
+    [HISTORY_Q_AUDIT] =
+        {"SELECT coalesce(json_agg(json_build_object('id', id, 'at', at, 'who', who, 'role',"
+         " role, 'action', action, 'target', target, 'client', client, 'result', result)"
+         " ORDER BY id DESC), '[]') FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT $1) a",
+         1, {HISTORY_INT4}},
+};
 
 history_result_t history_node_metric(history_t *self, const char *node, const char *metric,
                                      const char *from, const char *to, json_t **out, char *err,
@@ -249,13 +341,11 @@ history_result_t history_node_metric(history_t *self, const char *node, const ch
         snprintf(err, errlen, "unknown metric \"%s\"; see /api/v1/metrics", metric ? metric : "");
         return HISTORY_BAD_REQUEST;
     }
-    char raw[1024], m1[2048], h1[2048];
-    snprintf(raw, sizeof raw, HISTORY_SERIES_SQL, m->slot);
-    snprintf(m1, sizeof m1, HISTORY_ROLLUP_SQL, "node_samples_1m", "1 minute", m->slot);
-    snprintf(h1, sizeof h1, HISTORY_ROLLUP_SQL, "node_samples_1h", "1 hour", m->slot);
-    const char *const sqls[3] = {raw, m1, h1};
+    char slot[16];
+    snprintf(slot, sizeof slot, "%d", m->slot);
+    static const history_stmt_t stmts[3] = {HISTORY_Q_RAW, HISTORY_Q_1M, HISTORY_Q_1H};
     *out = json_pack("{s:s, s:s}", "node", node, "metric", metric);
-    return history_series_tiered(self, node, from, to, sqls, NULL, out, err, errlen);
+    return history_series_tiered(self, node, from, to, stmts, slot, out, err, errlen);
 }
 
 history_result_t history_statement(history_t *self, const char *node, const char *queryid, const char *from,
@@ -269,28 +359,14 @@ history_result_t history_statement(history_t *self, const char *node, const char
         return HISTORY_BAD_REQUEST;
     }
     *out = json_pack("{s:s,s:I}", "node", node, "queryid", (json_int_t)id);
-    return history_series(
-        self, node, from, to,
-        "SELECT extract(epoch FROM b), sum(calls), sum(total),"
-        " CASE WHEN sum(calls) > 0 THEN sum(total) / sum(calls) END, sum(nrows)"
-        " FROM (SELECT " HISTORY_BUCKET("collected_at") " AS b,"
-        " (s->>'calls')::float8 AS calls, (s->>'total_time_ms')::float8 AS total, (s->>'rows')::float8 AS nrows"
-        " FROM node_samples, jsonb_array_elements(metrics->'statements'->'statements') s"
-        " WHERE node = $1 AND collected_at >= $2::timestamptz AND collected_at <= $3::timestamptz"
-        " AND metrics ? 'statements' AND s->>'queryid' = $5) x GROUP BY 1 ORDER BY 1 LIMIT 10000",
-        queryid, out, err, errlen);
+    return history_series(self, node, from, to, HISTORY_Q_STATEMENT, queryid, out, err, errlen);
 }
 
 history_result_t history_lag(history_t *self, const char *node, const char *from, const char *to,
                              json_t **out, char *err, size_t errlen)
 {
     *out = json_pack("{s:s}", "node", node);
-    return history_series(self, node, from, to,
-                          "SELECT extract(epoch FROM b), max(lag_bytes), max(lag_seconds), max(receive_lag_bytes),"
-                          " bool_or(replay_paused) FROM (SELECT " HISTORY_BUCKET("at") " AS b, * FROM replication_lag"
-                          " WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz) x"
-                          " GROUP BY 1 ORDER BY 1 LIMIT 10000",
-                          NULL, out, err, errlen);
+    return history_series(self, node, from, to, HISTORY_Q_LAG, NULL, out, err, errlen);
 }
 
 history_result_t history_uptime(history_t *self, const char *node, const char *from, const char *to,
@@ -308,19 +384,7 @@ history_result_t history_uptime(history_t *self, const char *node, const char *f
     if (rc != HISTORY_OK)
         goto fail;
     const char *params[3] = {node, f, t};
-    /* The state at "from" is the last transition before it. */
-    PGresult *r = history_query(
-        self,
-        "WITH s AS ((SELECT $2::timestamptz AS at, state, reason FROM node_status_transitions"
-        "   WHERE node = $1 AND at < $2::timestamptz ORDER BY at DESC LIMIT 1)"
-        "  UNION ALL SELECT at, state, reason FROM node_status_transitions"
-        "   WHERE node = $1 AND at >= $2::timestamptz AND at <= $3::timestamptz),"
-        " o AS (SELECT at, state, reason, lead(at, 1, $3::timestamptz) OVER (ORDER BY at) AS until "
-        "FROM s)"
-        " SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), state, "
-        "reason,"
-        " extract(epoch FROM until - at) FROM o ORDER BY at",
-        3, params, &rc, err, errlen);
+    PGresult *r = history_query(self, HISTORY_Q_UPTIME, params, &rc, err, errlen);
     if (!r)
         goto fail;
     double secs[3] = {0, 0, 0}, total = json_real_value(json_object_get(*out, "to")) -
@@ -356,12 +420,7 @@ history_result_t history_audit(history_t *self, int limit, json_t **out, char *e
     snprintf(lim, sizeof lim, "%d", limit);
     const char *params[] = {lim};
     history_result_t rc;
-    PGresult *r = history_query(self,
-                                "SELECT coalesce(json_agg(json_build_object('id', id, 'at', at, 'who', who, 'role', "
-                                "role, 'action', action, 'target', target, 'client', client, 'result', result) "
-                                "ORDER BY id DESC), '[]') FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT "
-                                "$1::int) a",
-                                1, params, &rc, err, errlen);
+    PGresult *r = history_query(self, HISTORY_Q_AUDIT, params, &rc, err, errlen);
     if (!r)
         return rc;
     json_t *rows = json_loads(PQgetvalue(r, 0, 0), 0, NULL);

@@ -135,7 +135,7 @@ static int store_row_ready(store_state_t *st, const uint8_t *buf, size_t len)
 static int store_write(store_state_t *st, const store_rec_t *recs, size_t n)
 {
     store_write_result_t res = {0};
-    int rc = store_write_recs(st->conn, recs, n, &res);
+    int rc = store_write_recs(st->conn, recs, n, &st->path, &res);
     store_counters_t *c = &st->store->c;
     atomic_fetch_add(&c->written, res.written);
     atomic_fetch_add(&c->batches, res.batches);

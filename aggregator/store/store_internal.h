@@ -14,6 +14,7 @@
 #include "store.h"
 #include "store_durable.h"
 #include "store_spool.h"
+#include "store_write.h"
 
 #define STORE_ENDPOINT "inproc://pgvigil-store"
 #define STORE_TAKE_MAX 100000 /* records taken from the socket per round */
@@ -53,6 +54,7 @@ typedef struct {
     int64_t spool_full_until_us, full_logged_us;
     uint64_t full_rows_held; /* rows kept in memory because the spool was full */
     int64_t quarantine_logged_us;
+    store_write_path_t path; /* COPY straight or staged (store_write.h) */
 } store_state_t;
 
 /* store_conn.c: the connection, partitions and rollups. */

@@ -108,6 +108,14 @@ void store_line_bool(store_line_t *l, bool v)
     store_line_put(l, v ? "t" : "f", 1);
 }
 
+/* v in width decimal digits (zero-padded) at p; returns past them. */
+static char *store_line_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 void store_line_time(store_line_t *l, int64_t t_us)
 {
     int64_t s = t_us >= 0 ? t_us / 1000000 : -((-t_us + 999999) / 1000000);
@@ -116,8 +124,28 @@ void store_line_time(store_line_t *l, int64_t t_us)
     struct tm tm;
     gmtime_r(&tt, &tm);
     char b[48];
-    int n = snprintf(b, sizeof b, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900,
+    int n;
+    if (tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999) {
+        /* Two of these a sample: written by hand, as snprintf would. */
+        char *p = store_line_digits(b, (unsigned)(tm.tm_year + 1900), 4);
+        *p++ = '-';
+        p = store_line_digits(p, (unsigned)tm.tm_mon + 1, 2);
+        *p++ = '-';
+        p = store_line_digits(p, (unsigned)tm.tm_mday, 2);
+        *p++ = ' ';
+        p = store_line_digits(p, (unsigned)tm.tm_hour, 2);
+        *p++ = ':';
+        p = store_line_digits(p, (unsigned)tm.tm_min, 2);
+        *p++ = ':';
+        p = store_line_digits(p, (unsigned)tm.tm_sec, 2);
+        *p++ = '.';
+        p = store_line_digits(p, (unsigned)us, 6);
+        memcpy(p, "+00", 3);
+        n = (int)(p + 3 - b);
+    } else {
+        n = snprintf(b, sizeof b, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)us);
+    }
     store_line_sep(l);
     store_line_put(l, b, (size_t)n);
 }

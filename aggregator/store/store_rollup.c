@@ -11,9 +11,11 @@
  */
 #include "store_rollup.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "partition.h"
@@ -140,4 +142,26 @@ long store_rollup_run(PGconn *conn, int32_t oldest, char *err, size_t errlen)
 fail:
     store_schema_exec(conn, "ROLLBACK", NULL, 0);
     return -1;
+}
+
+int store_rollup_mark_line(const char *line, size_t len, char *out, size_t cap)
+{
+    static const char shape[] = "dddd-dd-dd dd:dd:dd"; /* then .ffffff+00 or +00 */
+    const char *tab = memchr(line, '\t', len);
+    if (!tab || tab == line)
+        return -1;
+    size_t node_len = (size_t)(tab - line), rest = len - node_len - 1;
+    const char *at = tab + 1, *end = memchr(at, '\t', rest);
+    if (!end || (size_t)(end - at) < sizeof shape - 1 + 3 || memcmp(end - 3, "+00", 3) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)at[i]) : at[i] != shape[i])
+            return -1;
+    static const char minute_end[] = ":00+00\n";
+    size_t n = node_len + 1 + 16 + sizeof minute_end - 1;
+    if (n > cap)
+        return -1;
+    memcpy(out, line, node_len + 1 + 16);
+    memcpy(out + node_len + 1 + 16, minute_end, sizeof minute_end - 1);
+    return (int)n;
 }

@@ -32,4 +32,17 @@ long store_rollup_run(PGconn *conn, int32_t oldest, char *err, size_t errlen);
     "INSERT INTO rollup_dirty SELECT DISTINCT node,"                                               \
     " date_bin('1 minute', collected_at, 'epoch') FROM stage_node_samples ON CONFLICT DO NOTHING"
 
+/* A batch written by COPY straight into node_samples marks its minutes
+ * from lines: the rollup_dirty COPY line ("<node>\t<YYYY-MM-DD HH:MM>:00+00\n")
+ * of a node_samples COPY line, whose first two fields are the node (kept
+ * as escaped in the line) and collected_at as store_line_time writes it
+ * (UTC, "YYYY-MM-DD HH:MM:SS.ffffff+00"), so the minute is its first 16
+ * characters. Returns the length written to out (not NUL-terminated), or
+ * -1 when the line is not in that shape or out is too small. Pure. */
+int store_rollup_mark_line(const char *line, size_t len, char *out, size_t cap);
+
+/* Move the marks staged in stage_rollup_dirty into rollup_dirty. */
+#define STORE_ROLLUP_MARK_STAGED_SQL                                                              \
+    "INSERT INTO rollup_dirty SELECT * FROM stage_rollup_dirty ON CONFLICT DO NOTHING"
+
 #endif

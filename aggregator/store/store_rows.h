@@ -22,4 +22,9 @@ void store_rows_observe(void *arg, const fleet_note_t *note);
  * or -1 when len is too small. */
 int store_rows_metric_values(const node_view_t *v, char *buf, size_t len);
 
+/* value as printf's "%.9g" writes it (whole numbers below 1e9 without
+ * printf: the store formats some thirty of them a sample), NUL-terminated;
+ * the text length, or -1 when len is too small. Pure. */
+int store_rows_number(double value, char *buf, size_t len);
+
 #endif

@@ -157,7 +157,10 @@ int store_schema_staging(PGconn *conn, char *err, size_t errlen)
         if (store_schema_exec(conn, sql, err, errlen) != 0)
             return -1;
     }
-    return 0;
+    return store_schema_exec(conn,
+                             "CREATE TEMP TABLE IF NOT EXISTS stage_rollup_dirty (LIKE rollup_dirty)"
+                             " ON COMMIT DELETE ROWS",
+                             err, errlen);
 }
 
 /* Create one partition under the lock's transaction; 1 created, 0 existed, -1. */

@@ -23,7 +23,9 @@ const char *store_schema_table(int table);
  * server's message in err. */
 int store_schema_exec(PGconn *conn, const char *sql, char *err, size_t errlen);
 
-/* CREATE TEMP staging tables (stage_<table>, ON COMMIT DELETE ROWS). */
+/* CREATE TEMP staging tables (stage_<table>, and stage_rollup_dirty for
+ * the marks of rows written by COPY straight into their table; ON COMMIT
+ * DELETE ROWS). */
 int store_schema_staging(PGconn *conn, char *err, size_t errlen);
 
 /* Create the partitions of every table for one UTC day, if missing.
