@@ -87,6 +87,7 @@ void alerting_destroy(alerting_t **self_p)
         for (size_t i = 0; i < self->ac->rule_count; i++)
             alerting_slot_clear(self, &an->slots[i]);
     free(self->open);
+    json_decref(self->view);
     zhashx_destroy(&self->nodes);
     zlistx_destroy(&self->silences);
     json_decref(self->resolved);
@@ -377,7 +378,7 @@ bool alerting_tick(alerting_t *self, int64_t now_us)
 
 /* ---- views ---- */
 
-json_t *alerting_view(alerting_t *self, int64_t now_us)
+static json_t *al_view(alerting_t *self, int64_t now_us)
 {
     json_t *alerts = json_array(), *silences = json_array();
     for (size_t i = 0; i < self->nopen; i++) {
@@ -397,6 +398,23 @@ json_t *alerting_view(alerting_t *self, int64_t now_us)
     }
     return json_pack("{s:o,s:o}", "alerts", alerts, "silences", silences);
 }
+
+json_t *alerting_view(alerting_t *self, int64_t now_us)
+{
+    int64_t age = now_us - self->view_at_us;
+    self->view_reused = self->view && self->nopen >= ALERTING_VIEW_MANY && age >= 0 && age < ALERTING_VIEW_MANY_US;
+    if (self->view_reused)
+        return json_incref(self->view);
+    json_t *view = al_view(self, now_us);
+    if (view) {
+        json_decref(self->view);
+        self->view = json_incref(view);
+        self->view_at_us = now_us;
+    }
+    return view;
+}
+
+bool alerting_view_reused(const alerting_t *self) { return self->view_reused; }
 
 void alerting_firing_counts(const alerting_t *self, unsigned *warning, unsigned *critical)
 {

@@ -96,8 +96,15 @@ void alerting_events_peak(alerting_t *self, int64_t now_us);
 /* For the snapshot: {"alerts":[...open, then recently resolved...],
  * "silences":[...active and pending...]} and the firing counts. The open
  * alerts come by node name, then in the rules' order; the resolved ones
- * newest first. */
+ * newest first. A new reference, never changed afterwards. The view costs
+ * its size: with ALERTING_VIEW_MANY or more alerts open (a fleet-wide
+ * outage), the same view is returned for up to ALERTING_VIEW_MANY_US. */
+#define ALERTING_VIEW_MANY 1000
+#define ALERTING_VIEW_MANY_US 1000000LL
 json_t *alerting_view(alerting_t *self, int64_t now_us);
+/* The last alerting_view was the kept one: ask again within a second (the
+ * caller publishes again), or what changed meanwhile is never shown. */
+bool alerting_view_reused(const alerting_t *self);
 void alerting_firing_counts(const alerting_t *self, unsigned *warning, unsigned *critical);
 /* Regions currently in peak: ["eu-west", ...]. */
 json_t *alerting_peak_regions(alerting_t *self, int64_t now_us);

@@ -112,6 +112,9 @@ struct alerting {
     size_t npeaks;
     uint64_t last_id;
     int64_t started_us;
+    json_t *view;             /* the last alerting_view, shared with snapshots (never changed) */
+    int64_t view_at_us;
+    bool view_reused;         /* the last alerting_view returned the kept one */
 };
 
 /* alerting.c */

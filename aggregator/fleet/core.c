@@ -191,7 +191,7 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
     for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet), i++)
         if (i % CORE_JUDGE_TICKS == slice && core_cluster_owns(st->cluster, v->cluster_id))
             alerts |= alerting_node(st->alerting, v, clock_wall_us());
-    if (alerting_tick(st->alerting, clock_wall_us()) || alerts)
+    if (alerting_tick(st->alerting, clock_wall_us()) || alerts || alerting_view_reused(st->alerting))
         st->dirty = true;
     if (maint_tick(st->maint, clock_wall_us()))
         st->dirty = true;

@@ -308,6 +308,44 @@ static void test_commands_by_id(void **state)
     stop(&f);
 }
 
+/* A fleet-wide outage: with thousands open, the view is built at most once
+ * a second (the same object meanwhile); with few open, at every call. */
+static void test_view_of_many_open(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, 0);
+    int64_t t = TUESDAY;
+    for (int i = 0; i < ALERTING_VIEW_MANY + 5; i++)
+        node_sample(&f, i, 20, t);
+    json_t *v1 = alerting_view(f.al, t), *reply = NULL;
+    json_t *first = json_array_get(json_object_get(v1, "alerts"), 0);
+    assert_int_equal(json_array_size(json_object_get(v1, "alerts")), ALERTING_VIEW_MANY + 5);
+    json_t *cmd = json_pack("{s:s,s:O,s:s}", "cmd", "acknowledge", "id", json_object_get(first, "id"), "by", "bob");
+    assert_int_equal(alerting_command(f.al, cmd, t, &reply), 200);
+    json_decref(reply);
+    json_decref(cmd);
+    json_t *v2 = alerting_view(f.al, t + S / 2);
+    assert_ptr_equal(v1, v2); /* within the second: the same view */
+    assert_true(alerting_view_reused(f.al)); /* and the caller is told to ask again */
+    json_t *v3 = alerting_view(f.al, t + S);
+    assert_ptr_not_equal(v1, v3);
+    assert_false(alerting_view_reused(f.al));
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(v3, "alerts"), 0), "acknowledged")));
+    assert_false(json_is_true(json_object_get(json_array_get(json_object_get(v1, "alerts"), 0), "acknowledged")));
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+    /* few open: every call builds anew */
+    for (int i = 0; i < ALERTING_VIEW_MANY; i++)
+        node_sample(&f, i, 1, t + 2 * S);
+    json_t *v4 = alerting_view(f.al, t + 2 * S), *v5 = alerting_view(f.al, t + 2 * S);
+    assert_ptr_not_equal(v4, v5);
+    json_decref(v4);
+    json_decref(v5);
+    stop(&f);
+}
+
 static const char *rules_ab = "listen:\n  ingest: [tcp://0.0.0.0:7400]\n  http: 127.0.0.1:8080\n"
                               "rules:\n  - {name: replication_lag, warning: 10, critical: 100, for: 0s}\n"
                               "  - {name: lag_a, metric: replication_lag_seconds, op: '>', warning: 5, for: 0s}\n"
@@ -404,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_details_given_back_on_close),
         cmocka_unit_test(test_flapping_across_closes),
         cmocka_unit_test(test_flapping_again_after_quiet),
+        cmocka_unit_test(test_view_of_many_open),
         cmocka_unit_test(test_commands_by_id),
         cmocka_unit_test(test_index_follows_reload_and_handover),
     };
