@@ -227,6 +227,18 @@ static void test_details_given_back_on_close(void **state)
     stop(&f);
 }
 
+/* The notifications sent so far, "receiver:kind" joined by spaces. */
+static void notices(const fixture_t *f, char *got, size_t len)
+{
+    size_t i;
+    json_t *n;
+    got[0] = '\0';
+    json_array_foreach(f->out, i, n) {
+        strncat(got, i ? " " : "", len - strlen(got) - 1);
+        strncat(got, json_string_value(n), len - strlen(got) - 1);
+    }
+}
+
 /* A flapping (node, rule): the state machine outlives each closed alert. */
 static void test_flapping_across_closes(void **state)
 {
@@ -240,13 +252,8 @@ static void test_flapping_across_closes(void **state)
         node_sample(&f, 3, 20, t += S);
         node_sample(&f, 3, 1, t += S);
     }
-    char got[512] = "";
-    size_t i;
-    json_t *n;
-    json_array_foreach(f.out, i, n) {
-        strncat(got, i ? " " : "", sizeof got - strlen(got) - 1);
-        strncat(got, json_string_value(n), sizeof got - strlen(got) - 1);
-    }
+    char got[512];
+    notices(&f, got, sizeof got);
     assert_string_equal(got, "hook:firing hook:resolved hook:flapping");
     stop(&f);
 }
@@ -266,13 +273,8 @@ static void test_flapping_again_after_quiet(void **state)
         }
         node_sample(&f, 3, 1, t += 61 * S); /* stable for the window: flapping ends */
     }
-    char got[512] = "";
-    size_t i;
-    json_t *n;
-    json_array_foreach(f.out, i, n) {
-        strncat(got, i ? " " : "", sizeof got - strlen(got) - 1);
-        strncat(got, json_string_value(n), sizeof got - strlen(got) - 1);
-    }
+    char got[512];
+    notices(&f, got, sizeof got);
     assert_string_equal(got, "hook:firing hook:resolved hook:flapping hook:firing hook:resolved hook:flapping");
     stop(&f);
 }
