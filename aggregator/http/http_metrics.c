@@ -117,8 +117,13 @@ static void hm_store(FILE *f, store_t *store)
             "# TYPE pgvigil_store_samples_durable_total counter\n"
             "pgvigil_store_samples_durable_total %" PRIu64 "\n"
             "# HELP pgvigil_store_backpressure 1 while the spool is full and ingest is paused\n"
-            "# TYPE pgvigil_store_backpressure gauge\npgvigil_store_backpressure %d\n",
-            st.rows_quarantined, st.marks_durable, st.backpressure);
+            "# TYPE pgvigil_store_backpressure gauge\npgvigil_store_backpressure %d\n"
+            "# HELP pgvigil_store_batches_direct_total History batches committed by COPY straight into their tables\n"
+            "# TYPE pgvigil_store_batches_direct_total counter\npgvigil_store_batches_direct_total %" PRIu64 "\n"
+            "# HELP pgvigil_store_batch_conflicts_total History batches that held rows stored already"
+            " (a replay, another writer): they and the next ones went through staging\n"
+            "# TYPE pgvigil_store_batch_conflicts_total counter\npgvigil_store_batch_conflicts_total %" PRIu64 "\n",
+            st.rows_quarantined, st.marks_durable, st.backpressure, st.batches_direct, st.batch_conflicts);
 }
 
 int http_metrics(const http_req_t *r)

@@ -141,6 +141,8 @@ static int store_write(store_state_t *st, const store_rec_t *recs, size_t n)
     atomic_fetch_add(&c->batches, res.batches);
     atomic_fetch_add(&c->errors, res.failures);
     atomic_fetch_add(&c->quarantined, res.quarantined);
+    atomic_store(&c->direct, st->path.direct);
+    atomic_store(&c->conflicts, st->path.conflicts);
     int64_t now = clock_wall_us();
     if (res.quarantined && now - st->quarantine_logged_us >= STORE_FULL_LOG_US) {
         log_report(LOG_LEVEL_WARNING, NULL, "See the table history_quarantine.",
@@ -536,5 +538,7 @@ void store_stats(store_t *self, store_stats_t *out)
     out->partitions_dropped = atomic_load(&c->dropped);
     out->rows_quarantined = atomic_load(&c->quarantined);
     out->marks_durable = atomic_load(&c->durable);
+    out->batches_direct = atomic_load(&c->direct);
+    out->batch_conflicts = atomic_load(&c->conflicts);
     out->backpressure = atomic_load(&c->backpressure);
 }

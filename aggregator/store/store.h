@@ -72,6 +72,8 @@ typedef struct {
     uint64_t rows_received, rows_written, rows_buffered, rows_spooled;
     uint64_t rows_expired, batches, write_errors, partitions_created, partitions_dropped;
     uint64_t rows_quarantined, marks_durable;
+    uint64_t batches_direct;    /* committed by COPY straight into their tables */
+    uint64_t batch_conflicts;   /* found a row stored already: staged + ON CONFLICT for a while */
     bool backpressure; /* spool full and memory at memory_rows: ingest paused */
 } store_stats_t;
 void store_stats(store_t *self, store_stats_t *out);

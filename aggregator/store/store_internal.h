@@ -24,7 +24,7 @@
 typedef struct {
     atomic_bool connected;
     atomic_uint_fast64_t received, written, buffered, spooled, expired, batches, errors, created,
-        dropped, quarantined, durable;
+        dropped, quarantined, durable, direct, conflicts;
     atomic_bool backpressure;
 } store_counters_t;
 

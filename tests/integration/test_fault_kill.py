@@ -23,6 +23,8 @@ class KillTest(unittest.TestCase):
             st.start_collectors()
             wait_for(lambda: (metric(st.base, "pgvigil_store_samples_durable_total") or 0) > 40, 30,
                      what="samples stored")
+            # new rows go by COPY straight into their tables
+            self.assertGreater(metric(st.base, "pgvigil_store_batches_direct_total") or 0, 0)
             time.sleep(LOAD_S)
             st.kill_aggregator()
             time.sleep(1)
