@@ -5,8 +5,10 @@
  * a zauth allow-list when configured), receives [routing id][envelope][body],
  * decodes and validates, and hands each accepted sample to the core over an
  * inproc PUSH socket as one ingest_handoff_t per message: ownership of the
- * sample passes to the core, which frees it with
- * pgvigil__sample__free_unpacked(sample, NULL). Memory is budgeted
+ * sample passes to the core (it keeps it as the node's latest sample, shared
+ * with that node's fragments, frag.h, until the last of them lets it go).
+ * Acknowledgements are gathered over a burst and sent one per collector
+ * process (ingest_acks.h). Memory is budgeted
  * (inbound_budget_mb, ingest_budget()): the hand-off has a bounded queue at
  * both ends; when the core falls behind and it is full, ingest keeps reading
  * and accepted samples wait in a coalescing queue (ingest_queue.h: one per
