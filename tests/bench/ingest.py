@@ -11,6 +11,7 @@ import urllib.request
 import zmq
 
 from make_seeds import field
+from pgvigil_base import metrics
 from pgvigil_harness import PgCluster, Process, TestDir, binary, free_port, wait_for
 
 SECONDS_PER_RUN = int(os.environ.get("SECONDS_PER_RUN", "20"))
@@ -18,14 +19,6 @@ NODES = int(os.environ.get("NODES", "200"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def metrics(base):
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
-        out = {}
-        for line in r.read().decode().splitlines():
-            if line and not line.startswith("#") and "{" not in line:
-                k, v = line.split()
-                out[k] = float(v)
-        return out
 
 
 def cpu_seconds(pid):

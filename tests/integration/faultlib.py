@@ -11,22 +11,12 @@ import os
 import re
 import signal
 import time
-import urllib.request
 
+from pgvigil_base import metric
 from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
                              start_collector, wait_for)
 
 
-def metric(base, name):
-    try:
-        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return None  # not listening (yet, or any more)
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 def rss_kb(pid):

@@ -15,22 +15,13 @@ import unittest
 import urllib.error
 import urllib.request
 
+from pgvigil_base import metric
 from pgvigil_harness import (PgCluster, Process, TestDir, binary, collector_config, free_port,
                              start_collector, wait_for)
 
 OUTAGE_S = 30
 
 
-def metric(base, name):
-    try:
-        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return None  # not listening yet
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 class HistoryTest(unittest.TestCase):

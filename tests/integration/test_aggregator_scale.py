@@ -19,6 +19,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+from pgvigil_base import metrics
 from pgvigil_harness import Process, TestDir, binary, free_port, wait_for
 
 NODES = 5000
@@ -32,14 +33,6 @@ SLACK_MB = 256
 ASAN_QUARANTINE_MB = 16
 
 
-def metrics(base):
-    with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
-        out = {}
-        for line in r.read().decode().splitlines():
-            if line and not line.startswith("#") and "{" not in line:
-                k, v = line.split()
-                out[k] = float(v)
-        return out
 
 
 def rss_mb(pid, key="VmRSS:"):

@@ -13,18 +13,11 @@ import time
 import unittest
 import urllib.request
 
-from pgvigil_cluster import AggregatorFleet, http_get
+from pgvigil_cluster import AggregatorFleet, FleetTestCase, http_get
 from pgvigil_harness import wait_for
 
 
-class ClusterHaPairTest(unittest.TestCase):
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.fleet.logs())
-        return out
-
+class ClusterHaPairTest(FleetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.fleet = AggregatorFleet(("agg-a", "agg-b"), lease_ttl=2.0, tier2_after=6)

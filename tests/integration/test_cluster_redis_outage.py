@@ -9,21 +9,14 @@ import sys
 import time
 import unittest
 
-from pgvigil_cluster import AggregatorFleet, http_get
+from pgvigil_cluster import AggregatorFleet, FleetTestCase, http_get
 from pgvigil_harness import wait_for
 
 TTL = 2.0
 DOWN_SECONDS = float(os.environ.get("PGVIGIL_REDIS_DOWN_SECONDS", "30"))
 
 
-class ClusterRedisOutageTest(unittest.TestCase):
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.fleet.logs())
-        return out
-
+class ClusterRedisOutageTest(FleetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.fleet = AggregatorFleet(("agg-a", "agg-b"), lease_ttl=TTL, tier2_after=600)

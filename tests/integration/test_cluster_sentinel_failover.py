@@ -9,18 +9,11 @@ import sys
 import time
 import unittest
 
-from pgvigil_cluster import AggregatorFleet, http_get
+from pgvigil_cluster import AggregatorFleet, FleetTestCase, http_get
 from pgvigil_harness import wait_for
 
 
-class ClusterSentinelFailoverTest(unittest.TestCase):
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.fleet.logs())
-        return out
-
+class ClusterSentinelFailoverTest(FleetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.fleet = AggregatorFleet(("agg-a", "agg-b"), lease_ttl=2.0, tier2_after=600, sentinel=True)

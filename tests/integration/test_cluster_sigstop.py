@@ -9,20 +9,13 @@ import sys
 import time
 import unittest
 
-from pgvigil_cluster import AggregatorFleet
+from pgvigil_cluster import AggregatorFleet, FleetTestCase
 from pgvigil_harness import wait_for
 
 TTL = 2.0
 
 
-class ClusterSigstopTest(unittest.TestCase):
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.fleet.logs())
-        return out
-
+class ClusterSigstopTest(FleetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.fleet = AggregatorFleet(("agg-a", "agg-b"), lease_ttl=TTL, tier2_after=600)

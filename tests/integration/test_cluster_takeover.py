@@ -14,7 +14,7 @@ import sys
 import time
 import unittest
 
-from pgvigil_cluster import AggregatorFleet, http_get
+from pgvigil_cluster import AggregatorFleet, FleetTestCase, http_get
 from pgvigil_harness import wait_for
 
 TTL = 2.0
@@ -25,14 +25,7 @@ def rfc3339(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-class ClusterTakeoverTest(unittest.TestCase):
-    def run(self, result=None):
-        failures = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > failures:
-            print(self.fleet.logs())
-        return out
-
+class ClusterTakeoverTest(FleetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.fleet = AggregatorFleet(("agg-a", "agg-b", "agg-c"), lease_ttl=TTL, tier2_after=TIER2_AFTER,

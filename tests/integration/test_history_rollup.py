@@ -16,19 +16,10 @@ import time
 import unittest
 import urllib.request
 
+from pgvigil_base import metric
 from pgvigil_harness import PgCluster, Process, TestDir, binary, free_port, wait_for
 
 
-def metric(base, name):
-    try:
-        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 # Per (node, minute, slot) from the raw rows, independently of the rollup SQL.

@@ -1,7 +1,7 @@
 """pgvigil_base — what every part of the test harness shares: a registry of
 cleanups run on any exit (normal end, exception, SIGTERM, SIGINT), a reaper
 for the one exit no handler sees (SIGKILL, e.g. a ctest timeout), free
-loopback ports and polling. Standard library only."""
+loopback ports, polling and reading /metrics. Standard library only."""
 
 import atexit
 import os
@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 _cleanups = []
 _cleanup_lock = threading.RLock()  # re-entrant: a signal handler may run inside
@@ -152,3 +153,24 @@ def wait_for(predicate, timeout, interval=0.1, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def metrics(base, timeout=30):
+    """The unlabelled samples of the aggregator's /metrics at base: name -> value."""
+    with urllib.request.urlopen(base + "/metrics", timeout=timeout) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.split()
+            out[name] = float(value)
+    return out
+
+
+def metric(base, name):
+    """One unlabelled sample of base's /metrics; None when it is absent or
+    nothing answers (not listening yet, or any more)."""
+    try:
+        return metrics(base, timeout=5).get(name)
+    except OSError:
+        return None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import unittest
 
 from pgvigil_base import _register, reaper_note, wait_for
 from pgvigil_harness import binary
@@ -198,6 +199,18 @@ escalation:
 flapping: {transitions: 0}
 delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_cooldown: 1s, timeout: 2s}
 %(cluster)s"""
+
+
+class FleetTestCase(unittest.TestCase):
+    """A test class over one AggregatorFleet (cls.fleet, set in setUpClass):
+    when a test fails, every aggregator's log is printed."""
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures:
+            print(self.fleet.logs())
+        return out
 
 
 class AggregatorFleet:
