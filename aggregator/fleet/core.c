@@ -19,6 +19,7 @@
 #include "log.h"
 #include "maint.h"
 #include "notify.h"
+#include "pbarena.h"
 #include "peak_events.h"
 
 #define CORE_JUDGE_TICKS 10 /* ticks of 100 ms: the clock judges each node once a second */
@@ -472,7 +473,7 @@ void core_destroy(core_t **self_p)
     ingest_handoff_t h;
     while (zmq_recv(zsock_resolve(self->state->pull), &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h) {
         if (h.sample)
-            pgvigil__sample__free_unpacked(h.sample, NULL);
+            pbarena_free(&h.sample->base);
         if (h.result)
             pgvigil__command_result__free_unpacked(h.result, NULL);
     }

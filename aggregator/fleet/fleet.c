@@ -29,6 +29,7 @@
 #include <czmq.h>
 
 #include "log.h"
+#include "pbarena.h"
 #include "pairing.h"
 
 /* The node's latest sample goes: freed now, or with the last fragment that
@@ -38,7 +39,7 @@ static void fleet_node_drop_latest(fleet_node_t *n)
     if (n->shared)
         frag_sample_unref(&n->shared);
     else if (n->latest)
-        pgvigil__sample__free_unpacked(n->latest, NULL);
+        pbarena_free(&n->latest->base);
     n->latest = NULL;
 }
 
@@ -414,7 +415,7 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
     fleet_applied_t applied = {0};
     fleet_node_t *n = fleet_node(self, s->node);
     if (!n || !fleet_sequence(self, n, s, &applied.collector_restarted)) {
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
         return false;
     }
     node_view_t *v = &n->view;

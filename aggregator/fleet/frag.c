@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nodeview.h"
+#include "pbarena.h"
 #include "pbjson.h"
 #include "pgvigil.pb-c.h"
 
@@ -49,7 +50,7 @@ void frag_sample_unref(frag_sample_t **x_p)
     *x_p = NULL;
     if (atomic_fetch_sub(&x->refs, 1) != 1)
         return;
-    pgvigil__sample__free_unpacked(x->s, NULL);
+    pbarena_free(&x->s->base);
     free(x);
 }
 

@@ -22,6 +22,7 @@
 #include "ingest_ident.h"
 #include "ingest_queue.h"
 #include "log.h"
+#include "pbarena.h"
 #include "pbtext.h"
 #include "store.h"
 
@@ -326,7 +327,7 @@ static bool ingest_receive(ingest_ctx_t *x)
         } else if ((s = ingest_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
                                       zmq_msg_data(&part[2]), zmq_msg_size(&part[2]), &env, &why)) &&
                    (why = ingest_admit(x, part, s)) != INGEST_OK) {
-            pgvigil__sample__free_unpacked(s, NULL);
+            pbarena_free(&s->base);
             s = NULL;
         }
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pbarena.h"
 #include "pbtext.h"
 
 #define INGEST_STR_MAX 4096
@@ -123,24 +124,24 @@ Pgvigil__Sample *ingest_decode(const uint8_t *env_buf, size_t env_len, const uin
         *reject = INGEST_OVERSIZED;
         return NULL;
     }
-    Pgvigil__Sample *s = pgvigil__sample__unpack(NULL, body_len, body);
+    Pgvigil__Sample *s = (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, body_len, body);
     if (!s) {
         *reject = INGEST_BAD_BODY;
         return NULL;
     }
     if (ingest_validate_text(s, why, sizeof why) != 0) {
         *reject = INGEST_BAD_TEXT;
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
         return NULL;
     }
     if (ingest_validate(s, why, sizeof why) != 0) {
         *reject = INGEST_INVALID;
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
         return NULL;
     }
     if (strcmp(s->node, env->node) != 0) {
         *reject = INGEST_NAME_MISMATCH;
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
         return NULL;
     }
     *reject = INGEST_OK;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbarena.h"
+
 typedef struct ingest_entry {
     struct ingest_entry *prev, *next;
     Pgvigil__Sample *sample;
@@ -55,7 +57,7 @@ static void ingest_queue_unlink(ingest_queue_t *self, ingest_entry_t *e)
 static void ingest_queue_drop(ingest_queue_t *self, ingest_entry_t *e)
 {
     ingest_queue_unlink(self, e);
-    pgvigil__sample__free_unpacked(e->sample, NULL);
+    pbarena_free(&e->sample->base);
     free(e);
 }
 
@@ -80,10 +82,8 @@ void ingest_queue_merge(Pgvigil__Sample *newer, Pgvigil__Sample *older)
             continue;
         ProtobufCMessage **to = (ProtobufCMessage **)((char *)newer + f->offset);
         ProtobufCMessage **from = (ProtobufCMessage **)((char *)older + f->offset);
-        if (!*to && *from) { /* moved: older frees NULL in its place */
-            *to = *from;
-            *from = NULL;
-        }
+        if (!*to && *from) /* copied: each sample frees all it holds at once */
+            *to = pbarena_copy(&newer->base, *from);
     }
 }
 
@@ -92,7 +92,7 @@ static void ingest_queue_coalesce(ingest_queue_t *self, ingest_entry_t *e, Pgvig
                                   int64_t received_at_us, ingest_queue_counts_t *counts)
 {
     ingest_queue_merge(s, e->sample);
-    pgvigil__sample__free_unpacked(e->sample, NULL);
+    pbarena_free(&e->sample->base);
     self->bytes -= e->cost;
     e->sample = s;
     e->received_at_us = received_at_us;
@@ -111,7 +111,7 @@ bool ingest_queue_put(ingest_queue_t *self, Pgvigil__Sample *s, size_t cost, int
     } else {
         size_t len = strlen(s->node);
         if (cost > self->budget || !(e = calloc(1, sizeof *e + len + 1))) {
-            pgvigil__sample__free_unpacked(s, NULL);
+            pbarena_free(&s->base);
             counts->dropped++;
             return false;
         }

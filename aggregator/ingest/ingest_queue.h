@@ -59,8 +59,9 @@ void ingest_queue_pop(ingest_queue_t *self);
 size_t ingest_queue_count(const ingest_queue_t *self);
 size_t ingest_queue_bytes(const ingest_queue_t *self);
 
-/* Pure: move into newer every optional section (submessage) it lacks and
- * older has. Exposed for the unit tests. */
+/* Copies into newer every optional section (submessage) it lacks and older
+ * has (both from pbarena_unpack; a section that does not fit in memory is
+ * left out). Exposed for the unit tests. */
 void ingest_queue_merge(Pgvigil__Sample *newer, Pgvigil__Sample *older);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ingest.h"
+#include "pbarena.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,6 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ingest_reject_t why;
     Pgvigil__Sample *s = ingest_decode(data + 1, n, data + 1 + n, size - 1 - n, &env, &why);
     if (s)
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "fleet.h"
 #include "history.h"
 #include "metric.h"
+#include "pbarena.h"
 #include "store_rows.h"
 
 #define S 1000000LL
@@ -43,7 +44,7 @@ static Pgvigil__Sample *sample(int64_t t, uint64_t seq, uint32_t in_use)
     s.connections = &c;
     uint8_t buf[1024];
     size_t len = pgvigil__sample__pack(&s, buf);
-    return pgvigil__sample__unpack(NULL, len, buf);
+    return (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, len, buf);
 }
 
 static void drop(void *arg, json_t *msg)

@@ -24,6 +24,7 @@
 #include "agg_config.h"
 #include "fleet.h"
 #include "fleet_frags.h"
+#include "pbarena.h"
 
 #define S 1000000LL
 #define NODES 3000 /* clusters of a primary and two replicas */
@@ -69,7 +70,7 @@ static Pgvigil__Sample *sample(int i, int64_t t)
     }
     uint8_t buf[4096];
     size_t len = pgvigil__sample__pack(&s, buf);
-    return pgvigil__sample__unpack(NULL, len, buf);
+    return (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, len, buf);
 }
 
 static double now_s(void)

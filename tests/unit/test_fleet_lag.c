@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fleet.h"
+#include "pbarena.h"
 
 #define S 1000000LL
 #define SYSID 7301234567890123456ull
@@ -55,7 +56,7 @@ static Pgvigil__Sample *sample(bool primary, int64_t t, uint64_t lsn, bool pause
     }
     uint8_t buf[4096];
     size_t len = pgvigil__sample__pack(&s, buf);
-    return pgvigil__sample__unpack(NULL, len, buf);
+    return (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, len, buf);
 }
 
 static void test_paused_lag_grows_with_the_clock(void **state)

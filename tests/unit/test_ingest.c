@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ingest.h"
+#include "pbarena.h"
 
 static void valid(Pgvigil__Sample *s)
 {
@@ -53,7 +54,7 @@ static ingest_reject_t decode(const Pgvigil__Sample *s, const char *env_node)
     if (u) {
         assert_int_equal(why, INGEST_OK);
         assert_string_equal(u->node, s->node);
-        pgvigil__sample__free_unpacked(u, NULL);
+        pbarena_free(&u->base);
     }
     return why;
 }

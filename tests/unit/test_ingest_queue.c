@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ingest_queue.h"
+#include "pbarena.h"
 
 /* A heap sample as protobuf-c's unpack would give it (freed by the queue). */
 static Pgvigil__Sample *sample(const char *node, uint64_t sequence, bool with_databases)
@@ -33,7 +34,7 @@ static Pgvigil__Sample *sample(const char *node, uint64_t sequence, bool with_da
     if (with_databases)
         s.databases = &dbs;
     size_t len = pgvigil__sample__pack(&s, buf);
-    Pgvigil__Sample *out = pgvigil__sample__unpack(NULL, len, buf);
+    Pgvigil__Sample *out = (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, len, buf);
     assert_non_null(out);
     return out;
 }
@@ -54,7 +55,7 @@ static uint64_t take(ingest_queue_t *q, const char *expect_node, uint32_t expect
     assert_int_equal(coalesced, expect_coalesced);
     ingest_queue_pop(q);
     uint64_t seq = s->sequence;
-    pgvigil__sample__free_unpacked(s, NULL);
+    pbarena_free(&s->base);
     return seq;
 }
 
@@ -101,7 +102,7 @@ static void budget_evicts_the_oldest_and_every_sample_is_counted(void **state)
     ingest_queue_counts_t c = {0};
     Pgvigil__Sample *probe = sample("n-0", 1, false);
     size_t cost = ingest_queue_cost(pgvigil__sample__get_packed_size(probe));
-    pgvigil__sample__free_unpacked(probe, NULL);
+    pbarena_free(&probe->base);
     ingest_queue_t *q = ingest_queue_new(10 * cost + cost / 2); /* ten fit */
     uint64_t puts = 0, taken = 0;
     char name[16];
@@ -119,7 +120,7 @@ static void budget_evicts_the_oldest_and_every_sample_is_counted(void **state)
         uint32_t n;
         Pgvigil__Sample *s = ingest_queue_peek(q, &at, &n);
         ingest_queue_pop(q);
-        pgvigil__sample__free_unpacked(s, NULL);
+        pbarena_free(&s->base);
         taken++;
     }
     assert_int_equal(puts, taken + c.coalesced + c.dropped);

@@ -23,6 +23,7 @@
 #include "alerting.h"
 #include "fleet.h"
 #include "metric.h"
+#include "pbarena.h"
 #include "store_rows.h"
 
 #define S 1000000LL
@@ -65,7 +66,7 @@ static Pgvigil__Sample *sample(bool primary, int64_t t, uint64_t lsn, bool pause
     }
     uint8_t buf[4096];
     size_t len = pgvigil__sample__pack(&s, buf);
-    return pgvigil__sample__unpack(NULL, len, buf);
+    return (Pgvigil__Sample *)pbarena_unpack(&pgvigil__sample__descriptor, len, buf);
 }
 
 typedef struct {
@@ -237,16 +238,15 @@ static void test_slot_threshold_configurable(void **state)
     seq[0] = seq[1] = 0;
     for (int i = 0; i < 3; i++) {
         Pgvigil__Sample *s = sample(true, t0 + i * S, 10000, false);
-        Pgvigil__ReplicationSlots *rs = calloc(1, sizeof *rs);
-        Pgvigil__ReplicationSlot *sl = calloc(1, sizeof *sl);
-        pgvigil__replication_slots__init(rs);
-        pgvigil__replication_slot__init(sl);
-        sl->has_active = sl->has_retained_bytes = 1;
-        sl->retained_bytes = i < 2 ? 2000 : 10; /* retaining, still, then released */
-        rs->n_slots = 1;
-        rs->slots = calloc(1, sizeof *rs->slots);
-        rs->slots[0] = sl;
-        s->replication_slots = rs; /* freed with the sample */
+        Pgvigil__ReplicationSlots rs = PGVIGIL__REPLICATION_SLOTS__INIT;
+        Pgvigil__ReplicationSlot sl = PGVIGIL__REPLICATION_SLOT__INIT;
+        Pgvigil__ReplicationSlot *slots[] = {&sl};
+        sl.has_active = sl.has_retained_bytes = 1;
+        sl.retained_bytes = i < 2 ? 2000 : 10; /* retaining, still, then released */
+        rs.n_slots = 1;
+        rs.slots = slots;
+        s->replication_slots = (Pgvigil__ReplicationSlots *)pbarena_copy(&s->base, &rs.base); /* freed with s */
+        assert_non_null(s->replication_slots);
         fleet_apply(fl, s, t0 + i * S, NULL);
     }
     fleet_view_t fv;
