@@ -18,6 +18,8 @@ int64_t clock_wall_us(void) { return clock_read_us(CLOCK_REALTIME); }
 
 int64_t clock_mono_us(void) { return clock_read_us(CLOCK_MONOTONIC); }
 
+int64_t clock_thread_cpu_us(void) { return clock_read_us(CLOCK_THREAD_CPUTIME_ID); }
+
 char *clock_format_rfc3339(int64_t wall_us, char *buf, unsigned buflen)
 {
     time_t secs = (time_t)(wall_us / 1000000);

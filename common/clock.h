@@ -13,6 +13,10 @@ int64_t clock_wall_us(void);
 /* Microseconds on CLOCK_MONOTONIC: only differences mean anything. */
 int64_t clock_mono_us(void);
 
+/* CPU time the calling thread has used, microseconds: what work cost, not
+ * how long it waited for a core. */
+int64_t clock_thread_cpu_us(void);
+
 /* Format a wall time in µs as RFC 3339 UTC with milliseconds,
  * "2026-11-22T10:15:30.123Z". buf should hold 32 bytes. Returns buf. */
 char *clock_format_rfc3339(int64_t wall_us, char *buf, unsigned buflen);

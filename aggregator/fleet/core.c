@@ -1,7 +1,8 @@
 /*
  * core.c — the core actor (see core.h): receives accepted samples from
  * ingest, applies them to the fleet, checks staleness, and publishes a new
- * snapshot at most once per publish_interval when something changed.
+ * snapshot at most once per publish_interval (or ten times what a publish
+ * takes, if more) when something changed.
  */
 #include "core.h"
 
@@ -21,9 +22,10 @@
 #include "notify.h"
 #include "pbarena.h"
 #include "peak_events.h"
-
-#define CORE_JUDGE_TICKS 10 /* ticks of 100 ms: the clock judges each node once a second */
 #include "store_rows.h"
+
+#define CORE_PUBLISH_SHARE 10 /* publishes at least this many times their cost apart */
+#define CORE_JUDGE_TICKS 10   /* ticks of 100 ms: the clock judges each node once a second */
 
 typedef struct {
     const agg_config_t *cfg;
@@ -45,6 +47,7 @@ typedef struct {
     bool quiesced; /* shutdown began: no staleness, no alert changes */
     bool dirty;
     int64_t published_at_us;
+    int64_t publish_cost_us; /* CPU time a publish took lately (smoothed) */
     uint64_t version;
     atomic_uint_fast64_t applied;
 } core_state_t;
@@ -54,8 +57,19 @@ struct core {
     core_state_t *state;
 };
 
+/* Publishes follow changes at most once per publish_interval, and never
+ * closer than CORE_PUBLISH_SHARE times what a publish takes: at fleet scale,
+ * with every node changing every second, a publish still costs a pointer per
+ * node, and publishing may take at most a tenth of the core thread. */
+static int64_t core_publish_gap_us(const core_state_t *st)
+{
+    int64_t gap = (int64_t)st->cfg->publish_interval_ms * 1000, busy = st->publish_cost_us * CORE_PUBLISH_SHARE;
+    return busy > gap ? busy : gap;
+}
+
 static void core_publish(core_state_t *st)
 {
+    int64_t cpu_us = clock_thread_cpu_us();
     fleet_frags_view_t v;
     snapshot_t *snap = snapshot_new();
     core_cluster_owners(st->cluster, st->fleet);
@@ -75,6 +89,7 @@ static void core_publish(core_state_t *st)
     snap->nodes_down = v.nodes_down;
     snap->nodes_stale = v.nodes_stale;
     snap->samples_applied = atomic_load(&st->applied);
+    snap->publish_cost_us = st->publish_cost_us;
     json_t *av = alerting_view(st->alerting, clock_wall_us());
     snap->alerts = json_incref(json_object_get(av, "alerts"));
     core_cluster_publish(st->cluster, snap->alerts); /* before annotate: our own alerts only */
@@ -88,6 +103,7 @@ static void core_publish(core_state_t *st)
     snapshot_publish(st->snapshots, snap);
     st->dirty = false;
     st->published_at_us = clock_mono_us();
+    st->publish_cost_us = (st->publish_cost_us * 3 + clock_thread_cpu_us() - cpu_us) / 4;
 }
 
 static void core_emit(void *arg, json_t *msg)
@@ -153,7 +169,7 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
     }
     /* Leading edge: publish at once when the last snapshot is old enough;
      * the timer publishes what arrives in between. */
-    if (st->dirty && clock_mono_us() - st->published_at_us >= (int64_t)st->cfg->publish_interval_ms * 1000)
+    if (st->dirty && clock_mono_us() - st->published_at_us >= core_publish_gap_us(st))
         core_publish(st);
     return 0;
 }
@@ -188,10 +204,12 @@ static int core_on_stale(zloop_t *loop, int timer_id, void *arg)
      * once every CORE_JUDGE_TICKS ticks, a slice per tick: a tick's cost
      * stays a fraction of the fleet's size. */
     bool alerts = false;
-    size_t i = 0, slice = st->ticks++ % CORE_JUDGE_TICKS;
-    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet), i++)
-        if (i % CORE_JUDGE_TICKS == slice && core_cluster_owns(st->cluster, v->cluster_id))
+    size_t nodes = fleet_node_count(st->fleet);
+    for (size_t i = st->ticks++ % CORE_JUDGE_TICKS; i < nodes; i += CORE_JUDGE_TICKS) {
+        const node_view_t *v = fleet_node_at(st->fleet, i);
+        if (core_cluster_owns(st->cluster, v->cluster_id))
             alerts |= alerting_node(st->alerting, v, clock_wall_us());
+    }
     if (alerting_tick(st->alerting, clock_wall_us()) || alerts || alerting_view_reused(st->alerting))
         st->dirty = true;
     if (maint_tick(st->maint, clock_wall_us()))
@@ -317,7 +335,8 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
-    if (st->dirty || core_cluster_fleet_changed(st->cluster))
+    if ((st->dirty || core_cluster_fleet_changed(st->cluster)) &&
+        clock_mono_us() - st->published_at_us >= core_publish_gap_us(st))
         core_publish(st);
     return 0;
 }
@@ -336,8 +355,8 @@ static void core_reload(core_state_t *st, const agg_config_t *cfg)
     fleet_set_config(st->fleet, cfg);
     st->cfg = cfg;
     st->dirty = true;
-    for (const node_view_t *v = fleet_first(st->fleet); v; v = fleet_next(st->fleet))
-        alerting_node(st->alerting, v, clock_wall_us()); /* the new thresholds, now */
+    for (size_t i = 0; i < fleet_node_count(st->fleet); i++)
+        alerting_node(st->alerting, fleet_node_at(st->fleet, i), clock_wall_us()); /* the new thresholds, now */
     core_publish(st);
 }
 

@@ -86,6 +86,7 @@ void fleet_destroy(fleet_t **self_p)
         return;
     fleet_t *self = *self_p;
     zhashx_destroy(&self->nodes);
+    free(self->all);
     zhashx_destroy(&self->clusters);
     for (size_t i = 0; i < FLEET_EVENTS_MAX; i++)
         json_decref(self->events[i]);
@@ -138,11 +139,20 @@ static fleet_node_t *fleet_node(fleet_t *self, const char *name)
     fleet_node_t *n = zhashx_lookup(self->nodes, name);
     if (n)
         return n;
+    if (self->count == self->cap) {
+        size_t cap = self->cap * 2 + 64;
+        fleet_node_t **all = realloc(self->all, cap * sizeof *all);
+        if (!all)
+            return NULL;
+        self->all = all;
+        self->cap = cap;
+    }
     if (!(n = calloc(1, sizeof *n)))
         return NULL;
     snprintf(n->view.name, sizeof n->view.name, "%s", name);
     n->view.primary_replay_lag_s = NAN;
     zhashx_insert(self->nodes, name, n);
+    self->all[self->count++] = n;
     return n;
 }
 
@@ -489,7 +499,11 @@ bool fleet_tick(fleet_t *self, int64_t now_us)
     bool changed = false;
     for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
         changed |= fleet_detect_split_brain_end(self, c);
-    for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes)) {
+    size_t todo = self->count < FLEET_TICK_NODES ? self->count : FLEET_TICK_NODES;
+    for (size_t k = 0; k < todo; k++) {
+        if (self->tick_next >= self->count)
+            self->tick_next = 0;
+        fleet_node_t *n = self->all[self->tick_next++];
         bool mine = false;
         if (fleet_detect_stale(self, n, now_us)) {
             fleet_status(self, n, "stale", now_us, "the collector stopped reporting");
@@ -539,14 +553,9 @@ void fleet_set_owners(fleet_t *self, fleet_owner_fn owner_of, void *arg)
     }
 }
 
-const node_view_t *fleet_first(fleet_t *self)
-{
-    const fleet_node_t *n = zhashx_first(self->nodes);
-    return n ? &n->view : NULL;
-}
+size_t fleet_node_count(const fleet_t *self) { return self->count; }
 
-const node_view_t *fleet_next(fleet_t *self)
+const node_view_t *fleet_node_at(const fleet_t *self, size_t i)
 {
-    const fleet_node_t *n = zhashx_next(self->nodes);
-    return n ? &n->view : NULL;
+    return i < self->count ? &self->all[i]->view : NULL;
 }

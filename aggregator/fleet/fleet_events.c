@@ -119,8 +119,8 @@ bool fleet_detect_split_brain_end(fleet_t *self, fleet_cluster_t *c)
     if (!c->split_brain)
         return false;
     int primaries = 0;
-    for (fleet_node_t *n = zhashx_first(self->nodes); n; n = zhashx_next(self->nodes))
-        primaries += fleet_is_live_primary(n, c->id);
+    for (size_t i = 0; i < self->count; i++)
+        primaries += fleet_is_live_primary(self->all[i], c->id);
     if (primaries > 1)
         return false;
     c->split_brain = false;

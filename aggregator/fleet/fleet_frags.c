@@ -86,13 +86,12 @@ static int frags_by_id(const void *a, const void *b)
 static int frags_orders(fleet_frags_t *self)
 {
     fleet_t *fl = self->fleet;
-    if (zhashx_size(fl->nodes) != self->node_count) {
-        size_t n = zhashx_size(fl->nodes), i = 0;
+    if (fl->count != self->node_count) {
+        size_t n = fl->count;
         fleet_node_t **arr = realloc(self->nodes, (n ? n : 1) * sizeof *arr);
         if (!arr)
             return -1;
-        for (fleet_node_t *x = zhashx_first(fl->nodes); x; x = zhashx_next(fl->nodes))
-            arr[i++] = x;
+        memcpy(arr, fl->all, n * sizeof *arr);
         qsort(arr, n, sizeof *arr, frags_by_name);
         self->nodes = arr;
         self->node_count = n;

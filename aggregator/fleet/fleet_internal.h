@@ -56,6 +56,9 @@ typedef struct fleet_cluster {
 struct fleet {
     const agg_config_t *cfg;
     zhashx_t *nodes;    /* name -> fleet_node_t */
+    fleet_node_t **all; /* every node in arrival order (never removed): walks */
+    size_t count, cap;
+    size_t tick_next;   /* where the next tick's slice of all starts */
     zhashx_t *clusters; /* decimal id -> fleet_cluster_t */
     struct {
         fleet_observer_fn *fn;

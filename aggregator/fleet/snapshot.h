@@ -57,6 +57,7 @@ typedef struct snapshot {
     const char *status;           /* "ok" | "degraded" | "critical" | "empty" */
     uint32_t cluster_count, node_count, nodes_up, nodes_down, nodes_stale;
     uint64_t samples_applied;     /* samples the core had applied when built */
+    int64_t publish_cost_us;      /* what a publish took lately (smoothed) */
     atomic_uint refs;             /* readers holding it, plus one while current */
 } snapshot_t;
 

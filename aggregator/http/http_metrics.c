@@ -27,11 +27,14 @@ static void hm_ingest(FILE *f, const http_req_t *r)
             "pgvigil_ingest_unauthenticated_total %" PRIu64 "\n"
             "# HELP pgvigil_core_samples_applied_total Samples applied to the fleet (as of the snapshot)\n"
             "# TYPE pgvigil_core_samples_applied_total counter\npgvigil_core_samples_applied_total %" PRIu64 "\n"
+            "# HELP pgvigil_core_publish_seconds What publishing a snapshot took lately (smoothed); snapshots are "
+            "at least ten times that apart\n"
+            "# TYPE pgvigil_core_publish_seconds gauge\npgvigil_core_publish_seconds %.6f\n"
             "# HELP pgvigil_ingest_rejected_total Messages dropped, by reason\n"
             "# TYPE pgvigil_ingest_rejected_total counter\n",
             (uint64_t)atomic_load(&c->received), (uint64_t)atomic_load(&c->accepted),
             (uint64_t)atomic_load(&c->bytes), (uint64_t)atomic_load(&c->unauthenticated),
-            r->snap->samples_applied);
+            r->snap->samples_applied, (double)r->snap->publish_cost_us / 1e6);
     for (int i = 1; i < INGEST_REASON_COUNT; i++)
         fprintf(f, "pgvigil_ingest_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                 ingest_reject_name((ingest_reject_t)i), (uint64_t)atomic_load(&c->rejected[i]));

@@ -8,6 +8,14 @@
  * the sockets: receive, admit, hand over, acknowledge, route commands.
  * Accepted samples the core cannot take yet wait in the coalescing queue
  * (ingest_queue.c), retried every INGEST_QUEUE_POLL_MS.
+ *
+ * A fleet of collectors each sending once a second arrives one message at a
+ * time: woken for each, this thread and the core would each pay a wake-up
+ * (a poll, a futex, a context switch) per sample, more than the sample's
+ * own work. So after a read that found only a few messages, the thread
+ * waits INGEST_GATHER_US before polling again and the next read takes what
+ * gathered meanwhile, handed to the core in one burst: a sample waits at
+ * most that long more; under heavy load reads are full and nobody waits.
  */
 #include "ingest.h"
 
@@ -32,6 +40,8 @@
 #define INGEST_KEEPALIVE_INTVL_S 2
 #define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
 #define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
+#define INGEST_GATHER_BELOW 16          /* a read of fewer messages than this... */
+#define INGEST_GATHER_US 2000           /* ...waits this long before the next poll */
 #define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
 
 struct ingest {
@@ -493,9 +503,14 @@ static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
             continue; /* time to retry the hand-off */
         } else if (which == k->router) {
             /* Until the socket is empty, without asking for its events. */
-            for (int i = 0; i < 1000 && x->reading && ingest_receive(x); i++)
+            int i = 0;
+            while (i < 1000 && x->reading && ingest_receive(x)) {
                 ingest_set_reading(x, poller, k->router);
+                i++;
+            }
             ingest_acks_flush(x->acks, ingest_ack, x); /* no history: one Ack per collector */
+            if (i < INGEST_GATHER_BELOW)
+                zclock_sleep(INGEST_GATHER_US / 1000);
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {

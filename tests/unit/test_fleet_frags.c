@@ -30,7 +30,7 @@
 #define NODES 3000 /* clusters of a primary and two replicas */
 #define T0 (1795000000LL * S)
 
-static uint64_t seqs[NODES];
+static uint64_t seqs[FLEET_TICK_NODES + NODES];
 
 static Pgvigil__Sample *sample(int i, int64_t t)
 {
@@ -283,6 +283,34 @@ static void coalesced_samples_are_not_gaps(void **state)
     assert_int_equal(fleet_node_view(f->fleet, "db-00005")->gaps, 3);
 }
 
+/* A tick judges a bounded slice of a fleet bigger than FLEET_TICK_NODES,
+ * the next slice at the next tick, so every node is judged within a few. */
+static void a_tick_judges_a_slice_of_a_big_fleet(void **state)
+{
+    (void)state;
+    char err[256];
+    agg_config_t *cfg = agg_config_load_string("agg.yaml", "listen: {ingest: [tcp://127.0.0.1:1], http: '127.0.0.1:1'}\n",
+                                               err, sizeof err);
+    assert_non_null(cfg);
+    fleet_t *fl = fleet_new(cfg);
+    size_t n = FLEET_TICK_NODES + 904;
+    for (size_t i = 0; i < n; i++)
+        assert_true(fleet_apply(fl, sample((int)i, T0 + (int64_t)i), T0 + (int64_t)i, NULL));
+    assert_int_equal(fleet_node_count(fl), n);
+    int64_t silent = T0 + 600 * S; /* every collector silent for ten minutes */
+    size_t stale[2];
+    for (int tick = 0; tick < 2; tick++) {
+        assert_true(fleet_tick(fl, silent));
+        stale[tick] = 0;
+        for (size_t i = 0; i < n; i++)
+            stale[tick] += fleet_node_at(fl, i)->stale;
+    }
+    assert_int_equal(stale[0], FLEET_TICK_NODES);
+    assert_int_equal(stale[1], n);
+    fleet_destroy(&fl);
+    agg_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_publish_costs_what_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(lists_filter_page_and_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(coalesced_samples_are_not_gaps, setup, teardown),
+        cmocka_unit_test(a_tick_judges_a_slice_of_a_big_fleet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
