@@ -77,6 +77,15 @@ class FaultStack:
                                    extra=self.collector_extra)
             self.collectors.append(start_collector(self.dir, cfg, "collector-" + n))
 
+    def load_made(self, test, out, nodes):
+        """{node: (samples made, unacknowledged, dropped)} from the lines of
+        pgvigil-ingest-load --acked; every one of its nodes is then checked."""
+        made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
+                for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}
+        test.assertEqual(len(made), nodes, out)
+        self.nodes = sorted(made)
+        return made
+
     def stop_collectors(self):
         """SIGTERM every collector; {node: (samples made, unacknowledged)}."""
         for c in self.collectors:

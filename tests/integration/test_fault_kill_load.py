@@ -6,7 +6,6 @@ is killed after 5 s and restarted a second later. Every sequence number of
 every node is stored exactly once.
 """
 
-import re
 import signal
 import subprocess
 import time
@@ -34,10 +33,7 @@ class KillUnderLoadTest(unittest.TestCase):
             st.start_aggregator()
             out, err = load.communicate(timeout=SECONDS + 180)
             self.assertEqual(load.returncode, 0, err)
-            made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
-                    for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}
-            self.assertEqual(len(made), NODES, out)
-            st.nodes = sorted(made)
+            made = st.load_made(self, out, NODES)
             st.wait_drained()
             text = st.assert_exact(self, made)
             total = sum(v[0] for v in made.values())

@@ -12,7 +12,6 @@ return every sequence number of every node is stored exactly once.
 """
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -93,10 +92,7 @@ class SpoolFullTest(unittest.TestCase):
             self.history(st, True)
             out, err = load.communicate(timeout=OUTAGE_S + 300)
             self.assertEqual(load.returncode, 0, err)
-            made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
-                    for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}
-            self.assertEqual(len(made), NODES, out)
-            st.nodes = sorted(made)
+            made = st.load_made(self, out, NODES)
             st.wait_drained(timeout=300)
             st.assert_exact(self, made)
             print("%d samples through a 60 s outage with a full spool and a restart: all stored once"

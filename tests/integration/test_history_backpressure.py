@@ -9,7 +9,6 @@ piled up between the core and the store (800 MB at 80,000 samples/s
 offered in tests/bench/ingest.sh).
 """
 
-import re
 import signal
 import subprocess
 import time
@@ -52,10 +51,7 @@ class HistoryBackpressureTest(unittest.TestCase):
             self.assertLessEqual(accepted, UNDURABLE_MAX + 10)      # and no more
             out, err = load.communicate(timeout=LOCK_S + 120)
             self.assertEqual(load.returncode, 0, err)
-            made = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4)))
-                    for m in re.finditer(r"node (\S+) sent (\d+) unacked (\d+) dropped (\d+)", out)}
-            self.assertEqual(len(made), NODES, out)
-            st.nodes = sorted(made)
+            made = st.load_made(self, out, NODES)
             st.wait_drained()
             st.assert_exact(self, made)
             self.assertEqual(metric(st.base, "pgvigil_ingest_undurable"), 0)
