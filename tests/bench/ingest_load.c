@@ -4,7 +4,7 @@
  * exact total rate. The fleet (load_sim.h) is clusters of one primary and R
  * replicas with moving LSNs, so the aggregator computes lag at scale.
  *
- *   pgvigil-ingest-load --endpoint tcp://127.0.0.1:7400 [--nodes 200]
+ *   pgvigil-ingest-load --endpoint tcp://127.0.0.1:7400 [--endpoint ...] [--nodes 200]
  *       [--rate SAMPLES_PER_S (0: as fast as possible)] [--seconds 20]
  *       [--nodes-per-socket N] [--replicas R (1)] [--wal-rate BYTES_PER_S]
  *       [--lagging-every N (0: none)] [--sndhwm MESSAGES (1000)]
@@ -39,9 +39,18 @@
  * 2 s (at most a minute), since closing a connection with unread replies
  * makes the kernel reset it and the aggregator lose what it had not read.
  *
+ * --endpoint may be given up to LOAD_ENDPOINTS_MAX times: like a real
+ * collector with several aggregators in its list, every sample is packed
+ * once and sent to every endpoint, each through a socket set of its own (a
+ * DEALER connected to several endpoints would deal the samples out round
+ * robin instead). With --acked, each simulated collector lists them all.
+ *
  * Prints "sent N samples in S s (R/s) from M simulated collectors", then a
  * line "stats key=value ..." for scripts (sent, unsent, replies, late_max_ms,
- * sockets, clusters, rate_asked, rate_achieved).
+ * sockets, clusters, rate_asked, rate_achieved). With several endpoints,
+ * sent counts samples that at least one endpoint took, unsent counts
+ * (sample, endpoint) pairs refused, sockets is per endpoint, and the line
+ * ends with endpoints=E messages=M (M: (sample, endpoint) pairs sent).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,9 +73,11 @@
 #define LOAD_DRAIN_EVERY_NS 10000000LL
 #define LOAD_QUIET_NS 2000000000LL   /* no reply for this long: the aggregator has read all */
 #define LOAD_FINISH_NS 60000000000LL /* waiting for replies at the end, at most */
+#define LOAD_ENDPOINTS_MAX 16
 
 typedef struct {
-    const char *endpoint;
+    const char *endpoint[LOAD_ENDPOINTS_MAX];
+    int endpoints;
     const char *client_cert, *server_key; /* CURVE, both or neither */
     int nodes, seconds, nodes_per_socket, sndhwm, acked;
     double rate;
@@ -77,9 +88,9 @@ typedef struct {
 typedef struct {
     load_opts_t opt;
     load_sim_node_t *node;
-    zsock_t **sock;
-    int sockets;
-    uint64_t slots, sent, unsent, replies;
+    zsock_t **sock; /* endpoint e's socket i at [e * sockets + i] */
+    int sockets;    /* per endpoint */
+    uint64_t slots, attempted, sent, unsent, messages, replies;
     int64_t late_max_ns;
     int64_t last_drain_ns;
 } load_t;
@@ -153,7 +164,11 @@ static int load_parse_opt(load_opts_t *o, int c, const char *arg)
     long v = 0;
     char *end;
     switch (c) {
-    case 'e': o->endpoint = arg; return 0;
+    case 'e':
+        if (o->endpoints >= LOAD_ENDPOINTS_MAX)
+            return -1;
+        o->endpoint[o->endpoints++] = arg;
+        return 0;
     case 'r':
         errno = 0;
         o->rate = strtod(arg, &end);
@@ -189,9 +204,9 @@ static int load_parse(int argc, char **argv, load_opts_t *o)
             fprintf(stderr, "pgvigil-ingest-load: bad value for an option (see the header of ingest_load.c)\n");
             return -1;
         }
-    if (!o->endpoint || !o->sequence_start || !o->client_cert != !o->server_key) {
-        fprintf(stderr, "pgvigil-ingest-load: --endpoint is required, --sequence-start is at least 1,"
-                        " and the CURVE options go together\n");
+    if (!o->endpoints || !o->sequence_start || !o->client_cert != !o->server_key) {
+        fprintf(stderr, "pgvigil-ingest-load: --endpoint is required (at most %d times), --sequence-start is"
+                        " at least 1, and the CURVE options go together\n", LOAD_ENDPOINTS_MAX);
         return -1;
     }
     if (!o->nodes_per_socket)
@@ -220,14 +235,16 @@ static int load_connect(load_t *self)
 {
     const load_opts_t *o = &self->opt;
     self->sockets = (o->nodes + o->nodes_per_socket - 1) / o->nodes_per_socket;
-    self->sock = calloc((size_t)self->sockets, sizeof *self->sock);
+    const int total = self->sockets * o->endpoints;
+    self->sock = calloc((size_t)total, sizeof *self->sock);
     self->node = calloc((size_t)o->nodes, sizeof *self->node);
     if (!self->sock || !self->node)
         return -1;
     for (int i = 0; i < o->nodes; i++)
         self->node[i].sequence = o->sequence_start - 1;
-    zsys_set_max_sockets((size_t)self->sockets + 64);
-    for (int i = 0; i < self->sockets; i++) {
+    zsys_set_max_sockets((size_t)total + 64);
+    for (int i = 0; i < total; i++) {
+        const char *endpoint = o->endpoint[i / self->sockets];
         self->sock[i] = zsock_new(ZMQ_DEALER);
         if (!self->sock[i])
             return -1;
@@ -236,8 +253,8 @@ static int load_connect(load_t *self)
             fprintf(stderr, "pgvigil-ingest-load: could not load the CURVE certificates\n");
             return -1;
         }
-        if (zsock_connect(self->sock[i], "%s", o->endpoint) != 0) {
-            fprintf(stderr, "pgvigil-ingest-load: could not connect to %s\n", o->endpoint);
+        if (zsock_connect(self->sock[i], "%s", endpoint) != 0) {
+            fprintf(stderr, "pgvigil-ingest-load: could not connect to %s\n", endpoint);
             return -1;
         }
     }
@@ -247,7 +264,7 @@ static int load_connect(load_t *self)
 /* Read and count whatever the aggregator sent back, so it never queues. */
 static void load_drain(load_t *self)
 {
-    for (int i = 0; i < self->sockets; i++) {
+    for (int i = 0; i < self->sockets * self->opt.endpoints; i++) {
         void *z = zsock_resolve(self->sock[i]);
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -258,7 +275,27 @@ static void load_drain(load_t *self)
     }
 }
 
-/* One sample of the node whose turn slot is. */
+/* One packed sample to one socket. Blocking (flags without ZMQ_DONTWAIT):
+ * wait for room, reading replies meanwhile (acknowledgements left unread
+ * stall the connection both ways). Returns 0 if the socket took it. */
+static int load_send_to(load_t *self, void *z, const uint8_t *env, size_t env_len, const uint8_t *body,
+                        size_t len, int flags)
+{
+    int rc = zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    while (rc < 0 && !(flags & ZMQ_DONTWAIT) && zmq_errno() == EAGAIN && !zsys_interrupted) {
+        load_drain(self);
+        zmq_pollitem_t item = {.socket = z, .events = ZMQ_POLLOUT};
+        zmq_poll(&item, 1, 10);
+        rc = zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    }
+    if (rc < 0)
+        return -1;
+    zmq_send(z, body, len, 0); /* a message's later parts always go with the first */
+    return 0;
+}
+
+/* One sample of the node whose turn slot is, packed once and sent to every
+ * endpoint through that endpoint's socket for the node. */
 static void load_send(load_t *self, uint64_t slot, int flags)
 {
     int index = (int)(slot % (uint64_t)self->opt.nodes);
@@ -272,23 +309,21 @@ static void load_send(load_t *self, uint64_t slot, int flags)
     size_t env_len = envelope_encode(&e, env, sizeof env);
     n->sequence++;
     size_t len = load_sim_pack(&self->opt.sim, n, index, load_wall_us(), body, sizeof body);
-    void *z = zsock_resolve(self->sock[index / self->opt.nodes_per_socket]);
-    int rc = env_len && len ? zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) : -1;
-    /* Blocking: wait for room, reading replies meanwhile (acknowledgements
-     * left unread stall the connection both ways). */
-    while (rc < 0 && env_len && len && !(flags & ZMQ_DONTWAIT) && zmq_errno() == EAGAIN && !zsys_interrupted) {
-        load_drain(self);
-        zmq_pollitem_t item = {.socket = z, .events = ZMQ_POLLOUT};
-        zmq_poll(&item, 1, 10);
-        rc = zmq_send(z, env, env_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    int taken = 0;
+    self->attempted++;
+    for (int ep = 0; ep < self->opt.endpoints; ep++) {
+        void *z = zsock_resolve(self->sock[ep * self->sockets + index / self->opt.nodes_per_socket]);
+        if (env_len && len && load_send_to(self, z, env, env_len, body, len, flags) == 0) {
+            taken++;
+            self->messages++;
+        } else {
+            self->unsent++;
+        }
     }
-    if (rc < 0) {
-        n->sequence--; /* not sent: the node's next sample keeps its number */
-        self->unsent++;
-        return;
-    }
-    zmq_send(z, body, len, 0); /* a message's later parts always go with the first */
-    self->sent++;
+    if (taken)
+        self->sent++;
+    else
+        n->sequence--; /* sent nowhere: the node's next sample keeps its number */
 }
 
 static void load_run(load_t *self)
@@ -327,7 +362,7 @@ static void load_finish(load_t *self)
 {
     int64_t now = load_now_ns(), end = now + LOAD_FINISH_NS, quiet_since = now;
     uint64_t seen = self->replies;
-    while (now < end && !zsys_interrupted && self->replies < self->sent && now - quiet_since < LOAD_QUIET_NS) {
+    while (now < end && !zsys_interrupted && self->replies < self->messages && now - quiet_since < LOAD_QUIET_NS) {
         load_sleep_until(now + LOAD_DRAIN_EVERY_NS);
         load_drain(self);
         now = load_now_ns();
@@ -344,10 +379,13 @@ static void load_report(const load_t *self, double elapsed_s)
     printf("sent %" PRIu64 " samples in %.1f s (%.0f/s) from %d simulated collectors\n", self->sent, elapsed_s,
            (double)self->sent / elapsed_s, o->nodes);
     printf("stats sent=%" PRIu64 " unsent=%" PRIu64 " replies=%" PRIu64 " late_max_ms=%.3f sockets=%d"
-           " clusters=%d replicas=%d rate_asked=%.0f rate_achieved=%.1f\n",
+           " clusters=%d replicas=%d rate_asked=%.0f rate_achieved=%.1f",
            self->sent, self->unsent, self->replies, (double)self->late_max_ns / 1e6, self->sockets,
            load_sim_cluster_of(&o->sim, o->nodes - 1) + 1, o->sim.replicas, o->rate,
-           (double)(self->sent + self->unsent) / elapsed_s);
+           (double)self->attempted / elapsed_s);
+    if (o->endpoints > 1)
+        printf(" endpoints=%d messages=%" PRIu64, o->endpoints, self->messages);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -391,12 +429,14 @@ static int load_acked_tick(zloop_t *loop, int timer_id, void *arg)
 static int load_acked_start(load_acked_t *x, zloop_t *loop, int i)
 {
     const load_opts_t *o = x->opt;
-    char err[512], text[1024], name[LOAD_SIM_NAME_MAX];
+    char err[512], text[8192], name[LOAD_SIM_NAME_MAX];
     load_sim_node_name(i, name, sizeof name);
-    int n = snprintf(text, sizeof text, "node: %s\nregion: eu-west\ndsn: unused\naggregators: [\"%s\"]\n"
-                     "send_queue: 1000000\n", o->sim.name && o->nodes == 1 ? o->sim.name : name, o->endpoint);
+    int n = snprintf(text, sizeof text, "node: %s\nregion: eu-west\ndsn: unused\nsend_queue: 1000000\naggregators:\n",
+                     o->sim.name && o->nodes == 1 ? o->sim.name : name);
+    for (int e = 0; n >= 0 && (size_t)n < sizeof text && e < o->endpoints; e++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "  - \"%s\"\n", o->endpoint[e]);
     if (n < 0 || (size_t)n >= sizeof text) {
-        fprintf(stderr, "pgvigil-ingest-load: the endpoint is too long\n");
+        fprintf(stderr, "pgvigil-ingest-load: the endpoints are too long\n");
         return -1;
     }
     if (!(x->cfgs[i] = col_config_load_string("load", text, true, err, sizeof err)) ||
@@ -468,7 +508,7 @@ int main(int argc, char **argv)
     load_finish(&self);
     rc = 0;
 out:
-    for (int i = 0; self.sock && i < self.sockets; i++) {
+    for (int i = 0; self.sock && i < self.sockets * self.opt.endpoints; i++) {
         if (!self.sock[i])
             continue;
         zsock_set_linger(self.sock[i], 60000); /* deliver what is queued, within a minute */

@@ -12,6 +12,16 @@
 #   tests/bench/scale.sh                                  all sizes, history off and on (~15 min)
 #   tests/bench/scale.sh --sizes 20000 --storage off      one size
 #   tests/bench/scale.sh --sizes 1000,5000 --seconds 20 --json /tmp/scale.json
+#   tests/bench/scale.sh --sizes 20000 --storage off --aggregators 3
+#
+# With --aggregators N, each size's run is followed by one of N aggregators
+# coordinated through a real Redis the bench starts (cluster: sections,
+# lease 5 s, publish 1 s), one generator sending every sample to all N as
+# real collectors do; once every node is known, owners agree and no backlog
+# is left, each aggregator's cores over one window are printed with their
+# share of one aggregator's alone (measured in the single run over a window
+# without API requests), its RSS, applied/s, clusters owned, and whether each
+# stays at or under 45% of one alone.
 #
 # Options are scale.py's (--help). Not part of the pass/fail suite: it prints
 # a Markdown table. The machine is shared: the load average is printed before
