@@ -335,8 +335,11 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
+    /* The timer itself keeps publish_interval; what a publish costs may
+     * space them further (a tick that comes a little early must not wait
+     * for the next one: alerting changes would show an interval late). */
     if ((st->dirty || core_cluster_fleet_changed(st->cluster)) &&
-        clock_mono_us() - st->published_at_us >= core_publish_gap_us(st))
+        clock_mono_us() - st->published_at_us >= st->publish_cost_us * CORE_PUBLISH_SHARE)
         core_publish(st);
     return 0;
 }
