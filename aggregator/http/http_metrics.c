@@ -47,14 +47,11 @@ static void hm_ingest(FILE *f, const http_req_t *r)
             "# TYPE pgvigil_ingest_queued gauge\npgvigil_ingest_queued %" PRIu64 "\n"
             "# HELP pgvigil_ingest_queued_bytes Estimated memory of the samples waiting for the core\n"
             "# TYPE pgvigil_ingest_queued_bytes gauge\npgvigil_ingest_queued_bytes %" PRIu64 "\n"
-            "# HELP pgvigil_ingest_undurable Samples given to the core and not yet stored (history); ingest waits "
-            "at the budget's share\n"
-            "# TYPE pgvigil_ingest_undurable gauge\npgvigil_ingest_undurable %" PRIu64 "\n"
             "# HELP pgvigil_inbound_budget_bytes The configured inbound memory budget (inbound_budget_mb)\n"
             "# TYPE pgvigil_inbound_budget_bytes gauge\npgvigil_inbound_budget_bytes %" PRIu64 "\n",
             (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped),
             (uint64_t)atomic_load(&c->queued), (uint64_t)atomic_load(&c->queued_bytes),
-            (uint64_t)atomic_load(&c->undurable), r->http->cfg->inbound_budget_mb << 20);
+            r->http->cfg->inbound_budget_mb << 20);
 }
 
 /* Alerts firing and regions in their peak window (from the snapshot). */

@@ -40,7 +40,6 @@
 #define INGEST_KEEPALIVE_INTVL_S 2
 #define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
 #define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
-#define INGEST_UNDURABLE_COST 2048     /* a sample's rows between the core and the database */
 #define INGEST_GATHER_BELOW 16          /* a read of fewer messages than this... */
 #define INGEST_GATHER_US 2000           /* ...waits this long before the next poll */
 #define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
@@ -62,7 +61,6 @@ typedef struct {
     bool ack_now;   /* no history database: acknowledge on acceptance */
     bool paused;    /* the store asked for backpressure */
     bool reading;   /* the ROUTER is in the poller */
-    uint64_t undurable, undurable_max; /* history: samples given to the core, not yet stored */
 } ingest_ctx_t;
 
 typedef struct {
@@ -80,8 +78,6 @@ void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out)
     out->handoff_hwm = handoff < 100 ? 100 : handoff > 100000 ? 100000 : (int)handoff;
     out->router_rcvhwm = INGEST_CONNECTION_HWM;
     out->queue_bytes = budget / 2;
-    size_t undurable = budget / 2 / INGEST_UNDURABLE_COST;
-    out->undurable_samples = undurable < 1000 ? 1000 : undurable;
 }
 
 /* A maintenance result: to the core, like a sample. */
@@ -148,8 +144,7 @@ static void ingest_ack(void *arg, const char *node, int64_t started_at_us, uint6
  * acknowledged. Without history the coalescing queue takes them. */
 static void ingest_set_reading(ingest_ctx_t *x, zpoller_t *poller, zsock_t *router)
 {
-    bool want = !x->paused &&
-                (x->ack_now || (ingest_queue_count(x->queue) == 0 && x->undurable < x->undurable_max));
+    bool want = !x->paused && (x->ack_now || ingest_queue_count(x->queue) == 0);
     if (want == x->reading)
         return;
     x->reading = want;
@@ -182,11 +177,6 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
         store_mark_t mark;
         memcpy(&mark, data + 1 + i * sizeof mark, sizeof mark);
         ingest_acks_add(x->acks, &mark);
-    }
-    if (data[0] == STORE_DURABLE_MARKS) {
-        x->undurable -= count < x->undurable ? count : x->undurable;
-        atomic_store(&x->c->undurable, x->undurable);
-        ingest_set_reading(x, poller, router);
     }
     ingest_acks_flush(x->acks, ingest_ack, x);
     zmq_msg_close(&m);
@@ -264,22 +254,12 @@ static ingest_reject_t ingest_receive_result(ingest_ctx_t *x, zmq_msg_t *part, c
     return why;
 }
 
-/* One sample to the core; with history it is then awaited by the store. */
-static bool ingest_send(ingest_ctx_t *x, const ingest_handoff_t *h)
-{
-    if (zmq_send(x->push, h, sizeof *h, ZMQ_DONTWAIT) != (int)sizeof *h)
-        return false;
-    if (!x->ack_now)
-        atomic_store(&x->c->undurable, ++x->undurable);
-    return true;
-}
-
 /* Hand waiting samples to the core, oldest first, while it takes them. */
 static void ingest_flush(ingest_ctx_t *x)
 {
     ingest_handoff_t h = {0};
     while ((h.sample = ingest_queue_peek(x->queue, &h.received_at_us, &h.coalesced))) {
-        if (!ingest_send(x, &h))
+        if (zmq_send(x->push, &h, sizeof h, ZMQ_DONTWAIT) != (int)sizeof h)
             break; /* still full */
         ingest_queue_pop(x->queue);
     }
@@ -291,14 +271,11 @@ static void ingest_flush(ingest_ctx_t *x)
  * already waiting, which must not be overtaken), to the coalescing queue.
  * With history the queue holds one sample at most (ingest_set_reading stops
  * reading meanwhile), so nothing is coalesced away unstored: an
- * acknowledgement says the sample is durable. Reading also stops while
- * undurable_max samples wait to be stored: the history database's pace
- * reaches the collectors (which keep what is not acknowledged) instead of
- * rows piling up in memory between the core and the store. */
+ * acknowledgement says the sample is durable. */
 static void ingest_hand_over(ingest_ctx_t *x, Pgvigil__Sample *s, size_t body_len)
 {
     ingest_handoff_t h = {.sample = s, .received_at_us = clock_wall_us()};
-    if (ingest_queue_count(x->queue) == 0 && ingest_send(x, &h))
+    if (ingest_queue_count(x->queue) == 0 && zmq_send(x->push, &h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h)
         return;
     ingest_queue_counts_t n = {0};
     ingest_queue_put(x->queue, s, ingest_queue_cost(body_len), h.received_at_us, &n);
@@ -556,7 +533,6 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     ingest_budget(a->cfg, &budget);
     ingest_ctx_t x = {.c = a->counters, .curve = a->cfg->curve_server_cert != NULL,
                       .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new(),
-                      .undurable_max = budget.undurable_samples,
                       .queue = ingest_queue_new(budget.queue_bytes), .acks = ingest_acks_new(),
                       .logged_at_us = clock_mono_us()};
     int rc = x.ident && x.queue && x.acks ? ingest_open(&k, a) : -1;

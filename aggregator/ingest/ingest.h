@@ -44,18 +44,15 @@
 
 /* How the inbound budget is spent (bytes estimated per decoded sample,
  * ingest_queue_cost()): a quarter for the hand-off queue (its send and
- * receive ends, pointers to decoded samples), half for the coalescing queue
- * (with history, where nothing is coalesced, for the samples on their way
- * to the database instead, at about 2 kB of rows each), and the ROUTER's
- * queue of each collector connection at most 10 messages (a collector sends
- * about one a second; beyond that it waits on its side, and ingest reads
- * continuously, so the queue stays short; while ingest is paused by
- * backpressure each queued message pins a receive buffer). */
+ * receive ends, pointers to decoded samples), half for the coalescing queue,
+ * and the ROUTER's queue of each collector connection at most 10 messages
+ * (a collector sends about one a second; beyond that it waits on its side,
+ * and ingest reads continuously, so the queue stays short; while ingest is
+ * paused by backpressure each queued message pins a receive buffer). */
 typedef struct {
     int handoff_hwm;     /* ZMQ_SNDHWM of ingest's PUSH and ZMQ_RCVHWM of the core's PULL */
     int router_rcvhwm;   /* ZMQ_RCVHWM of the ingest ROUTER, per connection */
     size_t queue_bytes;  /* the coalescing queue */
-    uint64_t undurable_samples; /* history: samples given to the core and not yet stored, at most */
 } ingest_budget_t;
 
 void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out);
@@ -100,7 +97,6 @@ typedef struct {
     atomic_uint_fast64_t dropped;   /* accepted, then evicted to stay within the budget */
     atomic_uint_fast64_t queued;    /* waiting in the coalescing queue now */
     atomic_uint_fast64_t queued_bytes; /* their estimated memory (ingest_queue_cost) */
-    atomic_uint_fast64_t undurable; /* history: given to the core, not yet stored */
 } ingest_counters_t;
 
 /* Short lowercase name of a reason, for metric labels ("bad_envelope"). */

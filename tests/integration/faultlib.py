@@ -29,7 +29,7 @@ def rss_kb(pid):
 
 class FaultStack:
     def __init__(self, collectors=4, interval="100ms", memory_rows=100000, spool_dir=None,
-                 send_queue=3600, agg_extra=""):
+                 send_queue=3600):
         self.dir = TestDir()
         self.pg = PgCluster(self.dir, replicas=0, pg_stat_statements=False).start()
         self.pg.psql("primary", "CREATE DATABASE pgvigil")
@@ -41,8 +41,8 @@ class FaultStack:
         dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil connect_timeout=2" % self.pg.port("primary")
         self.agg_cfg = self.dir.file("agg.yaml",
                                      "listen:\n  ingest: [%s]\n  http: 127.0.0.1:%d\nstale_intervals: 50\n"
-                                     "storage:\n  dsn: \"%s\"\n  spool_dir: %s\n  memory_rows: %d\n%s"
-                                     % (self.ingest, http, dsn, self.spool, memory_rows, agg_extra))
+                                     "storage:\n  dsn: \"%s\"\n  spool_dir: %s\n  memory_rows: %d\n"
+                                     % (self.ingest, http, dsn, self.spool, memory_rows))
         self.aggs = []
         self.nodes = ["fault-%d" % i for i in range(collectors)]
         self.collector_extra = "interval: %s\nsend_queue: %d\n" % (interval, send_queue)
