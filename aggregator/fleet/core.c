@@ -57,14 +57,15 @@ struct core {
     core_state_t *state;
 };
 
-/* Publishes follow changes at most once per publish_interval, and never
- * closer than CORE_PUBLISH_SHARE times what a publish takes: at fleet scale,
- * with every node changing every second, a publish still costs a pointer per
- * node, and publishing may take at most a tenth of the core thread. */
-static int64_t core_publish_gap_us(const core_state_t *st)
+/* Whether a publish may follow the last one now: at least interval_us
+ * later, and never closer than CORE_PUBLISH_SHARE times what a publish
+ * takes: at fleet scale, with every node changing every second, a publish
+ * still costs a pointer per node, and publishing may take at most a tenth of
+ * the core thread. */
+static bool core_publish_due(const core_state_t *st, int64_t interval_us)
 {
-    int64_t gap = (int64_t)st->cfg->publish_interval_ms * 1000, busy = st->publish_cost_us * CORE_PUBLISH_SHARE;
-    return busy > gap ? busy : gap;
+    int64_t busy = st->publish_cost_us * CORE_PUBLISH_SHARE;
+    return clock_mono_us() - st->published_at_us >= (busy > interval_us ? busy : interval_us);
 }
 
 static void core_publish(core_state_t *st)
@@ -169,7 +170,7 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
     }
     /* Leading edge: publish at once when the last snapshot is old enough;
      * the timer publishes what arrives in between. */
-    if (st->dirty && clock_mono_us() - st->published_at_us >= core_publish_gap_us(st))
+    if (st->dirty && core_publish_due(st, (int64_t)st->cfg->publish_interval_ms * 1000))
         core_publish(st);
     return 0;
 }
@@ -335,11 +336,10 @@ static int core_on_publish(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     core_state_t *st = arg;
-    /* The timer itself keeps publish_interval; what a publish costs may
-     * space them further (a tick that comes a little early must not wait
-     * for the next one: alerting changes would show an interval late). */
-    if ((st->dirty || core_cluster_fleet_changed(st->cluster)) &&
-        clock_mono_us() - st->published_at_us >= st->publish_cost_us * CORE_PUBLISH_SHARE)
+    /* The timer itself keeps publish_interval (a tick that comes a little
+     * early must not wait for the next one: alerting changes would show an
+     * interval late); only what a publish costs spaces them further. */
+    if ((st->dirty || core_cluster_fleet_changed(st->cluster)) && core_publish_due(st, 0))
         core_publish(st);
     return 0;
 }

@@ -29,8 +29,8 @@
 #include <czmq.h>
 
 #include "log.h"
-#include "pbarena.h"
 #include "pairing.h"
+#include "pbarena.h"
 
 /* The node's latest sample goes: freed now, or with the last fragment that
  * shares it. */

@@ -13,7 +13,7 @@
  * time: woken for each, this thread and the core would each pay a wake-up
  * (a poll, a futex, a context switch) per sample, more than the sample's
  * own work. So after a read that found only a few messages, the thread
- * waits INGEST_GATHER_US before polling again and the next read takes what
+ * waits INGEST_GATHER_MS before polling again and the next read takes what
  * gathered meanwhile, handed to the core in one burst: a sample waits at
  * most that long more; under heavy load reads are full and nobody waits.
  */
@@ -41,7 +41,7 @@
 #define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
 #define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
 #define INGEST_GATHER_BELOW 16          /* a read of fewer messages than this... */
-#define INGEST_GATHER_US 2000           /* ...waits this long before the next poll */
+#define INGEST_GATHER_MS 2              /* ...waits this long before the next poll */
 #define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
 
 struct ingest {
@@ -510,7 +510,7 @@ static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
             }
             ingest_acks_flush(x->acks, ingest_ack, x); /* no history: one Ack per collector */
             if (i < INGEST_GATHER_BELOW)
-                zclock_sleep(INGEST_GATHER_US / 1000);
+                zclock_sleep(INGEST_GATHER_MS);
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {
