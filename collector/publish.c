@@ -8,6 +8,13 @@
  * connection before ZeroMQ can carry messages on it, and the queue is then
  * rewound to its oldest unacknowledged sample. The aggregator therefore
  * never sees a newer sample before an older one it has not stored.
+ *
+ * Refusal: an aggregator with history that cannot take a sample now says
+ * so in an Ack (resend_from, retry_after_ms). The queue is then rewound to
+ * that sample and held for retry_after_ms; after that it is sent one
+ * sample at a time, the window doubling with each acknowledgement, so a
+ * long outage costs the aggregator one refused sample per collector and
+ * retry, not the whole backlog each time.
  */
 #include "publish.h"
 
@@ -40,6 +47,10 @@ typedef struct {
     size_t next;          /* slots [0, next) were sent on the current connection */
     uint64_t dropped;
     int64_t last_drop_log_us;
+    int64_t hold_until_ms;  /* refused: nothing is sent before (zclock_mono) */
+    size_t window;          /* refused: at most this many in flight; 0 = no limit */
+    uint64_t refused;
+    int64_t last_refused_log_ms;
 } publish_peer_t;
 
 struct publish {
@@ -189,9 +200,12 @@ static void publish_connections(publish_peer_t *p)
 static int publish_pump(publish_t *self, publish_peer_t *p)
 {
     publish_connections(p);
+    if (p->hold_until_ms && zclock_mono() < p->hold_until_ms)
+        return 0;
+    p->hold_until_ms = 0;
     void *z = zsock_resolve(p->sock);
     int sent = 0;
-    while (p->next < p->count) {
+    while (p->next < p->count && (!p->window || p->next < p->window)) {
         publish_slot_t *s = publish_at(p, p->next, self->cap);
         if (!s->acked) {
             /* A multipart message is queued whole or not at all. */
@@ -268,6 +282,27 @@ uint64_t publish_unacked(const publish_t *self)
     return n;
 }
 
+/* The aggregator refused sequence `from` and what followed: go back to it,
+ * wait, then send one at a time. */
+static void publish_refused(publish_t *self, publish_peer_t *p, uint64_t from, uint32_t retry_after_ms)
+{
+    size_t i = 0;
+    while (i < p->count && publish_at(p, i, self->cap)->item->sequence < from)
+        i++;
+    if (i < p->next)
+        p->next = i;
+    p->window = 1;
+    p->hold_until_ms = zclock_mono() + (retry_after_ms < PUBLISH_RETRY_MAX_MS ? retry_after_ms : PUBLISH_RETRY_MAX_MS);
+    p->refused++;
+    int64_t now = zclock_mono();
+    if (!p->last_refused_log_ms || now - p->last_refused_log_ms > 60000) {
+        log_warning("aggregator %s is behind and refused sample %" PRIu64 ": sending again in %.1f s"
+                    " (%" PRIu64 " refusals so far; the samples are kept meanwhile)",
+                    p->endpoint, from, (double)(p->hold_until_ms - now) / 1000, p->refused);
+        p->last_refused_log_ms = now;
+    }
+}
+
 /* Forget the acknowledged samples. An acknowledgement of q also covers
  * every older sample: the queue is sent in order on each connection, from
  * its oldest unacknowledged sample after each reconnection, and the
@@ -282,6 +317,7 @@ static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack
     for (size_t i = 0; i < ack->n_sequences; i++)
         if (ack->sequences[i] > upto)
             upto = ack->sequences[i];
+    bool progress = false;
     while (p->count && publish_at(p, 0, self->cap)->item->sequence <= upto) {
         publish_slot_t *s = publish_at(p, 0, self->cap);
         publish_item_unref(s->item);
@@ -290,7 +326,12 @@ static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack
         p->count--;
         if (p->next)
             p->next--;
+        progress = true;
     }
+    if (progress && p->window && (p->window *= 2) >= self->cap)
+        p->window = 0;
+    if (ack->has_resend_from)
+        publish_refused(self, p, ack->resend_from, ack->has_retry_after_ms ? ack->retry_after_ms : 1000);
 }
 
 static publish_peer_t *publish_peer_of(publish_t *self, zsock_t *sock)

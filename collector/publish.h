@@ -12,6 +12,9 @@
  * unacknowledged sample, so a sample lost in flight (aggregator killed,
  * connection cut) is delivered later, and the aggregator stores it once.
  *
+ * An aggregator that is behind refuses samples (Ack.resend_from): they are
+ * kept and sent again after the wait it asks for, one at a time at first.
+ *
  * ZeroMQ heartbeats detect a dead peer within seconds, connection attempts
  * time out after a second and are retried every quarter second to a
  * second, so a healed partition delivers within about two seconds. Sends
@@ -32,6 +35,7 @@
 #define PUBLISH_RECONNECT_IVL_MS 250
 #define PUBLISH_RECONNECT_IVL_MAX_MS 1000
 #define PUBLISH_CONNECT_TIMEOUT_MS 1000
+#define PUBLISH_RETRY_MAX_MS 10000 /* the longest wait a refusal can ask for */
 
 typedef struct publish publish_t;
 

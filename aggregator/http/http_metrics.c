@@ -43,6 +43,12 @@ static void hm_ingest(FILE *f, const http_req_t *r)
             "# TYPE pgvigil_ingest_coalesced_total counter\npgvigil_ingest_coalesced_total %" PRIu64 "\n"
             "# HELP pgvigil_ingest_dropped_total Accepted samples dropped to stay within the inbound memory budget\n"
             "# TYPE pgvigil_ingest_dropped_total counter\npgvigil_ingest_dropped_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_refused_total With history, samples refused while the core was behind or the "
+            "store asked for backpressure; their collectors send them again\n"
+            "# TYPE pgvigil_ingest_refused_total counter\npgvigil_ingest_refused_total %" PRIu64 "\n"
+            "# HELP pgvigil_ingest_shed_total Messages read and discarded undecoded while ingest could not keep up "
+            "(with history their collectors are told to send them again)\n"
+            "# TYPE pgvigil_ingest_shed_total counter\npgvigil_ingest_shed_total %" PRIu64 "\n"
             "# HELP pgvigil_ingest_queued Accepted samples waiting for the core\n"
             "# TYPE pgvigil_ingest_queued gauge\npgvigil_ingest_queued %" PRIu64 "\n"
             "# HELP pgvigil_ingest_queued_bytes Estimated memory of the samples waiting for the core\n"
@@ -50,6 +56,7 @@ static void hm_ingest(FILE *f, const http_req_t *r)
             "# HELP pgvigil_inbound_budget_bytes The configured inbound memory budget (inbound_budget_mb)\n"
             "# TYPE pgvigil_inbound_budget_bytes gauge\npgvigil_inbound_budget_bytes %" PRIu64 "\n",
             (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped),
+            (uint64_t)atomic_load(&c->refused), (uint64_t)atomic_load(&c->shed),
             (uint64_t)atomic_load(&c->queued), (uint64_t)atomic_load(&c->queued_bytes),
             r->http->cfg->inbound_budget_mb << 20);
 }
@@ -119,7 +126,7 @@ static void hm_store(FILE *f, store_t *store)
             "# HELP pgvigil_store_samples_durable_total Samples made durable (acknowledged)\n"
             "# TYPE pgvigil_store_samples_durable_total counter\n"
             "pgvigil_store_samples_durable_total %" PRIu64 "\n"
-            "# HELP pgvigil_store_backpressure 1 while the spool is full and ingest is paused\n"
+            "# HELP pgvigil_store_backpressure 1 while the spool is full and new samples are refused (collectors keep them)\n"
             "# TYPE pgvigil_store_backpressure gauge\npgvigil_store_backpressure %d\n"
             "# HELP pgvigil_store_batches_direct_total History batches committed by COPY straight into their tables\n"
             "# TYPE pgvigil_store_batches_direct_total counter\npgvigil_store_batches_direct_total %" PRIu64 "\n"

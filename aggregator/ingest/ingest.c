@@ -9,6 +9,23 @@
  * Accepted samples the core cannot take yet wait in the coalescing queue
  * (ingest_queue.c), retried every INGEST_QUEUE_POLL_MS.
  *
+ * No connection's input may ever be stopped inside libzmq: 4.3.4 (Debian
+ * 12) aborts the process when a connection whose input it stopped (its
+ * queue at the high-water mark) is reset by its peer and input resumes
+ * with a heartbeat PING still buffered (stream_engine_base.cpp,
+ * !_io_error) — one burst of messages and PINGs followed by a reset did
+ * it. So the ROUTER has no receive high-water mark (ingest_router.c) and
+ * is read all the time, whatever the backpressure, and memory is bounded here instead:
+ * after INGEST_SHED_AFTER full reads in a row (the socket never ran dry)
+ * ingest sheds: it reads messages without decoding them, as many as one
+ * read took at first and twice as many each time the socket is still not
+ * empty after, so the queues inside libzmq cannot grow faster than ingest
+ * can empty them, and no more is shed than it takes to keep up. With history nothing may be lost that way: a shed
+ * sample's node is marked, and its collector is told to send everything
+ * unacknowledged again (ingest_refused). A sample that cannot be taken
+ * now is refused the same way: the collector keeps it and sends it again
+ * a moment later.
+ *
  * A fleet of collectors each sending once a second arrives one message at a
  * time: woken for each, this thread and the core would each pay a wake-up
  * (a poll, a futex, a context switch) per sample, more than the sample's
@@ -29,20 +46,23 @@
 #include "ingest_acks.h"
 #include "ingest_ident.h"
 #include "ingest_queue.h"
+#include "ingest_router.h"
 #include "log.h"
 #include "pbarena.h"
 #include "pbtext.h"
 #include "store.h"
 
 #define INGEST_MONITOR_ENDPOINT "inproc://pgvigil-ingest-monitor"
-#define INGEST_CONNECTION_HWM 10
-#define INGEST_KEEPALIVE_IDLE_S 10
-#define INGEST_KEEPALIVE_INTVL_S 2
+#define INGEST_READ_BATCH 1000          /* messages read before looking at the other sockets */
+#define INGEST_SHED_AFTER 10            /* full reads in a row that start shedding */
+#define INGEST_SHED_MAX 1000000         /* the most messages shed before reading normally again */
 #define INGEST_SAMPLE_COST_EST 4096     /* a typical decoded sample, for the budget split */
 #define INGEST_QUEUE_POLL_MS 5          /* retry the hand-off this often while samples wait */
 #define INGEST_GATHER_BELOW 16          /* a read of fewer messages than this... */
 #define INGEST_GATHER_MS 2              /* ...waits this long before the next poll */
 #define INGEST_BACKLOG_LOG_US 10000000  /* coalesced/dropped logged at most this often */
+#define INGEST_RETRY_BEHIND_MS 100     /* a collector refused while the core is behind sends again after this */
+#define INGEST_RETRY_PAUSED_MS 1000    /* ... while the store asks for backpressure */
 
 struct ingest {
     zactor_t *actor;
@@ -60,7 +80,8 @@ typedef struct {
     bool curve;     /* keys are bound to node names */
     bool ack_now;   /* no history database: acknowledge on acceptance */
     bool paused;    /* the store asked for backpressure */
-    bool reading;   /* the ROUTER is in the poller */
+    int full_reads; /* reads in a row that found INGEST_READ_BATCH messages */
+    int shed_quota; /* messages to shed next time */
 } ingest_ctx_t;
 
 typedef struct {
@@ -76,7 +97,6 @@ void ingest_budget(const agg_config_t *cfg, ingest_budget_t *out)
     size_t budget = (size_t)cfg->inbound_budget_mb << 20;
     size_t handoff = budget / 4 / INGEST_SAMPLE_COST_EST / 2;
     out->handoff_hwm = handoff < 100 ? 100 : handoff > 100000 ? 100000 : (int)handoff;
-    out->router_rcvhwm = INGEST_CONNECTION_HWM;
     out->queue_bytes = budget / 2;
 }
 
@@ -137,25 +157,49 @@ static void ingest_ack(void *arg, const char *node, int64_t started_at_us, uint6
         free(buf);
 }
 
-/* Whether to read the ROUTER. Not while the store asks for backpressure,
- * nor, with history, while a sample waits for the core: every sample must
- * reach the store, so none may be coalesced away; samples then wait in the
- * ROUTER's queue, then on the collectors, which keep them until
- * acknowledged. Without history the coalescing queue takes them. */
-static void ingest_set_reading(ingest_ctx_t *x, zpoller_t *poller, zsock_t *router)
+/* Tell a collector process of node that sequence `from` and everything
+ * after it were refused: send them again a little later (a history outage
+ * lasts longer than the core's catching up). */
+static void ingest_tell_refused(ingest_ctx_t *x, const char *node, int64_t started_at_us, uint64_t from)
 {
-    bool want = !x->paused && (x->ack_now || ingest_queue_count(x->queue) == 0);
-    if (want == x->reading)
-        return;
-    x->reading = want;
-    if (want)
-        zpoller_add(poller, router);
-    else
-        zpoller_remove(poller, router);
+    Pgvigil__Ack ack = PGVIGIL__ACK__INIT;
+    ack.has_collector_started_at_us = ack.has_resend_from = ack.has_retry_after_ms = 1;
+    ack.collector_started_at_us = started_at_us;
+    ack.resend_from = from;
+    ack.retry_after_ms = x->paused ? INGEST_RETRY_PAUSED_MS : INGEST_RETRY_BEHIND_MS;
+    uint8_t buf[64];
+    size_t len = pgvigil__ack__pack(&ack, buf);
+    ingest_to_collector(x, node, ENVELOPE_ACK, buf, len);
+}
+
+/* With history, whether an admitted sample is refused: every sample must
+ * reach the store (none may be coalesced away), so while the store asks
+ * for backpressure or a sample already waits for the core, a new one is
+ * refused, and so is the rest of its source until the collector sends it
+ * again (ingest_ident.h). Without history the coalescing queue takes them. */
+static bool ingest_refused(ingest_ctx_t *x, const Pgvigil__Sample *s)
+{
+    int64_t now = clock_mono_us();
+    uint64_t remind = 0;
+    if (ingest_ident_refusing(x->ident, s->node, s->collector_started_at_us, s->sequence, now, &remind)) {
+        if (remind)
+            ingest_tell_refused(x, s->node, s->collector_started_at_us, remind);
+        return true;
+    }
+    if (ingest_ident_take_shed(x->ident, s->node)) { /* some went unread: everything again */
+        ingest_ident_refuse(x->ident, s->node, s->collector_started_at_us, s->sequence, now);
+        ingest_tell_refused(x, s->node, s->collector_started_at_us, 0);
+        return true;
+    }
+    if (x->ack_now || (!x->paused && ingest_queue_count(x->queue) == 0))
+        return false;
+    ingest_ident_refuse(x->ident, s->node, s->collector_started_at_us, s->sequence, now);
+    ingest_tell_refused(x, s->node, s->collector_started_at_us, s->sequence);
+    return true;
 }
 
 /* Marks made durable by the store: one Ack per collector process. */
-static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zsock_t *router)
+static void ingest_durable(ingest_ctx_t *x, void *durable)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -170,7 +214,6 @@ static void ingest_durable(ingest_ctx_t *x, void *durable, zpoller_t *poller, zs
         if (pause != x->paused) {
             x->paused = pause;
             atomic_store(&x->c->paused, pause);
-            ingest_set_reading(x, poller, router);
         }
     }
     for (size_t i = 0; data[0] == STORE_DURABLE_MARKS && i < count; i++) {
@@ -269,8 +312,8 @@ static void ingest_flush(ingest_ctx_t *x)
 
 /* An accepted sample to the core; when its queue is full (or samples are
  * already waiting, which must not be overtaken), to the coalescing queue.
- * With history the queue holds one sample at most (ingest_set_reading stops
- * reading meanwhile), so nothing is coalesced away unstored: an
+ * With history the queue holds one sample at most (ingest_refused refuses
+ * the next ones meanwhile), so nothing is coalesced away unstored: an
  * acknowledgement says the sample is durable. */
 static void ingest_hand_over(ingest_ctx_t *x, Pgvigil__Sample *s, size_t body_len)
 {
@@ -288,22 +331,22 @@ static void ingest_hand_over(ingest_ctx_t *x, Pgvigil__Sample *s, size_t body_le
 static void ingest_log_backlog(ingest_ctx_t *x)
 {
     const ingest_counters_t *c = x->c;
-    uint64_t now = atomic_load(&c->coalesced) + atomic_load(&c->dropped);
+    uint64_t now = atomic_load(&c->coalesced) + atomic_load(&c->dropped) + atomic_load(&c->shed);
     if (now == x->logged || clock_mono_us() - x->logged_at_us < INGEST_BACKLOG_LOG_US)
         return;
-    log_warning("the core is behind: %" PRIu64 " samples coalesced and %" PRIu64
-                " dropped in total (%" PRIu64 " since the last report), %" PRIu64 " waiting",
-                (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped), now - x->logged,
-                (uint64_t)atomic_load(&c->queued));
+    log_warning("ingest is behind: %" PRIu64 " samples coalesced, %" PRIu64 " dropped and %" PRIu64
+                " messages shed unread in total (%" PRIu64 " since the last report), %" PRIu64 " waiting",
+                (uint64_t)atomic_load(&c->coalesced), (uint64_t)atomic_load(&c->dropped),
+                (uint64_t)atomic_load(&c->shed), now - x->logged, (uint64_t)atomic_load(&c->queued));
     x->logged = now;
     x->logged_at_us = clock_mono_us();
 }
 
-/* One message: [routing id][envelope][body], read without allocating.
- * False when there was none. */
-static bool ingest_receive(ingest_ctx_t *x)
+/* One whole message from the ROUTER without allocating: its first three
+ * frames moved into part (the caller closes them), the rest closed. The
+ * number of frames, 0 when there was none. */
+static int ingest_recv_parts(ingest_ctx_t *x, zmq_msg_t part[3])
 {
-    zmq_msg_t part[3];
     int n = 0, more = 1;
     while (more) {
         zmq_msg_t m;
@@ -319,6 +362,14 @@ static bool ingest_receive(ingest_ctx_t *x)
             zmq_msg_close(&m);
         n++;
     }
+    return n;
+}
+
+/* One message: [routing id][envelope][body]. False when there was none. */
+static bool ingest_receive(ingest_ctx_t *x)
+{
+    zmq_msg_t part[3];
+    int n = ingest_recv_parts(x, part);
     if (n == 0)
         return false;
     atomic_fetch_add(&x->c->received, 1);
@@ -339,6 +390,11 @@ static bool ingest_receive(ingest_ctx_t *x)
                    (why = ingest_admit(x, part, s)) != INGEST_OK) {
             pbarena_free(&s->base);
             s = NULL;
+        } else if (s && ingest_refused(x, s)) {
+            atomic_fetch_add(&x->c->refused, 1);
+            pbarena_free(&s->base);
+            s = NULL;
+            why = INGEST_OK;
         }
     }
     for (int i = 0; i < n && i < 3; i++)
@@ -346,7 +402,8 @@ static bool ingest_receive(ingest_ctx_t *x)
     if (result && why == INGEST_OK) /* a command result, handed over already */
         return true;
     if (!s) {
-        atomic_fetch_add(&x->c->rejected[why], 1);
+        if (why != INGEST_OK)
+            atomic_fetch_add(&x->c->rejected[why], 1);
         return true;
     }
     atomic_fetch_add(&x->c->accepted, 1);
@@ -356,6 +413,50 @@ static bool ingest_receive(ingest_ctx_t *x)
     if (x->ack_now && ingest_acks_add(x->acks, &mark) != 0)
         ingest_ack(x, mark.node, mark.started_at_us, &mark.sequence, 1);
     return true;
+}
+
+/* Read one message and discard it undecoded; with history, mark its node
+ * so its collector sends again what it has not had acknowledged. False
+ * when there was none. */
+static bool ingest_shed_one(ingest_ctx_t *x)
+{
+    zmq_msg_t part[3];
+    envelope_t env;
+    int n = ingest_recv_parts(x, part);
+    if (n == 0)
+        return false;
+    bool named = n >= 2 && !x->ack_now &&
+                 envelope_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), &env) == 0 &&
+                 env.type == ENVELOPE_SAMPLE;
+    for (int i = 0; i < n && i < 3; i++)
+        zmq_msg_close(&part[i]);
+    atomic_fetch_add(&x->c->received, 1);
+    atomic_fetch_add(&x->c->shed, 1);
+    if (named)
+        ingest_ident_shed(x->ident, env.node);
+    return true;
+}
+
+/* A read of the ROUTER; shedding once reads keep finding it full. */
+static void ingest_read(ingest_ctx_t *x)
+{
+    int i = 0;
+    while (i < INGEST_READ_BATCH && ingest_receive(x))
+        i++;
+    ingest_acks_flush(x->acks, ingest_ack, x); /* no history: one Ack per collector */
+    x->full_reads = i == INGEST_READ_BATCH ? x->full_reads + 1 : 0;
+    if (i < INGEST_READ_BATCH)
+        x->shed_quota = INGEST_READ_BATCH;
+    if (x->full_reads >= INGEST_SHED_AFTER) {
+        int shed = 0;
+        while (shed < x->shed_quota && ingest_shed_one(x))
+            shed++;
+        if (shed == x->shed_quota && x->shed_quota < INGEST_SHED_MAX)
+            x->shed_quota *= 2; /* still not empty: shed more next time */
+        x->full_reads = 0;
+    }
+    if (i < INGEST_GATHER_BELOW)
+        zclock_sleep(INGEST_GATHER_MS);
 }
 
 static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
@@ -371,79 +472,6 @@ static void ingest_monitor_event(zsock_t *mon, ingest_counters_t *c)
     zmsg_destroy(&msg);
 }
 
-/* Say at start which allowed keys cannot speak for any node. */
-static void ingest_check_allow_dir(const char *dir)
-{
-    zdir_t *d = zdir_new(dir, NULL);
-    zfile_t **files = d ? zdir_flatten(d) : NULL;
-    for (size_t i = 0; files && files[i]; i++) {
-        const char *path = zfile_filename(files[i], NULL);
-        size_t n = strlen(path);
-        if (n >= 7 && strcmp(path + n - 7, "_secret") == 0)
-            continue;
-        zcert_t *c = zcert_load(path);
-        const char *nodes = c ? zcert_meta(c, "nodes") : NULL;
-        if (c && (!nodes || !nodes[0]))
-            log_report(LOG_LEVEL_WARNING, NULL,
-                       "Write the key with \"pgvigil-collector keygen PATH NODES\", or add"
-                       " nodes = \"NAME ...\" under \"metadata\" in its public certificate.",
-                       "curve.allow_dir: the key in \"%s\" has no \"nodes\" metadata; its"
-                       " samples will be refused",
-                       path);
-        zcert_destroy(&c);
-    }
-    zdir_flatten_free(&files);
-    zdir_destroy(&d);
-}
-
-static zsock_t *ingest_router(const agg_config_t *cfg, zactor_t **auth, char *err, size_t errlen)
-{
-    zsock_t *router = zsock_new(ZMQ_ROUTER);
-    if (!router)
-        return NULL;
-    zsock_set_maxmsgsize(router, ENVELOPE_BODY_MAX_BYTES + 4096);
-    /* Per collector connection: beyond this, samples wait on the collector's
-     * side (its send_queue), not in this process. Small, because while
-     * ingest is paused (backpressure) every connection fills its queue and
-     * each queued message pins a receive buffer (ingest_budget). */
-    ingest_budget_t budget;
-    ingest_budget(cfg, &budget);
-    zsock_set_rcvhwm(router, budget.router_rcvhwm);
-    /* A collector gone silent (partition, dead host) is detected on its
-     * side by ZeroMQ heartbeats, and it reconnects at once. Here, TCP
-     * keepalive frees the dead connection: no ZeroMQ heartbeats on this
-     * socket, because with a reached receive HWM (backpressure) libzmq 4.3
-     * can abort in the engine (libzmq issue #3937). */
-    zsock_set_tcp_keepalive(router, 1);
-    zsock_set_tcp_keepalive_idle(router, INGEST_KEEPALIVE_IDLE_S);
-    zsock_set_tcp_keepalive_intvl(router, INGEST_KEEPALIVE_INTVL_S);
-    zsock_set_tcp_keepalive_cnt(router, 3);
-    if (cfg->curve_server_cert) {
-        zcert_t *cert = zcert_load(cfg->curve_server_cert);
-        if (!cert) {
-            snprintf(err, errlen, "could not load the server certificate \"%s\"", cfg->curve_server_cert);
-            zsock_destroy(&router);
-            return NULL;
-        }
-        ingest_check_allow_dir(cfg->curve_allow_dir);
-        *auth = zactor_new(zauth, NULL);
-        zstr_sendx(*auth, "CURVE", cfg->curve_allow_dir, NULL);
-        zsock_wait(*auth);
-        zcert_apply(cert, router);
-        zsock_set_curve_server(router, 1);
-        zcert_destroy(&cert);
-    }
-    for (size_t i = 0; i < cfg->ingest_count; i++) {
-        if (zsock_bind(router, "%s", cfg->ingest_endpoints[i]) < 0) {
-            snprintf(err, errlen, "could not bind \"%s\": %s", cfg->ingest_endpoints[i],
-                     zmq_strerror(zmq_errno()));
-            zsock_destroy(&router);
-            return NULL;
-        }
-    }
-    return router;
-}
-
 /* The sockets of the actor; NULL members when setting up failed. */
 typedef struct {
     zactor_t *auth;
@@ -452,7 +480,7 @@ typedef struct {
 
 static int ingest_open(ingest_socks_t *k, const ingest_args_t *a)
 {
-    if (!(k->router = ingest_router(a->cfg, &k->auth, a->err, a->errlen)))
+    if (!(k->router = ingest_router_new(a->cfg, &k->auth, a->err, a->errlen)))
         return -1;
     if (!(k->push = zsock_new(ZMQ_PUSH)))
         return -1;
@@ -491,32 +519,22 @@ static void ingest_close(ingest_socks_t *k)
 static void ingest_loop(zsock_t *pipe, ingest_socks_t *k, ingest_ctx_t *x)
 {
     zpoller_t *poller = zpoller_new(pipe, k->router, k->cmds, k->mon, NULL);
-    x->reading = true;
     if (poller && k->durable)
         zpoller_add(poller, k->durable);
     while (poller) {
         void *which = zpoller_wait(poller, ingest_queue_count(x->queue) ? INGEST_QUEUE_POLL_MS : -1);
         ingest_flush(x);
-        ingest_set_reading(x, poller, k->router);
         ingest_log_backlog(x);
         if (!which && zpoller_expired(poller)) {
             continue; /* time to retry the hand-off */
         } else if (which == k->router) {
-            /* Until the socket is empty, without asking for its events. */
-            int i = 0;
-            while (i < 1000 && x->reading && ingest_receive(x)) {
-                ingest_set_reading(x, poller, k->router);
-                i++;
-            }
-            ingest_acks_flush(x->acks, ingest_ack, x); /* no history: one Ack per collector */
-            if (i < INGEST_GATHER_BELOW)
-                zclock_sleep(INGEST_GATHER_MS);
+            ingest_read(x);
         } else if (which == k->mon) {
             ingest_monitor_event(k->mon, x->c);
         } else if (which == k->cmds) {
             ingest_command(x, zsock_resolve(k->cmds));
         } else if (which && which == k->durable) {
-            ingest_durable(x, zsock_resolve(k->durable), poller, k->router);
+            ingest_durable(x, zsock_resolve(k->durable));
         } else {
             break; /* $TERM from the pipe, or interrupted */
         }
@@ -534,7 +552,7 @@ static void ingest_actor(zsock_t *pipe, void *arg)
     ingest_ctx_t x = {.c = a->counters, .curve = a->cfg->curve_server_cert != NULL,
                       .ack_now = a->cfg->storage_dsn == NULL, .ident = ingest_ident_new(),
                       .queue = ingest_queue_new(budget.queue_bytes), .acks = ingest_acks_new(),
-                      .logged_at_us = clock_mono_us()};
+                      .logged_at_us = clock_mono_us(), .shed_quota = INGEST_READ_BATCH};
     int rc = x.ident && x.queue && x.acks ? ingest_open(&k, a) : -1;
     if (rc != 0 && !a->err[0])
         snprintf(a->err, a->errlen, "could not set up the ingest sockets: %s", zmq_strerror(zmq_errno()));

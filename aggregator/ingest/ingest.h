@@ -15,8 +15,10 @@
  * node, the newest wins), every coalesced or dropped sample counted and
  * logged once per interval, so samples never pile up without end.
  * With history nothing is coalesced away: an acknowledgement says a sample
- * is durable, so while one waits for the core ingest stops reading and
- * samples wait in the ROUTER's queue, then on the collectors.
+ * is durable, so while one waits for the core, or the store asks for
+ * backpressure, new samples are refused (the Ack's resend_from) and wait
+ * on their collectors, which send them again a second later; the ROUTER
+ * is read all the time (ingest.c says why).
  * Everything malformed is counted and dropped; nothing a peer sends can make
  * it exit. Counters are atomics, read lock-free by HTTP.
  *
@@ -27,8 +29,7 @@
  * tells ingest (STORE_DURABLE_ENDPOINT) which samples are durable and ingest
  * sends each collector an ACK (pgvigil.Ack) on the connection that last
  * delivered an accepted sample of its node; without one, a sample is
- * acknowledged when accepted. When the store asks for backpressure, ingest
- * stops reading the ROUTER until it may resume.
+ * acknowledged when accepted.
  */
 #ifndef PGVIGIL_INGEST_H
 #define PGVIGIL_INGEST_H
@@ -45,13 +46,12 @@
 /* How the inbound budget is spent (bytes estimated per decoded sample,
  * ingest_queue_cost()): a quarter for the hand-off queue (its send and
  * receive ends, pointers to decoded samples), half for the coalescing queue,
- * and the ROUTER's queue of each collector connection at most 10 messages
- * (a collector sends about one a second; beyond that it waits on its side,
- * and ingest reads continuously, so the queue stays short; while ingest is
- * paused by backpressure each queued message pins a receive buffer). */
+ * and the ROUTER's queue of each collector connection unbounded inside
+ * libzmq (a bound there can abort the process, ingest.c says why) but kept
+ * short by ingest, which reads continuously and sheds when it cannot keep
+ * up. */
 typedef struct {
     int handoff_hwm;     /* ZMQ_SNDHWM of ingest's PUSH and ZMQ_RCVHWM of the core's PULL */
-    int router_rcvhwm;   /* ZMQ_RCVHWM of the ingest ROUTER, per connection */
     size_t queue_bytes;  /* the coalescing queue */
 } ingest_budget_t;
 
@@ -92,6 +92,8 @@ typedef struct {
     atomic_uint_fast64_t unauthenticated;               /* CURVE handshakes refused */
     atomic_uint_fast64_t bytes;
     atomic_uint_fast64_t acked; /* samples acknowledged to their collectors */
+    atomic_uint_fast64_t refused; /* with history: not taken now, the collector sends them again */
+    atomic_uint_fast64_t shed;    /* read undecoded and discarded while ingest could not keep up */
     atomic_bool paused;         /* the store asked for backpressure */
     atomic_uint_fast64_t coalesced; /* replaced by a newer sample of their node */
     atomic_uint_fast64_t dropped;   /* accepted, then evicted to stay within the budget */

@@ -21,6 +21,9 @@ typedef struct {
     int64_t last_us;
     uint8_t route[INGEST_IDENT_ROUTE_MAX];
     size_t route_len;
+    bool refusing, shed;
+    int64_t refused_started_at_us, refused_told_us;
+    uint64_t refused_from, refused_max; /* the refused sequence; the highest seen since */
 } ingest_ident_node_t;
 
 struct ingest_ident {
@@ -121,6 +124,53 @@ ingest_reject_t ingest_ident_check(ingest_ident_t *self, const char *node, const
         n->last_seq = sequence;
     n->last_us = now_us;
     return INGEST_OK;
+}
+
+void ingest_ident_refuse(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
+                         int64_t now_us)
+{
+    ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
+    if (!n)
+        return;
+    n->refusing = true;
+    n->refused_started_at_us = started_at_us;
+    n->refused_from = n->refused_max = sequence;
+    n->refused_told_us = now_us;
+}
+
+bool ingest_ident_refusing(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
+                           int64_t now_us, uint64_t *remind_from)
+{
+    *remind_from = 0;
+    ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
+    if (!n || !n->refusing)
+        return false;
+    if (started_at_us != n->refused_started_at_us || sequence <= n->refused_max) {
+        n->refusing = false; /* a new process, or the collector went back */
+        return false;
+    }
+    n->refused_max = sequence;
+    if (now_us - n->refused_told_us >= INGEST_IDENT_REMIND_US) {
+        n->refused_told_us = now_us;
+        *remind_from = n->refused_from;
+    }
+    return true;
+}
+
+void ingest_ident_shed(ingest_ident_t *self, const char *node)
+{
+    ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
+    if (n)
+        n->shed = true;
+}
+
+bool ingest_ident_take_shed(ingest_ident_t *self, const char *node)
+{
+    ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
+    if (!n || !n->shed)
+        return false;
+    n->shed = false;
+    return true;
 }
 
 void ingest_ident_set_route(ingest_ident_t *self, const char *node, const void *id, size_t len)

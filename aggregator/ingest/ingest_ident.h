@@ -17,6 +17,12 @@
  * start. A forged sample with sequence 2^62 is therefore refused instead of
  * turning every later real sample into a "duplicate".
  *
+ * Refusal: with history, a sample ingest cannot take now is refused, and
+ * so is every later sample of its source (taking one would let its
+ * acknowledgement cover the refused one), until the collector goes back
+ * and sends the refused one again: a sample at or below the highest
+ * sequence seen since the refusal, or one from a new process, ends it.
+ *
  * Routes: the ROUTER id of the connection that last delivered an accepted
  * message for a node, so acknowledgements and commands reach the collector
  * that really speaks for it (not whoever claims its name as an identity).
@@ -49,6 +55,23 @@ bool ingest_ident_key_allows(const char *nodes, const char *node);
 ingest_reject_t ingest_ident_check(ingest_ident_t *self, const char *node, const char *key,
                                    int64_t started_at_us, uint64_t sequence, uint32_t interval_ms,
                                    int64_t now_us);
+
+/* Refuse sequence of a source of node and everything after it. */
+void ingest_ident_refuse(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
+                         int64_t now_us);
+
+/* Whether an admitted sample falls under a refusal of its source (drop it);
+ * a sample that went back ends the refusal. When the refusal was last told
+ * to the collector more than INGEST_IDENT_REMIND_US ago, *remind_from is
+ * set to the refused sequence (tell it again), else to 0. */
+#define INGEST_IDENT_REMIND_US 5000000
+bool ingest_ident_refusing(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
+                           int64_t now_us, uint64_t *remind_from);
+
+/* A message of node was shed unread (a known node only); the next call of
+ * take_shed says so once. */
+void ingest_ident_shed(ingest_ident_t *self, const char *node);
+bool ingest_ident_take_shed(ingest_ident_t *self, const char *node);
 
 /* Remember / look up the route (ROUTER id) of a node's collector. */
 void ingest_ident_set_route(ingest_ident_t *self, const char *node, const void *id, size_t len);

@@ -301,7 +301,7 @@ static void store_full_log(store_state_t *st)
                "the history spool cannot grow: %zu rows wait in memory%s; samples are"
                " acknowledged to collectors only once stored, so nothing is lost",
                zlistx_size(st->memory),
-               st->paused ? " (at storage.memory_rows: ingest paused)" : "");
+               st->paused ? " (at storage.memory_rows: new samples are refused, collectors keep them)" : "");
 }
 
 /* One record from a writer: into memory or (keeping order) the spool.

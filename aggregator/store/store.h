@@ -74,7 +74,7 @@ typedef struct {
     uint64_t rows_quarantined, marks_durable;
     uint64_t batches_direct;    /* committed by COPY straight into their tables */
     uint64_t batch_conflicts;   /* found a row stored already: staged + ON CONFLICT for a while */
-    bool backpressure; /* spool full and memory at memory_rows: ingest paused */
+    bool backpressure; /* spool full and memory at memory_rows: new samples refused */
 } store_stats_t;
 void store_stats(store_t *self, store_stats_t *out);
 

@@ -55,11 +55,25 @@ def _ok(url):
         return False
 
 
-def load_run(d, agg, ingest, base, rate=0):
+def acked_summary(out):
+    """The per-node lines of pgvigil-ingest-load --acked, summed."""
+    rows = [tuple(int(x) for x in m.groups())
+            for m in re.finditer(r"node \S+ sent (\d+) unacked (\d+) dropped (\d+)", out)]
+    return "%d nodes sent %d samples, %d left unacknowledged, %d dropped" % (
+        len(rows), sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows))
+
+
+def load_run(d, agg, ingest, base, rate=0, acked=False):
+    """With history the generator delivers like collectors (--acked): it
+    keeps every sample until acknowledged and sends refused ones again, so
+    the figure is what is stored, not what was offered."""
     m0, c0, t0 = metrics(base), cpu_seconds(agg.proc.pid), time.monotonic()
-    out = subprocess.run([binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(NODES),
-                          "--rate", str(rate), "--seconds", str(SECONDS_PER_RUN)],
+    cmd = [binary("pgvigil-ingest-load"), "--endpoint", ingest, "--nodes", str(NODES),
+           "--rate", str(rate or (200000 if acked else 0)), "--seconds", str(SECONDS_PER_RUN)]
+    out = subprocess.run(cmd + (["--acked"] if acked else []),
                          stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    if acked:
+        out = acked_summary(out)
     # sustained: everything the generator sent has been applied by the core,
     # or (storage off, the core behind) coalesced or dropped by ingest
     def settled(m):
@@ -146,12 +160,12 @@ def main():
     hist.psql("primary", "CREATE DATABASE pgvigil")
     dsn = "host=127.0.0.1 port=%d user=postgres dbname=pgvigil" % hist.port("primary")
     agg, ingest, base = start_aggregator(d, "agg-store", dsn)
-    r = load_run(d, agg, ingest, base)
+    r = load_run(d, agg, ingest, base, acked=True)
     print("history persisted: %s; sustained %.0f samples/s; %.0f rows/s written (drained %.1f s after the run);"
           " aggregator %.2f cores; peak RSS %.1f MB"
           % (r["generator"], r["accepted_per_s"], r["rows_written_per_s"], r["drain_s"], r["cpu_cores"],
              r["peak_rss_mb"]))
-    r = load_run(d, agg, ingest, base, rate=20000)
+    r = load_run(d, agg, ingest, base, rate=20000, acked=True)
     print("history persisted at 20,000 samples/s offered: accepted %.0f/s, %.0f rows/s written,"
           " backlog drained %.1f s after the run" % (r["accepted_per_s"], r["rows_written_per_s"], r["drain_s"]))
     agg.stop()

@@ -10,6 +10,7 @@ every node exactly once.
 import os
 import re
 import signal
+import subprocess
 import time
 
 from pgvigil_base import metric
@@ -25,6 +26,20 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+class SmallTmpfs:
+    """A tmpfs of `size` ("2m") mounted on a fresh directory at `path`, for
+    a spool that fills (needs root); unmount() removes it."""
+
+    def __init__(self, size):
+        self.dir = TestDir(prefix="pgvigil-tmpfs-")
+        self.path = self.dir.path
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", self.path], check=True, timeout=10)
+
+    def unmount(self):
+        subprocess.run(["umount", self.path], timeout=30)
+        self.dir.remove()
 
 
 class FaultStack:
@@ -101,6 +116,14 @@ class FaultStack:
         return made
 
     # ---- history ----
+    def history(self, allow):
+        """Let the aggregator reach its history database, or hold it away
+        (connections refused, those open terminated)."""
+        self.pg.psql("primary", "ALTER DATABASE pgvigil ALLOW_CONNECTIONS %s" % ("true" if allow else "false"))
+        if not allow:
+            self.pg.psql("primary", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE datname = 'pgvigil'")
+
     def sql(self, query):
         return self.pg.psql("primary", query, dbname="pgvigil")
 

@@ -17,8 +17,8 @@ import subprocess
 import time
 import unittest
 
-from faultlib import FaultStack, metric, rss_kb
-from pgvigil_harness import TestDir, binary, wait_for
+from faultlib import FaultStack, SmallTmpfs, metric, rss_kb
+from pgvigil_harness import binary, wait_for
 
 OUTAGE_S = 60
 NODES, RATE = 50, 300
@@ -36,22 +36,12 @@ def sanitized():
 @unittest.skipUnless(os.geteuid() == 0, "mounting the 2 MB tmpfs needs root")
 class SpoolFullTest(unittest.TestCase):
     def setUp(self):
-        self.mnt = TestDir(prefix="pgvigil-tmpfs-")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", self.mnt.path], check=True, timeout=10)
-
-    def tearDown(self):
-        subprocess.run(["umount", self.mnt.path], timeout=30)
-        self.mnt.remove()
-
-    def history(self, st, allow):
-        st.pg.psql("primary", "ALTER DATABASE pgvigil ALLOW_CONNECTIONS %s" % ("true" if allow else "false"))
-        if not allow:
-            st.pg.psql("primary", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                  " WHERE datname = 'pgvigil'")
+        self.tmpfs = SmallTmpfs("2m")
+        self.addCleanup(self.tmpfs.unmount)
 
     def outage(self, st):
         """Hold the history database away; (paused seen, RSS when paused, peak RSS)."""
-        self.history(st, False)
+        st.history(False)
         began, paused_rss, peak = time.monotonic(), 0, 0
         while time.monotonic() - began < OUTAGE_S:
             rss = rss_kb(st.agg.proc.pid)
@@ -62,7 +52,7 @@ class SpoolFullTest(unittest.TestCase):
         return paused_rss, peak
 
     def test_full_spool_applies_backpressure_and_loses_nothing(self):
-        st = FaultStack(collectors=0, memory_rows=MEMORY_ROWS, spool_dir=self.mnt.path)
+        st = FaultStack(collectors=0, memory_rows=MEMORY_ROWS, spool_dir=self.tmpfs.path)
         load = None
         try:
             st.start_aggregator()
@@ -73,7 +63,7 @@ class SpoolFullTest(unittest.TestCase):
             wait_for(lambda: (metric(st.base, "pgvigil_store_samples_durable_total") or 0) > 500, 30,
                      what="samples stored")
             paused_rss, peak = self.outage(st)
-            spool_bytes = os.path.getsize(os.path.join(self.mnt.path, "aggregator.spool"))
+            spool_bytes = os.path.getsize(os.path.join(self.tmpfs.path, "aggregator.spool"))
             print("outage %d s: spool %d bytes, RSS %d kB when paused, peak %d kB"
                   % (OUTAGE_S, spool_bytes, paused_rss, peak))
             self.assertTrue(paused_rss, "the spool never filled: the test proves nothing")
@@ -85,11 +75,11 @@ class SpoolFullTest(unittest.TestCase):
             logs = st.aggregator_logs()
             self.assertNotIn("are lost", logs)
             full_lines = sum(logs.count(s) for s in ("spool cannot grow", "could not write the spool",
-                                                      "could not fsync the spool", "ingest paused"))
+                                                      "could not fsync the spool", "new samples are refused"))
             print("log lines about the full spool: %d in %d s" % (full_lines, OUTAGE_S))
             self.assertLessEqual(full_lines, 1 + OUTAGE_S // 60, logs[-3000:])
             st.start_aggregator(wait_store=False)
-            self.history(st, True)
+            st.history(True)
             out, err = load.communicate(timeout=OUTAGE_S + 300)
             self.assertEqual(load.returncode, 0, err)
             made = st.load_made(self, out, NODES)
