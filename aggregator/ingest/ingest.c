@@ -14,17 +14,17 @@
  * queue at the high-water mark) is reset by its peer and input resumes
  * with a heartbeat PING still buffered (stream_engine_base.cpp,
  * !_io_error) — one burst of messages and PINGs followed by a reset did
- * it. So the ROUTER has no receive high-water mark (ingest_router.c) and
- * is read all the time, whatever the backpressure, and memory is bounded here instead:
- * after INGEST_SHED_AFTER full reads in a row (the socket never ran dry)
- * ingest sheds: it reads messages without decoding them, as many as one
- * read took at first and twice as many each time the socket is still not
- * empty after, so the queues inside libzmq cannot grow faster than ingest
- * can empty them, and no more is shed than it takes to keep up. With history nothing may be lost that way: a shed
- * sample's node is marked, and its collector is told to send everything
- * unacknowledged again (ingest_refused). A sample that cannot be taken
- * now is refused the same way: the collector keeps it and sends it again
- * a moment later.
+ * it. So the ROUTER has no receive high-water mark (ingest_router.c)
+ * and is read all the time, whatever the backpressure, and memory is
+ * bounded here instead: after INGEST_SHED_AFTER full reads in a row (the
+ * socket never ran dry) ingest sheds: it reads messages without decoding
+ * them, as many as one read took at first and twice as many each time the
+ * socket is still not empty after, so the queues inside libzmq cannot grow
+ * faster than ingest can empty them, and no more is shed than it takes to
+ * keep up. With history nothing may be lost that way: a shed sample's node
+ * is marked, and its collector is told to send everything unacknowledged
+ * again (ingest_refused). A sample that cannot be taken now is refused the
+ * same way: the collector keeps it and sends it again a moment later.
  *
  * A fleet of collectors each sending once a second arrives one message at a
  * time: woken for each, this thread and the core would each pay a wake-up
@@ -180,21 +180,21 @@ static void ingest_tell_refused(ingest_ctx_t *x, const char *node, int64_t start
 static bool ingest_refused(ingest_ctx_t *x, const Pgvigil__Sample *s)
 {
     int64_t now = clock_mono_us();
-    uint64_t remind = 0;
-    if (ingest_ident_refusing(x->ident, s->node, s->collector_started_at_us, s->sequence, now, &remind)) {
+    bool remind = false;
+    uint64_t from = 0;
+    if (ingest_ident_refusing(x->ident, s->node, s->collector_started_at_us, s->sequence, now, &remind, &from)) {
         if (remind)
-            ingest_tell_refused(x, s->node, s->collector_started_at_us, remind);
+            ingest_tell_refused(x, s->node, s->collector_started_at_us, from);
         return true;
     }
-    if (ingest_ident_take_shed(x->ident, s->node)) { /* some went unread: everything again */
-        ingest_ident_refuse(x->ident, s->node, s->collector_started_at_us, s->sequence, now);
-        ingest_tell_refused(x, s->node, s->collector_started_at_us, 0);
-        return true;
-    }
-    if (x->ack_now || (!x->paused && ingest_queue_count(x->queue) == 0))
+    if (ingest_ident_take_shed(x->ident, s->node))
+        from = 0; /* some of its samples went unread: everything unacknowledged again */
+    else if (x->ack_now || (!x->paused && ingest_queue_count(x->queue) == 0))
         return false;
-    ingest_ident_refuse(x->ident, s->node, s->collector_started_at_us, s->sequence, now);
-    ingest_tell_refused(x, s->node, s->collector_started_at_us, s->sequence);
+    else
+        from = s->sequence;
+    ingest_ident_refuse(x->ident, s->node, s->collector_started_at_us, s->sequence, from, now);
+    ingest_tell_refused(x, s->node, s->collector_started_at_us, from);
     return true;
 }
 

@@ -23,7 +23,7 @@ typedef struct {
     size_t route_len;
     bool refusing, shed;
     int64_t refused_started_at_us, refused_told_us;
-    uint64_t refused_from, refused_max; /* the refused sequence; the highest seen since */
+    uint64_t refused_from, refused_max; /* what the collector was told to resend from; the highest seen since */
 } ingest_ident_node_t;
 
 struct ingest_ident {
@@ -127,21 +127,22 @@ ingest_reject_t ingest_ident_check(ingest_ident_t *self, const char *node, const
 }
 
 void ingest_ident_refuse(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
-                         int64_t now_us)
+                         uint64_t resend_from, int64_t now_us)
 {
     ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
     if (!n)
         return;
     n->refusing = true;
     n->refused_started_at_us = started_at_us;
-    n->refused_from = n->refused_max = sequence;
+    n->refused_from = resend_from;
+    n->refused_max = sequence;
     n->refused_told_us = now_us;
 }
 
 bool ingest_ident_refusing(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
-                           int64_t now_us, uint64_t *remind_from)
+                           int64_t now_us, bool *remind, uint64_t *resend_from)
 {
-    *remind_from = 0;
+    *remind = false;
     ingest_ident_node_t *n = zhashx_lookup(self->nodes, node);
     if (!n || !n->refusing)
         return false;
@@ -152,7 +153,8 @@ bool ingest_ident_refusing(ingest_ident_t *self, const char *node, int64_t start
     n->refused_max = sequence;
     if (now_us - n->refused_told_us >= INGEST_IDENT_REMIND_US) {
         n->refused_told_us = now_us;
-        *remind_from = n->refused_from;
+        *remind = true;
+        *resend_from = n->refused_from;
     }
     return true;
 }

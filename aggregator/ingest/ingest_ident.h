@@ -56,17 +56,19 @@ ingest_reject_t ingest_ident_check(ingest_ident_t *self, const char *node, const
                                    int64_t started_at_us, uint64_t sequence, uint32_t interval_ms,
                                    int64_t now_us);
 
-/* Refuse sequence of a source of node and everything after it. */
+/* Refuse sequence of a source of node and everything after it; the
+ * collector was told to send again from resend_from (sequence, or 0 for
+ * everything it has not had acknowledged). */
 void ingest_ident_refuse(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
-                         int64_t now_us);
+                         uint64_t resend_from, int64_t now_us);
 
 /* Whether an admitted sample falls under a refusal of its source (drop it);
- * a sample that went back ends the refusal. When the refusal was last told
- * to the collector more than INGEST_IDENT_REMIND_US ago, *remind_from is
- * set to the refused sequence (tell it again), else to 0. */
+ * a sample that went back ends the refusal. *remind says whether the
+ * refusal was last told to the collector more than INGEST_IDENT_REMIND_US
+ * ago (tell it again: send again from *resend_from). */
 #define INGEST_IDENT_REMIND_US 5000000
 bool ingest_ident_refusing(ingest_ident_t *self, const char *node, int64_t started_at_us, uint64_t sequence,
-                           int64_t now_us, uint64_t *remind_from);
+                           int64_t now_us, bool *remind, uint64_t *resend_from);
 
 /* A message of node was shed unread (a known node only); the next call of
  * take_shed says so once. */

@@ -82,36 +82,51 @@ static void test_refusal_lasts_until_the_collector_goes_back(void **state)
     (void)state;
     ingest_ident_t *id = ingest_ident_new();
     int64_t started = T0 - 60 * SEC;
-    uint64_t remind = 99;
+    bool remind = true;
+    uint64_t from = 99;
     for (uint64_t q = 1; q <= 10; q++)
         assert_int_equal(ingest_ident_check(id, "db-1", "", started, q, 1000, T0), INGEST_OK);
-    assert_false(ingest_ident_refusing(id, "db-1", started, 10, T0, &remind));
-    assert_int_equal(remind, 0);
-    ingest_ident_refuse(id, "db-1", started, 10, T0);
+    assert_false(ingest_ident_refusing(id, "db-1", started, 10, T0, &remind, &from));
+    assert_false(remind);
+    ingest_ident_refuse(id, "db-1", started, 10, 10, T0);
     /* What was already on its way is refused too, without a reminder yet. */
     for (uint64_t q = 11; q <= 14; q++) {
-        assert_true(ingest_ident_refusing(id, "db-1", started, q, T0 + SEC, &remind));
-        assert_int_equal(remind, 0);
+        assert_true(ingest_ident_refusing(id, "db-1", started, q, T0 + SEC, &remind, &from));
+        assert_false(remind);
     }
     /* Another node is not concerned. */
-    assert_false(ingest_ident_refusing(id, "db-2", started, 11, T0 + SEC, &remind));
+    assert_false(ingest_ident_refusing(id, "db-2", started, 11, T0 + SEC, &remind, &from));
     /* A collector that did not hear is told again, after a while. */
-    assert_true(ingest_ident_refusing(id, "db-1", started, 15, T0 + 6 * SEC, &remind));
-    assert_int_equal(remind, 10);
-    assert_true(ingest_ident_refusing(id, "db-1", started, 16, T0 + 7 * SEC, &remind));
-    assert_int_equal(remind, 0);
+    assert_true(ingest_ident_refusing(id, "db-1", started, 15, T0 + 6 * SEC, &remind, &from));
+    assert_true(remind);
+    assert_int_equal(from, 10);
+    assert_true(ingest_ident_refusing(id, "db-1", started, 16, T0 + 7 * SEC, &remind, &from));
+    assert_false(remind);
     /* It goes back to the refused one: the refusal ends. */
-    assert_false(ingest_ident_refusing(id, "db-1", started, 10, T0 + 8 * SEC, &remind));
-    assert_false(ingest_ident_refusing(id, "db-1", started, 11, T0 + 8 * SEC, &remind));
+    assert_false(ingest_ident_refusing(id, "db-1", started, 10, T0 + 8 * SEC, &remind, &from));
+    assert_false(ingest_ident_refusing(id, "db-1", started, 11, T0 + 8 * SEC, &remind, &from));
     /* Going back to a later one (the refused one fell out of its queue)
      * ends it as well: anything at or below the highest seen. */
-    ingest_ident_refuse(id, "db-1", started, 20, T0 + 9 * SEC);
-    assert_true(ingest_ident_refusing(id, "db-1", started, 21, T0 + 9 * SEC, &remind));
-    assert_true(ingest_ident_refusing(id, "db-1", started, 22, T0 + 9 * SEC, &remind));
-    assert_false(ingest_ident_refusing(id, "db-1", started, 22, T0 + 10 * SEC, &remind));
+    ingest_ident_refuse(id, "db-1", started, 20, 20, T0 + 9 * SEC);
+    assert_true(ingest_ident_refusing(id, "db-1", started, 21, T0 + 9 * SEC, &remind, &from));
+    assert_true(ingest_ident_refusing(id, "db-1", started, 22, T0 + 9 * SEC, &remind, &from));
+    assert_false(ingest_ident_refusing(id, "db-1", started, 22, T0 + 10 * SEC, &remind, &from));
+    /* After samples were shed the collector is told to send everything
+     * unacknowledged (0), and reminded of that, not of the sequence seen. */
+    ingest_ident_refuse(id, "db-1", started, 25, 0, T0 + 10 * SEC);
+    assert_true(ingest_ident_refusing(id, "db-1", started, 26, T0 + 16 * SEC, &remind, &from));
+    assert_true(remind);
+    assert_int_equal(from, 0);
+    assert_false(ingest_ident_refusing(id, "db-1", started, 23, T0 + 17 * SEC, &remind, &from));
+    /* A shed message marks a known node once; an unknown name marks nothing. */
+    ingest_ident_shed(id, "db-9");
+    assert_false(ingest_ident_take_shed(id, "db-9"));
+    ingest_ident_shed(id, "db-1");
+    assert_true(ingest_ident_take_shed(id, "db-1"));
+    assert_false(ingest_ident_take_shed(id, "db-1"));
     /* A new process is never held by its predecessor's refusal. */
-    ingest_ident_refuse(id, "db-1", started, 30, T0 + 11 * SEC);
-    assert_false(ingest_ident_refusing(id, "db-1", T0 + 11 * SEC, 31, T0 + 12 * SEC, &remind));
+    ingest_ident_refuse(id, "db-1", started, 30, 30, T0 + 11 * SEC);
+    assert_false(ingest_ident_refusing(id, "db-1", T0 + 11 * SEC, 31, T0 + 12 * SEC, &remind, &from));
     ingest_ident_destroy(&id);
 }
 
