@@ -19,6 +19,7 @@
 #include "publish.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -296,9 +297,14 @@ static void publish_refused(publish_t *self, publish_peer_t *p, uint64_t from, u
     p->refused++;
     int64_t now = zclock_mono();
     if (!p->last_refused_log_ms || now - p->last_refused_log_ms > 60000) {
-        log_warning("aggregator %s is behind and refused sample %" PRIu64 ": sending again in %.1f s"
+        char what[64];
+        if (from)
+            snprintf(what, sizeof what, "refused sample %" PRIu64, from);
+        else
+            snprintf(what, sizeof what, "could not read some samples");
+        log_warning("aggregator %s is behind and %s: sending again in %.1f s"
                     " (%" PRIu64 " refusals so far; the samples are kept meanwhile)",
-                    p->endpoint, from, (double)(p->hold_until_ms - now) / 1000, p->refused);
+                    p->endpoint, what, (double)(p->hold_until_ms - now) / 1000, p->refused);
         p->last_refused_log_ms = now;
     }
 }
