@@ -35,6 +35,7 @@
 #include "log.h"
 
 #define CLUSTER_PLACE_MS 50
+#define CLUSTER_FLOORS_RETRY_US (5 * 1000000LL) /* floors unread (database away): read again after */
 
 struct cluster {
     zactor_t *actor;
@@ -180,6 +181,8 @@ static int cluster_recover_epochs(cluster_actor_t *a, bool lost)
     int n = cluster_epoch_load(a->floors, cluster_floor_seen, a);
     if (n >= 0)
         a->floors_loaded = true;
+    else
+        a->floors_retry_us = clock_mono_us() + CLUSTER_FLOORS_RETRY_US;
     if (lost)
         log_warning("cluster: Redis at %s lost its data; epoch floors of %d clusters restored "
                     "from the history database", cluster_redis_master(a->redis), n < 0 ? 0 : n);
@@ -262,8 +265,13 @@ static int cluster_ensure_redis(cluster_actor_t *a)
         cluster_fence_set_master(a->fence, cluster_redis_master(a->redis));
         log_info("cluster: connected to the Redis master at %s", cluster_redis_master(a->redis));
     }
+    /* Recovery raises one Redis counter per known cluster: only when
+     * something changed, or when floors still to be read may be readable
+     * now — not on every call while the database is away (every 50 ms at
+     * thousands of clusters kept this thread from placing anything). */
     int lost = cluster_ops_run_token(a->redis, a->run_token);
-    if (lost < 0 || ((lost || fresh || !a->floors_loaded) && cluster_recover_epochs(a, lost == 1) != 0)) {
+    bool reload = !a->floors_loaded && clock_mono_us() >= a->floors_retry_us;
+    if (lost < 0 || ((lost || fresh || reload) && cluster_recover_epochs(a, lost == 1) != 0)) {
         cluster_lost_redis(a, "the Redis master stopped answering");
         return -1;
     }
@@ -315,27 +323,48 @@ static int cluster_renew(cluster_actor_t *a, bool renew)
 /* Another aggregator acquired a cluster we hold (its member list was behind
  * ours for a moment): its epoch fences ours. While the members say the
  * cluster is ours, acquire it again, above that epoch. */
+static int cluster_check_one(cluster_actor_t *a, cluster_entry_t *e, uint64_t current)
+{
+    uint64_t epoch;
+    if (current <= e->held)
+        return 0;
+    int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, e->id);
+    if (!cluster_is_self(a, owner))
+        return 0; /* the next placement releases it */
+    if (cluster_ops_acquire(a->redis, e->id, current, &epoch) != 0)
+        return -1;
+    log_info("cluster: epoch %" PRIu64 " of cluster %" PRIu64 " was superseded by %" PRIu64
+             " elsewhere; owned again under %" PRIu64, e->held, e->id, current, epoch);
+    e->held = e->floor = epoch;
+    cluster_epoch_record(a->floors, e->id, epoch, a->cfg->name);
+    cluster_fence_acquire(a->fence, e->id, epoch);
+    cluster_owner_event(a, e->id, epoch, "renewed");
+    return 0;
+}
+
+/* The held clusters' counters, CLUSTER_OPS_EPOCHS_MAX to a round trip (at
+ * thousands of clusters, one GET each every heartbeat kept this thread
+ * busy most of the time). */
 static int cluster_check_epochs(cluster_actor_t *a)
 {
-    for (cluster_entry_t *e = zhashx_first(a->known); e; e = zhashx_next(a->known)) {
-        uint64_t current = 0, epoch;
-        if (!e->held)
-            continue;
-        if (cluster_ops_epoch(a->redis, e->id, &current) != 0)
-            return -1;
-        if (current <= e->held)
-            continue;
-        int owner = cluster_hrw_owner((const char *const *)a->members, a->member_count, e->id);
-        if (!cluster_is_self(a, owner))
-            continue; /* the next placement releases it */
-        if (cluster_ops_acquire(a->redis, e->id, current, &epoch) != 0)
-            return -1;
-        log_info("cluster: epoch %" PRIu64 " of cluster %" PRIu64 " was superseded by %" PRIu64
-                 " elsewhere; owned again under %" PRIu64, e->held, e->id, current, epoch);
-        e->held = e->floor = epoch;
-        cluster_epoch_record(a->floors, e->id, epoch, a->cfg->name);
-        cluster_fence_acquire(a->fence, e->id, epoch);
-        cluster_owner_event(a, e->id, epoch, "renewed");
+    cluster_entry_t *batch[CLUSTER_OPS_EPOCHS_MAX];
+    uint64_t ids[CLUSTER_OPS_EPOCHS_MAX], current[CLUSTER_OPS_EPOCHS_MAX];
+    size_t n = 0;
+    cluster_entry_t *e = zhashx_first(a->known);
+    while (e || n) {
+        if (e && e->held) {
+            batch[n] = e;
+            ids[n++] = e->id;
+        }
+        e = e ? zhashx_next(a->known) : NULL;
+        if (n == CLUSTER_OPS_EPOCHS_MAX || (!e && n)) {
+            if (cluster_ops_epochs(a->redis, ids, n, current) != 0)
+                return -1;
+            for (size_t i = 0; i < n; i++)
+                if (cluster_check_one(a, batch[i], current[i]) != 0)
+                    return -1;
+            n = 0;
+        }
     }
     return 0;
 }

@@ -44,6 +44,7 @@ typedef struct {
     cluster_state_t state;
     unsigned generation;          /* of the Redis connection last seen */
     bool floors_loaded, pending;
+    int64_t floors_retry_us; /* monotonic: the floors are not read again before */
     json_t *open_alerts;          /* read once per placement pass, when something is acquired */
     bool open_alerts_read;
     int watch_fd;

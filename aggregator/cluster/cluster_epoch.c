@@ -92,6 +92,8 @@ static void cluster_epoch_failed(cluster_epoch_t *self, PGresult *r, const char 
 
 int cluster_epoch_load(cluster_epoch_t *self, cluster_epoch_fn *fn, void *arg)
 {
+    if (!self->dsn)
+        return 0; /* no database: no floors to read */
     PGconn *c = cluster_epoch_conn(self);
     if (!c)
         return -1;

@@ -27,8 +27,8 @@ void cluster_epoch_destroy(cluster_epoch_t **self_p);
 /* Called for each recorded cluster by cluster_epoch_load. */
 typedef void(cluster_epoch_fn)(uint64_t cluster_id, uint64_t epoch, void *arg);
 
-/* Read every floor. Returns the number of rows, or -1 if the database could
- * not be asked (fn not called). */
+/* Read every floor. Returns the number of rows (0 without a database), or
+ * -1 if the database could not be asked (fn not called). */
 int cluster_epoch_load(cluster_epoch_t *self, cluster_epoch_fn *fn, void *arg);
 
 /* Record that owner acquired cluster_id under epoch (kept if higher).

@@ -198,17 +198,28 @@ int cluster_ops_raise(cluster_redis_t *r, uint64_t cluster_id, uint64_t epoch)
     return cluster_ops_eval(r, cluster_ops_raise_lua, 1, ka, 1, &v);
 }
 
-int cluster_ops_epoch(cluster_redis_t *r, uint64_t cluster_id, uint64_t *epoch)
+int cluster_ops_epochs(cluster_redis_t *r, const uint64_t *cluster_ids, size_t n, uint64_t *epochs)
 {
-    char key[64];
-    cluster_ops_epoch_key(cluster_id, key, sizeof key);
-    const char *argv[] = {"GET", key};
-    redisReply *rep = cluster_ops_cmd(r, 2, argv);
+    char keys[CLUSTER_OPS_EPOCHS_MAX][48];
+    const char *argv[CLUSTER_OPS_EPOCHS_MAX + 1] = {"MGET"};
+    if (n == 0)
+        return 0;
+    if (n > CLUSTER_OPS_EPOCHS_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        cluster_ops_epoch_key(cluster_ids[i], keys[i], sizeof keys[i]);
+        argv[i + 1] = keys[i];
+    }
+    redisReply *rep = cluster_ops_cmd(r, (int)n + 1, argv);
     if (!rep)
         return -1;
-    *epoch = rep->type == REDIS_REPLY_STRING ? strtoull(rep->str, NULL, 10) : 0;
+    int rc = rep->type == REDIS_REPLY_ARRAY && rep->elements == n ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *e = rep->element[i];
+        epochs[i] = e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10) : 0;
+    }
     freeReplyObject(rep);
-    return 0;
+    return rc;
 }
 
 int cluster_ops_run_token(cluster_redis_t *r, char *known)

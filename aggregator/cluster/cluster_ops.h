@@ -39,8 +39,10 @@ void cluster_ops_free_names(char **names, size_t count);
 int cluster_ops_acquire(cluster_redis_t *r, uint64_t cluster_id, uint64_t floor, uint64_t *epoch);
 /* Raise epoch:<cluster> to at least epoch. */
 int cluster_ops_raise(cluster_redis_t *r, uint64_t cluster_id, uint64_t epoch);
-/* The current epoch:<cluster> (0 when missing). */
-int cluster_ops_epoch(cluster_redis_t *r, uint64_t cluster_id, uint64_t *epoch);
+/* The current epoch:<cluster> of n clusters in one round trip (MGET; 0
+ * when missing) into epochs[]. 0 or -1. */
+#define CLUSTER_OPS_EPOCHS_MAX 512
+int cluster_ops_epochs(cluster_redis_t *r, const uint64_t *cluster_ids, size_t n, uint64_t *epochs);
 
 /* Compare the run token with *known (size CLUSTER_OPS_TOKEN); sets it when
  * missing. Returns 1 when Redis lost its data since *known was seen (known

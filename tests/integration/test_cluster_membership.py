@@ -122,5 +122,30 @@ class ClusterMembershipTest(unittest.TestCase):
         self.assertEqual(heir.claim(c, "alert/1/resolved/webhook")["result"], "done")  # delivered now
 
 
+class ManyClustersTest(unittest.TestCase):
+    """Thousands of clusters are held within seconds, also without a history
+    database. Without one the epoch floors could never be read, and every
+    placement pass (every 50 ms) raised one Redis counter per held cluster
+    first: at 2,000 clusters the thread did little else, and a fleet of
+    6,667 had 1,699 held after 94 s."""
+
+    def tearDown(self):
+        cleanup_all()
+        self.assertEqual(SANITIZER_REPORTS, [])
+
+    def test_three_thousand_clusters_held_within_seconds(self):
+        d = TestDir(prefix="pgvigil-cluster-")
+        redis = Redis(d)
+        probe = ClusterProbe(d, "agg-1", redis=redis, lease_ttl="3s")
+        many = [7302000000000000000 + i for i in range(3000)]
+        started = time.monotonic()
+        probe.observe(*many)
+        from pgvigil_base import wait_for
+        wait_for(lambda: (probe.status() or {}).get("owned_count") == len(many), 20, interval=0.2,
+                 what="every cluster held")
+        print("3,000 clusters held in %.1f s" % (time.monotonic() - started))
+        self.assertEqual(probe.status()["state"], "ok")
+
+
 if __name__ == "__main__":
     unittest.main()

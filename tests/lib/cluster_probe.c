@@ -13,7 +13,8 @@
  *   claim-pending ID WHAT  claim it and never confirm (a crash after the claim)
  * stdout:
  *   {"status": {"state", "owned": {ID: epoch}, "owners": {ID: name},
- *               "members": N, "fleet": {...}, "master": "host:port"},
+ *               "members": N, "owned_count": N (every cluster, not only the
+ *               first 256 observed), "fleet": {...}, "master": "host:port"},
  *    "t_ms": monotonic}                                              on change
  *   {"event": [frames...]}                                          each event
  *   {"claim": WHAT, "result": "go"|"done"|"fenced", "epoch": N}
@@ -72,10 +73,13 @@ static void probe_status(probe_t *p)
     }
     char *metrics = cluster_fence_metrics(f);
     const char *m = metrics ? strstr(metrics, "\npgvigil_cluster_members ") : NULL;
+    const char *held = metrics ? strstr(metrics, "\npgvigil_cluster_owned_clusters ") : NULL;
     char master[300];
     cluster_fence_master(f, master, sizeof master);
-    json_t *st = json_pack("{s:s, s:o, s:o, s:i, s:o, s:s}", "state", cluster_state_name(cluster_fence_state(f)),
-                           "owned", owned, "owners", owners, "members", m ? (int)strtol(m + 25, NULL, 10) : 0,
+    json_t *st = json_pack("{s:s, s:o, s:o, s:i, s:i, s:o, s:s}", "state",
+                           cluster_state_name(cluster_fence_state(f)), "owned", owned, "owners", owners,
+                           "members", m ? (int)strtol(m + 25, NULL, 10) : 0,
+                           "owned_count", held ? (int)strtol(held + 32, NULL, 10) : 0,
                            "fleet", cluster_fence_fleet(f), "master", master);
     free(metrics);
     char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
