@@ -78,8 +78,8 @@ void replica_watch_from_sample(bool in_recovery, const Pgvigil__ReplicaReplicati
     out->replay_lsn = r->replay_lsn;
 }
 
-/* Whether replay stands still behind receive; readings too close to the
- * baseline keep the previous verdict and the baseline. */
+/* Whether replay stands still behind what had been received; readings too
+ * close to the baseline keep the previous verdict and the baseline. */
 static bool replica_watch_stalled(replica_watch_state_t *self, const replica_watch_reading_t *now)
 {
     if (!now->has_replay_lsn) {
@@ -88,10 +88,12 @@ static bool replica_watch_stalled(replica_watch_state_t *self, const replica_wat
     }
     if (self->has_replay_lsn && now->read_at_us - self->replay_read_at_us < REPLICA_WATCH_STALL_MIN_US)
         return self->stalled;
-    bool stalled = self->has_replay_lsn && now->replay_lsn == self->replay_lsn &&
-                   now->has_receive_lsn && now->receive_lsn > now->replay_lsn;
+    bool stalled = self->has_replay_lsn && now->replay_lsn == self->replay_lsn && self->has_receive_lsn &&
+                   self->receive_lsn > self->replay_lsn;
     self->has_replay_lsn = true;
     self->replay_lsn = now->replay_lsn;
+    self->has_receive_lsn = now->has_receive_lsn;
+    self->receive_lsn = now->receive_lsn;
     self->replay_read_at_us = now->read_at_us;
     return stalled;
 }

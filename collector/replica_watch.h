@@ -36,8 +36,8 @@ typedef struct {
     bool in_recovery, paused;
     bool stalled;        /* replay did not move while receive was ahead of it */
     char receiver_status[32];
-    bool has_replay_lsn;
-    uint64_t replay_lsn;       /* the stall baseline, read at replay_read_at_us */
+    bool has_replay_lsn, has_receive_lsn;
+    uint64_t replay_lsn, receive_lsn; /* the stall baseline, read at replay_read_at_us */
     int64_t replay_read_at_us;
 } replica_watch_state_t;
 
@@ -85,9 +85,10 @@ void replica_watch_from_sample(bool in_recovery, const Pgvigil__ReplicaReplicati
 
 /* Take a reading; true when the watched state (recovery, pause, receiver
  * status, stalled) differs from the previous reading's. A replay position
- * that stays put (for at least REPLICA_WATCH_STALL_MIN_US) while receive is
- * ahead of it is the state "stalled": it changes the state once, not at
- * every reading. The first reading after a
+ * that stays put (for at least REPLICA_WATCH_STALL_MIN_US) although WAL
+ * beyond it had already been received at the earlier reading is the state
+ * "stalled": it changes the state once, not at every reading. (WAL that
+ * arrived just now and is being replayed is no stall.) The first reading after a
  * reset changes nothing. */
 bool replica_watch_update(replica_watch_state_t *self, const replica_watch_reading_t *now);
 

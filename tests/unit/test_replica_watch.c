@@ -2,8 +2,9 @@
  * test_replica_watch.c — the replica watch's state (collector/replica_watch.h):
  * which readings count as a change that earns an early round. A pause, a
  * resume, a receiver status change and a promotion do; a replay position
- * standing still behind receive does once (the state "stalled"), and again
- * when replay moves on; readings too close together judge no stall.
+ * standing still behind WAL already received does once (the state
+ * "stalled"), and again when replay moves on; WAL that has just arrived is
+ * no stall; readings too close together judge no stall.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,6 +71,12 @@ static void test_stall_counts_once(void **state)
     /* Idle: replay stands but nothing is ahead of it. */
     assert_false(update(&w, reading(1500, false, "streaming", 6000, 6000)));
     assert_false(update(&w, reading(1750, false, "streaming", 6000, 6000)));
+    /* A write arrives and is read before its replay: not a stall ... */
+    assert_false(update(&w, reading(2000, false, "streaming", 6100, 6000)));
+    assert_false(update(&w, reading(2250, false, "streaming", 6100, 6100)));
+    /* ... unless replay still has not moved at the next reading. */
+    assert_false(update(&w, reading(2500, false, "streaming", 6200, 6100)));
+    assert_true(update(&w, reading(2750, false, "streaming", 6200, 6100)));
 }
 
 static void test_close_readings_judge_no_stall(void **state)
