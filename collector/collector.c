@@ -395,9 +395,14 @@ static int collector_on_watch_tick(zloop_t *loop, int timer_id, void *arg)
     collector_t *self = arg;
     if (self->watch.active) {
         if (clock_mono_us() - self->watch.sent_us > (int64_t)self->cfg->interval_ms * 1000) {
-            /* As an overrun round: dropping the connection cancels the query. */
+            /* As an overrun round: dropping the connection cancels the query,
+             * and a round the watch held back is reported unanswered. */
             log_warning("the replica watch of \"%s\" did not answer within the interval; reconnecting",
                         self->cfg->node);
+            if (self->round_pending) {
+                snprintf(self->last_error, sizeof self->last_error, "the server did not answer");
+                collector_emit_down(self);
+            }
             collector_drop(self);
             self->next_connect_us = 0;
             collector_connect(self);

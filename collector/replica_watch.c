@@ -78,11 +78,12 @@ void replica_watch_from_sample(bool in_recovery, const Pgvigil__ReplicaReplicati
     out->replay_lsn = r->replay_lsn;
 }
 
-/* Whether replay stands still behind what had been received; readings too
- * close to the baseline keep the previous verdict and the baseline. */
+/* Whether replay stands still behind what had been received (a pause, which
+ * explains that, is not a stall); readings too close to the baseline keep
+ * the previous verdict and the baseline. */
 static bool replica_watch_stalled(replica_watch_state_t *self, const replica_watch_reading_t *now)
 {
-    if (!now->has_replay_lsn) {
+    if (!now->has_replay_lsn || now->paused) {
         self->has_replay_lsn = false;
         return false;
     }

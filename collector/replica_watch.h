@@ -86,9 +86,10 @@ void replica_watch_from_sample(bool in_recovery, const Pgvigil__ReplicaReplicati
 /* Take a reading; true when the watched state (recovery, pause, receiver
  * status, stalled) differs from the previous reading's. A replay position
  * that stays put (for at least REPLICA_WATCH_STALL_MIN_US) although WAL
- * beyond it had already been received at the earlier reading is the state
- * "stalled": it changes the state once, not at every reading. (WAL that
- * arrived just now and is being replayed is no stall.) The first reading after a
+ * beyond it had already been received at the earlier reading, with no pause
+ * to explain it, is the state "stalled": it changes the state once, not at
+ * every reading. (WAL that arrived just now and is being replayed is no
+ * stall.) The first reading after a
  * reset changes nothing. */
 bool replica_watch_update(replica_watch_state_t *self, const replica_watch_reading_t *now);
 

@@ -77,6 +77,10 @@ static void test_stall_counts_once(void **state)
     /* ... unless replay still has not moved at the next reading. */
     assert_false(update(&w, reading(2500, false, "streaming", 6200, 6100)));
     assert_true(update(&w, reading(2750, false, "streaming", 6200, 6100)));
+    /* A pause explains replay standing still: one change, not a stall too. */
+    assert_true(update(&w, reading(3000, true, "streaming", 6300, 6300)));
+    assert_false(update(&w, reading(3250, true, "streaming", 6400, 6300)));
+    assert_false(update(&w, reading(3500, true, "streaming", 6500, 6300)));
 }
 
 static void test_close_readings_judge_no_stall(void **state)
