@@ -21,8 +21,8 @@
 
 static const char *const col_config_keys[] = {
     "node", "region", "dsn", "aggregators", "databases", "interval", "slow_interval",
-    "stats_interval", "hourly_interval", "connect_timeout", "statement_timeout", "lock_timeout",
-    "statements", "curve", "send_queue", "log_level", "maintenance", "backup", NULL};
+    "stats_interval", "hourly_interval", "watch_interval", "connect_timeout", "statement_timeout",
+    "lock_timeout", "statements", "curve", "send_queue", "log_level", "maintenance", "backup", NULL};
 
 static char *col_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -201,6 +201,23 @@ static int col_config_curve(config_t *cfg, const config_node_t *root, col_config
     return 0;
 }
 
+/* The replica watch: a tiny query between rounds (collector/replica_watch.h).
+ * Unless set, 250ms, or off where rounds come as often as that anyway. */
+static int col_config_watch(config_t *cfg, const config_node_t *root, col_config_t *c)
+{
+    if (!config_get(cfg, root, "watch_interval")) {
+        c->watch_interval_ms = c->interval_ms > 250 ? 250 : 0;
+        return 0;
+    }
+    if (config_duration_ms(cfg, root, "watch_interval", false, &c->watch_interval_ms) != 0)
+        return -1;
+    if (c->watch_interval_ms != 0 && (c->watch_interval_ms < 50 || c->watch_interval_ms >= c->interval_ms))
+        return config_fail(cfg, root, "watch_interval",
+                           "expected 0 (off) or a duration of at least 50ms and below the interval (%llums)",
+                           (unsigned long long)c->interval_ms);
+    return 0;
+}
+
 static int col_config_durations(config_t *cfg, const config_node_t *root, col_config_t *c)
 {
     if (config_duration_ms(cfg, root, "interval", false, &c->interval_ms) != 0 ||
@@ -217,6 +234,8 @@ static int col_config_durations(config_t *cfg, const config_node_t *root, col_co
         return config_fail(cfg, root, "stats_interval", "expected at least the interval");
     if (c->hourly_interval_ms < c->interval_ms)
         return config_fail(cfg, root, "hourly_interval", "expected at least the interval");
+    if (col_config_watch(cfg, root, c) != 0)
+        return -1;
     if (c->connect_timeout_ms < 1000)
         return config_fail(cfg, root, "connect_timeout", "expected at least 1s (libpq counts seconds)");
     c->statement_timeout_ms = c->interval_ms < 5000 ? c->interval_ms : 5000;

@@ -10,6 +10,14 @@
  * collected and a section error; the connection is dropped and reopened,
  * which cancels the server's work), and while the server is unreachable it
  * publishes up=false samples and retries with capped, jittered backoff.
+ *
+ * On a replica a second timer runs the replica watch (replica_watch.h)
+ * between rounds over the same connection: when the watched state changes,
+ * an early round (identity and fast sections only, so the slower cadences
+ * keep their schedule) starts at once, at most one per
+ * COLLECTOR_EARLY_GAP_US. A tick that finds the watch in flight leaves its
+ * round pending until the watch is answered; a watch unanswered for an
+ * interval is an overrun: the connection is dropped and reopened.
  */
 #include "collector.h"
 
@@ -28,13 +36,16 @@
 #include "pbjson.h"
 #include "pbtext.h"
 #include "backup.h"
+#include "col_sample.h"
 #include "maintenance.h"
 #include "publish.h"
+#include "replica_watch.h"
 #include "section.h"
 
 #define COLLECTOR_BACKOFF_CAP_MS 8000
 #define COLLECTOR_DRAIN_MS 2000 /* at shutdown, for the last acknowledgements */
 #define COLLECTOR_TEXT_MAX 65536 /* the aggregator refuses longer strings (INGEST_TEXT_MAX) */
+#define COLLECTOR_EARLY_GAP_US 200000 /* least time from a round's start to an early round's */
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -64,6 +75,11 @@ typedef struct {
     int64_t query_sent_us;
     bool due[SECTION_CADENCE_COUNT];
     int64_t last_run_us[SECTION_CADENCE_COUNT];
+    int64_t round_started_mono_us;
+
+    replica_watch_t watch;
+    bool round_pending;     /* a tick came while the watch held the connection */
+    bool early_armed;       /* an early round waits for COLLECTOR_EARLY_GAP_US */
 
     uint64_t sequence;
     int64_t started_at_us;
@@ -104,6 +120,8 @@ static void collector_drop(collector_t *self)
     PQfinish(self->conn);
     self->conn = NULL;
     self->state = CONN_DOWN;
+    self->round_pending = false;
+    replica_watch_reset(&self->watch);
 }
 
 static void collector_failed(collector_t *self)
@@ -148,7 +166,7 @@ static void collector_connect(collector_t *self)
     collector_watch(self, ZMQ_POLLOUT);
 }
 
-static void collector_start_round(collector_t *self, int64_t now);
+static void collector_start_round(collector_t *self, int64_t now, bool early);
 
 static void collector_connect_poll(collector_t *self)
 {
@@ -167,7 +185,7 @@ static void collector_connect_poll(collector_t *self)
         self->state = CONN_READY;
         self->ctx.server_version = PQserverVersion(self->conn);
         backup_set_server_version(self->backup, self->ctx.server_version);
-        collector_start_round(self, clock_wall_us());
+        collector_start_round(self, clock_wall_us(), false);
         return;
     default:
         collector_set_error(self, "", PQerrorMessage(self->conn));
@@ -180,48 +198,6 @@ static void collector_connect_poll(collector_t *self)
 }
 
 /* ---- samples ---- */
-
-static Pgvigil__Sample *collector_new_sample(collector_t *self, int64_t now)
-{
-    Pgvigil__Sample *s = malloc(sizeof *s);
-    if (!s)
-        return NULL;
-    pgvigil__sample__init(s);
-    s->has_format_version = 1;
-    s->format_version = 1;
-    s->node = strdup(self->cfg->node);
-    s->region = strdup(self->cfg->region);
-    s->collector_version = strdup(COLLECTOR_VERSION);
-    s->hostname = strdup(self->hostname);
-    s->has_collected_at_us = 1;
-    s->collected_at_us = now;
-    s->has_collector_started_at_us = 1;
-    s->collector_started_at_us = self->started_at_us;
-    s->has_interval_ms = s->has_slow_interval_ms = s->has_stats_interval_ms = 1;
-    s->interval_ms = (uint32_t)self->cfg->interval_ms;
-    s->slow_interval_ms = (uint32_t)self->cfg->slow_interval_ms;
-    s->stats_interval_ms = (uint32_t)self->cfg->stats_interval_ms;
-    return s;
-}
-
-static void collector_section_error(Pgvigil__Sample *s, const char *section, const char *msg)
-{
-    Pgvigil__SectionError **arr =
-        realloc(s->section_errors, (s->n_section_errors + 1) * sizeof *arr);
-    if (!arr)
-        return;
-    s->section_errors = arr;
-    Pgvigil__SectionError *e = malloc(sizeof *e);
-    if (!e)
-        return;
-    pgvigil__section_error__init(e);
-    e->section = strdup(section);
-    char line[300];
-    snprintf(line, sizeof line, "%s", msg ? msg : "unknown error");
-    line[strcspn(line, "\n")] = '\0';
-    e->message = strdup(line);
-    arr[s->n_section_errors++] = e;
-}
 
 /* Sequence, then publish (or keep for --once), then free. */
 static void collector_emit(collector_t *self, Pgvigil__Sample *s)
@@ -254,7 +230,7 @@ static void collector_emit(collector_t *self, Pgvigil__Sample *s)
 
 static void collector_emit_down(collector_t *self)
 {
-    Pgvigil__Sample *s = collector_new_sample(self, clock_wall_us());
+    Pgvigil__Sample *s = col_sample_new(self->cfg, self->hostname, self->started_at_us, clock_wall_us());
     if (s)
         collector_emit(self, s);
 }
@@ -275,15 +251,22 @@ static uint64_t collector_cadence_ms(const col_config_t *cfg, section_cadence_t 
     }
 }
 
-static void collector_start_round(collector_t *self, int64_t now)
+/* An early round (started by the replica watch) runs the every-round
+ * sections only and leaves the cadences' clocks alone. */
+static void collector_start_round(collector_t *self, int64_t now, bool early)
 {
-    if (!(self->sample = collector_new_sample(self, now)))
+    if (!(self->sample = col_sample_new(self->cfg, self->hostname, self->started_at_us, now)))
         return;
     self->sample->has_server_version = 1;
     self->sample->server_version = (uint32_t)self->ctx.server_version;
     self->ctx.round_started_us = now;
+    self->round_started_mono_us = clock_mono_us();
     for (int c = 0; c < SECTION_CADENCE_COUNT; c++) {
         uint64_t every = collector_cadence_ms(self->cfg, (section_cadence_t)c);
+        if (early) {
+            self->due[c] = every == 0;
+            continue;
+        }
         /* Half an interval of slack so a cadence does not slip a whole round. */
         int64_t slack = (int64_t)self->cfg->interval_ms * 500;
         self->due[c] = self->once || every == 0 || self->last_run_us[c] == 0 ||
@@ -311,6 +294,10 @@ static void collector_finish_round(collector_t *self)
     if (self->state == CONN_BUSY)
         self->state = CONN_READY;
     s->up = self->identity_ok;
+    if (s->up && self->ctx.is_replica)
+        replica_watch_round(&self->watch, s->replica_replication);
+    else
+        replica_watch_reset(&self->watch);
     if (self->due[SECTION_STATS])
         backup_fill(self->backup, s);
     if (!s->up && !self->last_error[0])
@@ -322,7 +309,7 @@ static void collector_lost(collector_t *self, const char *why)
 {
     collector_set_error(self, "", why);
     if (self->round_active)
-        collector_section_error(self->sample, section_table[self->section_i].name, why);
+        col_sample_section_error(self->sample, section_table[self->section_i].name, why);
     collector_drop(self);
     collector_failed(self);
     if (self->round_active)
@@ -359,15 +346,76 @@ static void collector_result(collector_t *self, PGresult *res)
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         self->ctx.query_rtt_us = clock_mono_us() - self->query_sent_us;
         if (sec->decode(res, &self->ctx, self->sample, err, sizeof err) != 0)
-            collector_section_error(self->sample, sec->name, err[0] ? err : "out of memory");
+            col_sample_section_error(self->sample, sec->name, err[0] ? err : "out of memory");
         else if (sec->cadence == SECTION_IDENTITY)
             self->identity_ok = true;
     } else {
         const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        collector_section_error(self->sample, sec->name, msg ? msg : PQresStatus(PQresultStatus(res)));
+        col_sample_section_error(self->sample, sec->name, msg ? msg : PQresStatus(PQresultStatus(res)));
         if (sec->cadence == SECTION_IDENTITY)
             collector_set_error(self, "identity query failed: ", msg);
     }
+}
+
+/* ---- the replica watch ---- */
+
+static int collector_on_early(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    collector_t *self = arg;
+    self->early_armed = false;
+    if (clock_mono_us() - self->round_started_mono_us < COLLECTOR_EARLY_GAP_US)
+        return 0; /* a round has started since the change: it carries it */
+    if (self->watch.active)
+        self->round_pending = true;
+    else if (self->state == CONN_READY && !self->round_active)
+        collector_start_round(self, clock_wall_us(), true);
+    return 0; /* a round under way or a lost connection says it anyway */
+}
+
+/* The watched state changed: a round now, or as soon as the gap allows. */
+static void collector_early_round(collector_t *self)
+{
+    int64_t wait_us = self->round_started_mono_us + COLLECTOR_EARLY_GAP_US - clock_mono_us();
+    if (wait_us <= 0) {
+        collector_start_round(self, clock_wall_us(), true);
+    } else if (!self->early_armed) {
+        self->early_armed =
+            zloop_timer(self->loop, (size_t)(wait_us + 999) / 1000, 1, collector_on_early, self) >= 0;
+        if (!self->early_armed)
+            log_warning("could not arm a timer: the change waits for the next round");
+    }
+}
+
+static int collector_on_watch_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    collector_t *self = arg;
+    if (self->watch.active) {
+        if (clock_mono_us() - self->watch.sent_us > (int64_t)self->cfg->interval_ms * 1000) {
+            /* As an overrun round: dropping the connection cancels the query,
+             * and a round the watch held back is reported unanswered. */
+            log_warning("the replica watch of \"%s\" did not answer within the interval; reconnecting",
+                        self->cfg->node);
+            if (self->round_pending) {
+                snprintf(self->last_error, sizeof self->last_error, "the server did not answer");
+                collector_emit_down(self);
+            }
+            collector_drop(self);
+            self->next_connect_us = 0;
+            collector_connect(self);
+        }
+    } else if (self->state == CONN_READY && !self->round_active && self->watch.state.known) {
+        if (replica_watch_send(&self->watch, self->conn, self->ctx.server_version) != 0) {
+            collector_lost(self, PQerrorMessage(self->conn));
+        } else {
+            self->state = CONN_BUSY;
+            collector_watch(self, ZMQ_POLLIN);
+        }
+    }
+    return self->stop ? -1 : 0;
 }
 
 static int collector_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -382,6 +430,15 @@ static int collector_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (!PQconsumeInput(self->conn)) {
         collector_lost(self, PQerrorMessage(self->conn));
         return self->stop ? -1 : 0;
+    }
+    if (self->watch.active && replica_watch_consume(&self->watch, self->conn, self->cfg->node)) {
+        self->state = CONN_READY; /* answered: the connection is free again */
+        if (self->round_pending) {
+            self->round_pending = false;
+            collector_start_round(self, clock_wall_us(), false);
+        } else if (self->watch.changed) {
+            collector_early_round(self);
+        }
     }
     while (self->conn && self->round_active && !PQisBusy(self->conn)) {
         PGresult *res = PQgetResult(self->conn);
@@ -404,10 +461,14 @@ static int collector_on_tick(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     collector_t *self = arg;
     int64_t now = clock_wall_us();
+    if (self->watch.active) { /* the connection is the watch's for a moment */
+        self->round_pending = true;
+        return 0;
+    }
     if (self->round_active) {
         /* Overran its interval: send what we have; dropping the connection
          * is what cancels the server's work. Reconnect at once. */
-        collector_section_error(self->sample, section_table[self->section_i].name,
+        col_sample_section_error(self->sample, section_table[self->section_i].name,
                                 "round did not finish within the interval");
         collector_drop(self);
         self->next_connect_us = 0;
@@ -417,7 +478,7 @@ static int collector_on_tick(zloop_t *loop, int timer_id, void *arg)
     }
     switch (self->state) {
     case CONN_READY:
-        collector_start_round(self, now);
+        collector_start_round(self, now, false);
         break;
     case CONN_CONNECTING:
         if (now - self->connect_started_us > (int64_t)self->cfg->connect_timeout_ms * 1000) {
@@ -484,6 +545,8 @@ int collector_run(const col_config_t *cfg)
     self.backup = backup_new(self.loop, cfg);
     publish_attach(self.pub, self.loop, collector_on_command, &self);
     zloop_timer(self.loop, cfg->interval_ms, 0, collector_on_tick, &self);
+    if (cfg->watch_interval_ms)
+        zloop_timer(self.loop, cfg->watch_interval_ms, 0, collector_on_watch_tick, &self);
     log_info("collecting from node \"%s\" every %.1f s for %zu aggregator(s)", cfg->node,
              (double)cfg->interval_ms / 1000, cfg->aggregator_count);
     collector_on_tick(self.loop, 0, &self);
@@ -506,7 +569,7 @@ static int collector_on_once_deadline(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     collector_t *self = arg;
     if (self->round_active) {
-        collector_section_error(self->sample, section_table[self->section_i].name,
+        col_sample_section_error(self->sample, section_table[self->section_i].name,
                                 "timed out");
         collector_finish_round(self);
     } else if (!self->once_json) {

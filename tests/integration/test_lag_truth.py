@@ -17,11 +17,16 @@ Proves:
     the first sample after each restart, seconds within 0.5 s and bytes
     within 10% (or 64 kB) of the truth, and the offset shown is the new one;
     the event stream's lag of the paused replica grows with the clock;
+  - a replay pause reaches the API within 600 ms of pg_wal_replay_pause(),
+    with the collector's interval at 1 s: the replica watch (watch_interval,
+    250 ms by default) starts a round when it sees the pause, where waiting
+    for the next round took up to the whole interval;
   - with the primary stopped the WAL receiver state is a named one, never "".
 """
 
 import json
 import os
+import random
 import signal
 import time
 import unittest
@@ -77,12 +82,12 @@ class LagTruthTest(unittest.TestCase):
         shut_down(cls.dir, cls.cluster, cls.agg, list(cls.collectors.values()))
 
     @classmethod
-    def start_collector(cls, node, shift=None):
+    def start_collector(cls, node, shift=None, interval=INTERVAL):
         old = cls.collectors.pop(node, None)
         if old:
             old.stop()
         cfg = collector_config(cls.dir, node + ".yaml", node, cls.cluster.dsn(node), [cls.ingest],
-                               extra="interval: %s\n" % INTERVAL)
+                               extra="interval: %s\n" % interval)
         cls.collectors[node] = Process(cls.dir, "collector-%s%s" % (node, shift or ""),
                                        [binary("pgvigil-collector"), "-c", cfg],
                                        env=faketime_env(shift) if shift else None)
@@ -178,7 +183,38 @@ class LagTruthTest(unittest.TestCase):
             writer.stop()
         wait_for(lambda: self.lag()["bytes"] < 65536, 20, what="catch-up after the pause")
 
-    def test_4_receiver_state_is_named(self):
+    def paused_shown(self, paused, timeout):
+        """Wait until the API's replay_paused reads paused (polled every 20 ms)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            lag = self.lag()
+            if lag and lag.get("replay_paused") is paused:
+                return
+            time.sleep(0.02)
+        self.fail("replay_paused did not read %s within %s s: %s" % (paused, timeout, self.lag()))
+
+    def test_4_pause_is_seen_within_the_watch(self):
+        before = self.node()["ingest"]["restarts"]
+        self.start_collector("replica", interval="1s")
+        wait_for(lambda: self.node()["ingest"]["restarts"] > before, 15, what="the collector at a 1 s interval")
+        self.paused_shown(False, 5)
+        delays = []
+        try:
+            for _ in range(5):
+                time.sleep(1 + random.uniform(0, 1))  # anywhere within the collector's interval
+                start = time.monotonic()
+                self.replica.query("SELECT pg_wal_replay_pause()")
+                self.paused_shown(True, 5)
+                delays.append(round(time.monotonic() - start, 3))
+                self.replica.query("SELECT pg_wal_replay_resume()")
+                self.paused_shown(False, 5)
+        finally:
+            self.cluster.resume_replay()
+        print("pause to replay_paused in the API, s: %s" % delays, flush=True)
+        self.assertLess(max(delays), 0.6, "seconds from pg_wal_replay_pause() to replay_paused in the API: %s"
+                        % delays)
+
+    def test_5_receiver_state_is_named(self):
         self.cluster.stop("primary")
         state = wait_for(lambda: (lambda x: x if x and x.get("wal_receiver_status") != "streaming" else None)(
             self.lag()), 20, what="a WAL receiver that no longer streams")["wal_receiver_status"]

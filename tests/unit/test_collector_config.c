@@ -175,6 +175,42 @@ static void test_error_names_the_line(void **state)
     assert_non_null(strstr(err, "collector.yaml:5: key \"lock_timeout\": expected a positive duration"));
 }
 
+/* The replica watch: 250ms unless set, 0 turns it off, at least 50ms and
+ * below the interval otherwise; off by default where rounds come as often. */
+static void test_watch_interval(void **state)
+{
+    (void)state;
+    const char *base = "node: db-1\nregion: eu\ndsn: host=x\naggregators: [tcp://a:1]\n";
+    char text[512], err[1024] = "";
+    col_config_t *c = load_ok(base, true);
+    assert_true(c->watch_interval_ms == 250);
+    col_config_destroy(&c);
+    snprintf(text, sizeof text, "%swatch_interval: 0s\n", base);
+    c = load_ok(text, true);
+    assert_true(c->watch_interval_ms == 0);
+    col_config_destroy(&c);
+    snprintf(text, sizeof text, "%sinterval: 2s\nwatch_interval: 50ms\n", base);
+    c = load_ok(text, true);
+    assert_true(c->watch_interval_ms == 50);
+    col_config_destroy(&c);
+    snprintf(text, sizeof text, "%sinterval: 250ms\n", base);
+    c = load_ok(text, true);
+    assert_true(c->watch_interval_ms == 0);
+    col_config_destroy(&c);
+    snprintf(text, sizeof text, "%swatch_interval: 30ms\n", base);
+    expect_error(text, "watch_interval");
+    snprintf(text, sizeof text, "%swatch_interval: 1s\n", base);
+    expect_error(text, "watch_interval");
+    snprintf(text, sizeof text, "%sinterval: 500ms\nwatch_interval: 600ms\n", base);
+    expect_error(text, "watch_interval");
+    snprintf(text, sizeof text, "%swatch_interval: often\n", base);
+    expect_error(text, "watch_interval");
+    assert_null(col_config_load_string("collector.yaml", "node: db-1\nregion: eu\ndsn: host=x\n"
+                                       "aggregators: [tcp://a:1]\nwatch_interval: 30ms\n", true, err, sizeof err));
+    assert_non_null(strstr(err, "collector.yaml:5: key \"watch_interval\": expected 0 (off) or a duration of at "
+                                "least 50ms and below the interval (1000ms)"));
+}
+
 static void test_maintenance_and_backup(void **state)
 {
     (void)state;
@@ -210,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_maintenance_and_backup),
         cmocka_unit_test(test_files_and_zero_durations),
         cmocka_unit_test(test_error_names_the_line),
+        cmocka_unit_test(test_watch_interval),
     };
     return cmocka_run_group_tests(tests, keys_test_setup, keys_test_teardown);
 }
