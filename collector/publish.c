@@ -11,10 +11,12 @@
  *
  * Refusal: an aggregator with history that cannot take a sample now says
  * so in an Ack (resend_from, retry_after_ms). The queue is then rewound to
- * that sample and held for retry_after_ms; after that it is sent one
- * sample at a time, the window doubling with each acknowledgement, so a
- * long outage costs the aggregator one refused sample per collector and
- * retry, not the whole backlog each time.
+ * that sample and held for retry_after_ms, and at most half as many
+ * samples as were in flight are sent unacknowledged after that (at least
+ * one), the window growing by every sample acknowledged (doubling each
+ * round trip) until it no longer limits: a long outage costs the
+ * aggregator about one refused sample per collector and retry, not the
+ * whole backlog each time, and a busy moment only halves the pace.
  */
 #include "publish.h"
 
@@ -49,7 +51,8 @@ typedef struct {
     uint64_t dropped;
     int64_t last_drop_log_us;
     int64_t hold_until_ms;  /* refused: nothing is sent before (zclock_mono) */
-    size_t window;          /* refused: at most this many in flight; 0 = no limit */
+    size_t window;          /* since a refusal, at most this many in flight; 0 = no limit */
+    int64_t progress_ms;    /* when an acknowledgement last freed something (zclock_mono) */
     uint64_t refused;
     int64_t last_refused_log_ms;
 } publish_peer_t;
@@ -201,9 +204,18 @@ static void publish_connections(publish_peer_t *p)
 static int publish_pump(publish_t *self, publish_peer_t *p)
 {
     publish_connections(p);
-    if (p->hold_until_ms && zclock_mono() < p->hold_until_ms)
+    int64_t now = zclock_mono();
+    if (p->hold_until_ms && now < p->hold_until_ms)
         return 0;
     p->hold_until_ms = 0;
+    /* A full window and nothing acknowledged for a while: an Ack or a
+     * refusal was lost (the aggregator drops what it cannot queue), and
+     * nothing more would be sent to earn the next one. Send the window
+     * again; the aggregator acknowledges samples it already has. */
+    if (p->window && p->next >= p->window && now - p->progress_ms > PUBLISH_STALL_MS) {
+        p->next = 0;
+        p->progress_ms = now;
+    }
     void *z = zsock_resolve(p->sock);
     int sent = 0;
     while (p->next < p->count && (!p->window || p->next < p->window)) {
@@ -284,15 +296,16 @@ uint64_t publish_unacked(const publish_t *self)
 }
 
 /* The aggregator refused sequence `from` and what followed: go back to it,
- * wait, then send one at a time. */
+ * wait, then send with half the window. */
 static void publish_refused(publish_t *self, publish_peer_t *p, uint64_t from, uint32_t retry_after_ms)
 {
-    size_t i = 0;
+    size_t in_flight = p->next, i = 0;
     while (i < p->count && publish_at(p, i, self->cap)->item->sequence < from)
         i++;
     if (i < p->next)
         p->next = i;
-    p->window = 1;
+    p->window = in_flight / 2 > 1 ? in_flight / 2 : 1;
+    p->progress_ms = zclock_mono();
     p->hold_until_ms = zclock_mono() + (retry_after_ms < PUBLISH_RETRY_MAX_MS ? retry_after_ms : PUBLISH_RETRY_MAX_MS);
     p->refused++;
     int64_t now = zclock_mono();
@@ -323,7 +336,7 @@ static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack
     for (size_t i = 0; i < ack->n_sequences; i++)
         if (ack->sequences[i] > upto)
             upto = ack->sequences[i];
-    bool progress = false;
+    size_t progress = 0;
     while (p->count && publish_at(p, 0, self->cap)->item->sequence <= upto) {
         publish_slot_t *s = publish_at(p, 0, self->cap);
         publish_item_unref(s->item);
@@ -332,9 +345,11 @@ static void publish_acked(publish_t *self, publish_peer_t *p, const Pgvigil__Ack
         p->count--;
         if (p->next)
             p->next--;
-        progress = true;
+        progress++;
     }
-    if (progress && p->window && (p->window *= 2) >= self->cap)
+    if (progress)
+        p->progress_ms = zclock_mono();
+    if (progress && p->window && (p->window += progress) >= self->cap)
         p->window = 0;
     if (ack->has_resend_from)
         publish_refused(self, p, ack->resend_from, ack->has_retry_after_ms ? ack->retry_after_ms : 1000);

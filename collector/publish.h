@@ -36,6 +36,7 @@
 #define PUBLISH_RECONNECT_IVL_MAX_MS 1000
 #define PUBLISH_CONNECT_TIMEOUT_MS 1000
 #define PUBLISH_RETRY_MAX_MS 10000 /* the longest wait a refusal can ask for */
+#define PUBLISH_STALL_MS 3000      /* a full window unacknowledged this long is sent again */
 
 typedef struct publish publish_t;
 

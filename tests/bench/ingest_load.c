@@ -391,6 +391,9 @@ static void load_report(const load_t *self, double elapsed_s)
 
 /* ---- --acked: simulated collectors with the collector's own publisher ---- */
 
+#define LOAD_ACKED_TICK_MAX 1000 /* samples made per 5 ms tick at most */
+#define LOAD_ACKED_DRAIN_S 60     /* after the run, the longest wait for acknowledgements */
+
 typedef struct {
     const load_opts_t *opt;
     load_sim_node_t *node;
@@ -413,6 +416,11 @@ static int load_acked_tick(zloop_t *loop, int timer_id, void *arg)
     uint64_t due = (uint64_t)((double)(now - x->start) / 1e6 * x->rate);
     if (x->opt->count && due > x->opt->count)
         due = x->opt->count;
+    /* A bounded batch per tick, so acknowledgements (and refusals) are read
+     * in between: behind its rate, the generator falls behind rather than
+     * stop listening, as a collector's loop would. */
+    if (due > x->sent + LOAD_ACKED_TICK_MAX)
+        due = x->sent + LOAD_ACKED_TICK_MAX;
     uint8_t buf[4096];
     for (; x->sent < due; x->sent++, x->next = (x->next + 1) % x->opt->nodes) {
         load_sim_node_t *n = &x->node[x->next];
@@ -448,8 +456,22 @@ static int load_acked_start(load_acked_t *x, zloop_t *loop, int i)
     return 0;
 }
 
-/* Every node through its own publisher, paced by a 5 ms timer; then each
- * waits for its last acknowledgements and says what stayed unacknowledged. */
+/* After the run: until every publisher's queue is acknowledged (all drain
+ * at once, each as its window allows) or the deadline. */
+static int load_acked_drained(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    load_acked_t *x = arg;
+    uint64_t unacked = 0;
+    for (int i = 0; i < x->opt->nodes; i++)
+        unacked += x->pubs[i] ? publish_unacked(x->pubs[i]) : 0;
+    return unacked == 0 || clock_mono_us() >= x->end ? -1 : 0;
+}
+
+/* Every node through its own publisher, paced by a 5 ms timer; then all
+ * wait for their last acknowledgements (at most a minute) and each says
+ * what stayed unacknowledged. */
 static int load_acked(const load_opts_t *o)
 {
     load_acked_t x = {.opt = o, .rate = o->rate > 0 ? o->rate : 1000};
@@ -465,14 +487,18 @@ static int load_acked(const load_opts_t *o)
     if (rc == 0) {
         x.start = clock_mono_us();
         x.end = x.start + (int64_t)o->seconds * 1000000;
-        zloop_timer(loop, 5, 0, load_acked_tick, &x);
+        int tick = zloop_timer(loop, 5, 0, load_acked_tick, &x);
+        zloop_start(loop);
+        zloop_timer_end(loop, tick);
+        x.end = clock_mono_us() + LOAD_ACKED_DRAIN_S * 1000000;
+        zloop_timer(loop, 50, 0, load_acked_drained, &x);
         zloop_start(loop);
     }
     for (int i = 0; x.pubs && i < o->nodes; i++) {
         if (rc == 0 && x.pubs[i]) {
             char name[LOAD_SIM_NAME_MAX];
             load_sim_node_name(i, name, sizeof name);
-            uint64_t unacked = publish_drain(x.pubs[i], i == 0 ? 60000 : 5000);
+            uint64_t unacked = publish_drain(x.pubs[i], 100);
             printf("node %s sent %" PRIu64 " unacked %" PRIu64 " dropped %" PRIu64 "\n",
                    o->sim.name && o->nodes == 1 ? o->sim.name : name, x.node[i].sequence,
                    unacked, publish_dropped(x.pubs[i]));
