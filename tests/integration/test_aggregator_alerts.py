@@ -147,7 +147,7 @@ delivery: {retry_initial: 200ms, retry_max: 2s, breaker_failures: 3, breaker_coo
     def up(cls):
         try:
             return request(cls.base + "/healthz")[0] == 200
-        except OSError:
+        except (OSError, ValueError):  # not listening yet, or an answer that is not ours yet
             return False
 
     @classmethod
