@@ -304,11 +304,11 @@ static void publish_refused(publish_t *self, publish_peer_t *p, uint64_t from, u
         i++;
     if (i < p->next)
         p->next = i;
-    p->window = in_flight / 2 > 1 ? in_flight / 2 : 1;
-    p->progress_ms = zclock_mono();
-    p->hold_until_ms = zclock_mono() + (retry_after_ms < PUBLISH_RETRY_MAX_MS ? retry_after_ms : PUBLISH_RETRY_MAX_MS);
-    p->refused++;
     int64_t now = zclock_mono();
+    p->window = in_flight / 2 > 1 ? in_flight / 2 : 1;
+    p->progress_ms = now;
+    p->hold_until_ms = now + (retry_after_ms < PUBLISH_RETRY_MAX_MS ? retry_after_ms : PUBLISH_RETRY_MAX_MS);
+    p->refused++;
     if (!p->last_refused_log_ms || now - p->last_refused_log_ms > 60000) {
         char what[64];
         if (from)

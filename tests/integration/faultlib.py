@@ -158,7 +158,13 @@ class FaultStack:
             test.assertEqual((rows, lo, hi), (total, 1, total), "lost samples\n" + text)
         return text
 
-    def close(self):
+    def close(self, *extra):
+        """Stop everything; extra processes (a load generator still running
+        after a failure) are killed first. The aggregators' exit codes."""
+        for p in extra:
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.communicate()
         for c in self.collectors:
             c.stop()
         codes = [a.stop() for a in self.aggs]

@@ -6,7 +6,6 @@ is killed after 5 s and restarted a second later. Every sequence number of
 every node is stored exactly once.
 """
 
-import signal
 import subprocess
 import time
 import unittest
@@ -40,10 +39,7 @@ class KillUnderLoadTest(unittest.TestCase):
             print("%d samples from %d nodes through a kill -9: all stored once" % (total, NODES))
             self.assertGreater(total, RATE * SECONDS // 2, text)
         finally:
-            if load and load.poll() is None:
-                load.send_signal(signal.SIGKILL)
-                load.communicate()
-            codes = st.close()
+            codes = st.close(load)
         self.assertEqual(codes[-1], 0)
 
 

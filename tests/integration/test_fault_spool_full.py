@@ -88,10 +88,7 @@ class SpoolFullTest(unittest.TestCase):
             print("%d samples through a 60 s outage with a full spool and a restart: all stored once"
                   % sum(v[0] for v in made.values()))
         finally:
-            if load and load.poll() is None:
-                load.send_signal(signal.SIGKILL)
-                load.communicate()
-            codes = st.close()
+            codes = st.close(load)
         self.assertEqual(codes[-1], 0)
 
 

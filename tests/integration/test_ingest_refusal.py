@@ -16,7 +16,6 @@ send them again later.
 """
 
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -124,10 +123,7 @@ class IngestRefusalTest(unittest.TestCase):
             print("%d samples through a full spool and hostile peers: all stored once"
                   % sum(v[0] for v in made.values()))
         finally:
-            if load and load.poll() is None:
-                load.send_signal(signal.SIGKILL)
-                load.communicate()
-            codes = st.close()
+            codes = st.close(load)
         self.assertEqual(codes[-1], 0)
 
 

@@ -117,7 +117,11 @@ static void probe_command(probe_t *p, char *line)
     if (streq(line, "observe")) {
         if (p->id_count < PROBE_MAX_IDS)
             p->ids[p->id_count++] = id;
-        cluster_client_observe(p->client, id);
+        /* The client drops what the actor cannot queue (the core sends
+         * again with its node's next sample); a script of thousands of
+         * observes is said once, so wait for room instead. */
+        for (int tries = 0; cluster_client_observe(p->client, id) != 0 && tries < 5000; tries++)
+            zclock_sleep(1);
     } else if (streq(line, "forget")) {
         cluster_client_forget(p->client, id);
     } else if (streq(line, "publish") && rest) {
