@@ -34,9 +34,12 @@ class ClusterHaPairTest(FleetTestCase):
             # ready once its history database connection is up (the store's, not ours)
             wait_for(lambda: http_get(f.base(name) + "/readyz") == (200, {"status": "ready"}), 15,
                      what=name + " /readyz ready")
-            metrics = http_get(f.base(name) + "/metrics")[1]
+            # the API names the owner the members give as soon as it joins; it
+            # holds the cluster (an epoch in /metrics) once it has heard a sample
+            metrics = wait_for(lambda: [m for m in [http_get(f.base(name) + "/metrics")[1]]
+                                        if ("pgvigil_cluster_owner_epoch{" in m) == (name == owner)], 10,
+                               what=name + " /metrics owner epoch" + ("" if name == owner else " absent"))[0]
             self.assertIn("pgvigil_cluster_degraded 0", metrics)
-            self.assertEqual("pgvigil_cluster_owner_epoch{" in metrics, name == owner, name)
 
         writer = f.pause_replay_with_writes()
         try:
