@@ -201,7 +201,7 @@ static int col_config_curve(config_t *cfg, const config_node_t *root, col_config
     return 0;
 }
 
-/* The replica watch: a tiny query between rounds (collector/replica_watch.h).
+/* The watch: a tiny query between rounds (collector/replica_watch.h).
  * Unless set, 250ms, or off where rounds come as often as that anyway. */
 static int col_config_watch(config_t *cfg, const config_node_t *root, col_config_t *c)
 {

@@ -22,7 +22,7 @@ typedef struct {
     uint64_t slow_interval_ms;   /* default 15 s */
     uint64_t stats_interval_ms;  /* default 60 s */
     uint64_t hourly_interval_ms; /* default 1 h */
-    uint64_t watch_interval_ms;  /* replica watch between rounds; default 250 ms
+    uint64_t watch_interval_ms;  /* watch between rounds; default 250 ms
                                     (0 when interval <= 250 ms); 0: off */
     uint64_t connect_timeout_ms; /* default 3 s */
     uint64_t statement_timeout_ms; /* default: the fast interval, at most 5 s */

@@ -11,8 +11,9 @@
  * which cancels the server's work), and while the server is unreachable it
  * publishes up=false samples and retries with capped, jittered backoff.
  *
- * On a replica a second timer runs the replica watch (replica_watch.h)
- * between rounds over the same connection: when the watched state changes,
+ * A second timer runs the watch (replica_watch.h: a replica's pause and
+ * receiver, a primary's WAL position) between rounds over the same
+ * connection: when the watched state changes,
  * an early round (identity and fast sections only, so the slower cadences
  * keep their schedule) starts at once, at most one per
  * COLLECTOR_EARLY_GAP_US. A tick that finds the watch in flight leaves its
@@ -251,7 +252,7 @@ static uint64_t collector_cadence_ms(const col_config_t *cfg, section_cadence_t 
     }
 }
 
-/* An early round (started by the replica watch) runs the every-round
+/* An early round (started by the watch) runs the every-round
  * sections only and leaves the cadences' clocks alone. */
 static void collector_start_round(collector_t *self, int64_t now, bool early)
 {
@@ -296,6 +297,8 @@ static void collector_finish_round(collector_t *self)
     s->up = self->identity_ok;
     if (s->up && self->ctx.is_replica)
         replica_watch_round(&self->watch, s->replica_replication);
+    else if (s->up)
+        replica_watch_primary_round(&self->watch, s->primary_replication);
     else
         replica_watch_reset(&self->watch);
     if (self->due[SECTION_STATS])
@@ -357,7 +360,7 @@ static void collector_result(collector_t *self, PGresult *res)
     }
 }
 
-/* ---- the replica watch ---- */
+/* ---- the watch ---- */
 
 static int collector_on_early(zloop_t *loop, int timer_id, void *arg)
 {
@@ -397,7 +400,7 @@ static int collector_on_watch_tick(zloop_t *loop, int timer_id, void *arg)
         if (clock_mono_us() - self->watch.sent_us > (int64_t)self->cfg->interval_ms * 1000) {
             /* As an overrun round: dropping the connection cancels the query,
              * and a round the watch held back is reported unanswered. */
-            log_warning("the replica watch of \"%s\" did not answer within the interval; reconnecting",
+            log_warning("the watch of \"%s\" did not answer within the interval; reconnecting",
                         self->cfg->node);
             if (self->round_pending) {
                 snprintf(self->last_error, sizeof self->last_error, "the server did not answer");

@@ -259,13 +259,33 @@ static void fleet_revise_lag(fleet_t *self, fleet_cluster_t *c, int64_t t)
     c->n_revise = keep;
 }
 
+/* The collector's watch saw the primary's WAL stand still for a spell
+ * before this reading (taken at t on our clock): the spell goes in the ring
+ * on the same clock, so writing resumed after it, not anywhere since the
+ * previous sample. Times are checked before any arithmetic (a collector's
+ * numbers are not trusted). */
+static void fleet_still_spell(fleet_cluster_t *c, const Pgvigil__PrimaryReplication *p, int64_t t)
+{
+    if (!p->has_still_wal_lsn || !p->has_still_from_us || !p->has_still_until_us || !p->has_measured_at_us ||
+        p->still_wal_lsn > p->current_wal_lsn || p->still_from_us <= 0 || p->still_from_us > p->still_until_us ||
+        p->still_until_us >= p->measured_at_us)
+        return;
+    int64_t until = p->measured_at_us - p->still_until_us, from = p->measured_at_us - p->still_from_us;
+    if (until > FLEET_STILL_MAX_US)
+        return;
+    lag_ring_push_still(&c->ring, t - (from < FLEET_STILL_MAX_US ? from : FLEET_STILL_MAX_US), t - until,
+                        p->still_wal_lsn);
+}
+
 static void fleet_primary_sample(fleet_t *self, fleet_cluster_t *c, fleet_node_t *n, const Pgvigil__Sample *s,
                                  int64_t t)
 {
     if (!fleet_primary_decide(self, c, n))
         return;
-    if (s->primary_replication && s->primary_replication->has_current_wal_lsn) {
-        lag_ring_push(&c->ring, t, s->primary_replication->current_wal_lsn);
+    const Pgvigil__PrimaryReplication *p = s->primary_replication;
+    if (p && p->has_current_wal_lsn) {
+        fleet_still_spell(c, p, t);
+        lag_ring_push(&c->ring, t, p->current_wal_lsn);
         fleet_revise_lag(self, c, t);
     }
     fleet_detect_slots(self, c, n, s);

@@ -37,6 +37,9 @@ typedef struct fleet_node {
 } fleet_node_t;
 
 #define FLEET_REVISE_MAX 32
+/* A primary's still spell (fleet_still_spell) ends at most this long
+ * before its reading; an older start is taken as this long before. */
+#define FLEET_STILL_MAX_US (3600LL * 1000000)
 
 typedef struct fleet_cluster {
     uint64_t id;

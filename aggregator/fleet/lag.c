@@ -33,6 +33,13 @@ void lag_ring_push(lag_ring_t *r, int64_t t_us, uint64_t lsn)
     r->n++;
 }
 
+void lag_ring_push_still(lag_ring_t *r, int64_t t_from_us, int64_t t_until_us, uint64_t lsn)
+{
+    if (r->n == 0 || lag_at(r, r->n - 1)->lsn != lsn)
+        lag_ring_push(r, t_from_us, lsn);
+    lag_ring_push(r, t_until_us, lsn);
+}
+
 int64_t lag_ring_newest(const lag_ring_t *r)
 {
     return r->n ? lag_at(r, r->n - 1)->t_us : INT64_MIN;

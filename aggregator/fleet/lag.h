@@ -68,6 +68,10 @@ void lag_ring_reset(lag_ring_t *r);
  * than the newest is ignored. An LSN below the newest (a new primary, a
  * restored server) restarts the ring. */
 void lag_ring_push(lag_ring_t *r, int64_t t_us, uint64_t lsn);
+/* A spell the primary's WAL stood at lsn from t_from to t_until (before
+ * the next point): its end goes in, and its start unless the newest point
+ * already stands at lsn. */
+void lag_ring_push_still(lag_ring_t *r, int64_t t_from_us, int64_t t_until_us, uint64_t lsn);
 /* Time of the newest point; INT64_MIN when empty. */
 int64_t lag_ring_newest(const lag_ring_t *r);
 /* P(t); false when the ring is empty. *estimated (may be NULL) tells that t

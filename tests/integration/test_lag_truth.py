@@ -21,6 +21,12 @@ Proves:
     with the collector's interval at 1 s: the replica watch (watch_interval,
     250 ms by default) starts a round when it sees the pause, where waiting
     for the next round took up to the whole interval;
+  - the primary's first write after an idle spell, at a random point of its
+    collector's 1 s interval and kept from the replica: once the replica has
+    sampled since, the lag seconds are within 0.25 s of the truth. The
+    primary's watch places the write after the spell it saw the WAL stand
+    still; without it the write was placed halfway through the interval
+    (up to 0.5 s off);
   - with the primary stopped the WAL receiver state is a named one, never "".
 """
 
@@ -214,7 +220,38 @@ class LagTruthTest(unittest.TestCase):
         self.assertLess(max(delays), 0.6, "seconds from pg_wal_replay_pause() to replay_paused in the API: %s"
                         % delays)
 
-    def test_5_receiver_state_is_named(self):
+    def test_5_first_write_after_idle_is_placed(self):
+        before = self.node("primary")["ingest"]["restarts"]
+        self.start_collector("primary", interval="1s")
+        wait_for(lambda: self.node("primary")["ingest"]["restarts"] > before, 15,
+                 what="the primary's collector at a 1 s interval")
+        trials = []
+        for _ in range(5):
+            wait_for(lambda: self.lag()["bytes"] == 0 and self.lag()["seconds"] == 0, 15,
+                     what="an idle, caught-up pair")
+            time.sleep(1.5 + random.uniform(0, 1))  # idle; the write falls anywhere within an interval
+            pid = int(self.cluster.scalar("primary", "SELECT pid FROM pg_stat_replication"))
+            os.kill(pid, signal.SIGSTOP)  # the replica gets nothing of it
+            try:
+                self.primary.query("CREATE TABLE IF NOT EXISTS resumed (payload text); "
+                                   "INSERT INTO resumed SELECT repeat('r', 500)")
+                wrote, probes = time.monotonic(), []
+                # the replica (1 s interval since test 4) has sampled since
+                for after in (1.5, 1.75, 2.0):
+                    time.sleep(max(0, wrote + after - time.monotonic()))
+                    _, _, truth_s = truth(self.primary, self.replica, self.history)
+                    probes.append((round(truth_s, 2), round(self.lag()["seconds"], 2)))
+                trials.append(probes)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_for(lambda: self.lag()["bytes"] == 0, 15, what="catch-up after the stall")
+        print("first write after idle, (truth, api) seconds 1.5/1.75/2 s after it: %s" % trials, flush=True)
+        for probes in trials:
+            for truth_s, api_s in probes:
+                self.assertGreater(truth_s, 1.0, trials)  # the stream was blocked
+                self.assertLessEqual(abs(api_s - truth_s), 0.25, "(truth, api) seconds: %s" % trials)
+
+    def test_6_receiver_state_is_named(self):
         self.cluster.stop("primary")
         state = wait_for(lambda: (lambda x: x if x and x.get("wal_receiver_status") != "streaming" else None)(
             self.lag()), 20, what="a WAL receiver that no longer streams")["wal_receiver_status"]

@@ -120,6 +120,42 @@ static void test_idle_then_stall(void **state)
     free(r);
 }
 
+/* The collector's watch saw the WAL still standing at 29.75 s: writing
+ * resumed within the last quarter second before the 30 s point, not
+ * anywhere in the second before it. A spell that ends where the ring already
+ * stands adds only its end; one at a new position adds both ends. */
+static void test_still_spell_places_the_write(void **state)
+{
+    (void)state;
+    lag_ring_t *r = ring();
+    const uint64_t L = 0x3000000;
+    lag_observation_t obs = {30 * S + S / 2, true, L, L};
+    lag_result_t res;
+    for (int i = 0; i <= 29; i++)
+        lag_ring_push(r, i * S, L);
+    lag_ring_push(r, 30 * S, L + 1300);
+    assert_true(lag_compute(r, &obs, obs.t_us, &res));
+    assert_true(fabs(res.seconds - 1.0) < 1e-6); /* half the second before 30 s */
+    lag_ring_reset(r);
+    for (int i = 0; i <= 29; i++)
+        lag_ring_push(r, i * S, L);
+    lag_ring_push_still(r, 29 * S + S / 4, 29 * S + 3 * S / 4, L);
+    assert_int_equal(r->n, 31);
+    lag_ring_push(r, 30 * S, L + 1300);
+    assert_true(lag_compute(r, &obs, obs.t_us, &res));
+    assert_true(fabs(res.seconds - 0.625) < 1e-6); /* from 29.875 s */
+    /* a spell at a position the ring has not stood at: both ends */
+    lag_ring_reset(r);
+    lag_ring_push(r, 0, L - 500);
+    lag_ring_push_still(r, S / 4, 3 * S / 4, L);
+    lag_ring_push(r, S, L + 1300);
+    assert_int_equal(r->n, 4);
+    lag_observation_t at_l = {S + S / 2, true, L, L};
+    assert_true(lag_compute(r, &at_l, at_l.t_us, &res));
+    assert_true(fabs(res.seconds - 0.625) < 1e-6);
+    free(r);
+}
+
 static void test_paused_replay_grows_one_second_per_second(void **state)
 {
     (void)state;
@@ -294,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_extrapolation_is_flagged_and_revised),
         cmocka_unit_test(test_idle_primary_reads_zero),
         cmocka_unit_test(test_idle_then_stall),
+        cmocka_unit_test(test_still_spell_places_the_write),
         cmocka_unit_test(test_paused_replay_grows_one_second_per_second),
         cmocka_unit_test(test_row_is_consistent),
         cmocka_unit_test(test_clock_offset),

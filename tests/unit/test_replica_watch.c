@@ -4,7 +4,9 @@
  * resume, a receiver status change and a promotion do; a replay position
  * standing still behind WAL already received does once (the state
  * "stalled"), and again when replay moves on; WAL that has just arrived is
- * no stall; readings too close together judge no stall.
+ * no stall; readings too close together judge no stall. On a primary, WAL
+ * that moves again after standing still does, and the next round carries
+ * the spell it stood still.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,6 +117,75 @@ static void test_sample_reading(void **state)
     assert_string_equal(out.receiver_status, "");
 }
 
+static replica_watch_reading_t primary(int64_t at_ms, uint64_t lsn)
+{
+    replica_watch_reading_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.receiver_status, sizeof r.receiver_status, "no receiver");
+    r.has_current_lsn = true;
+    r.current_lsn = lsn;
+    r.read_at_us = r.read_wall_us = at_ms * 1000;
+    return r;
+}
+
+/* A round of the primary at_ms: the still spell it carries (0 when none). */
+static uint64_t primary_round(replica_watch_t *w, int64_t at_ms, uint64_t lsn, int64_t *from_ms, int64_t *until_ms)
+{
+    Pgvigil__PrimaryReplication p = PGVIGIL__PRIMARY_REPLICATION__INIT;
+    p.has_current_wal_lsn = p.has_measured_at_us = 1;
+    p.current_wal_lsn = lsn;
+    p.measured_at_us = at_ms * 1000;
+    replica_watch_primary_round(w, &p);
+    if (!p.has_still_wal_lsn)
+        return 0;
+    assert_true(p.has_still_from_us && p.has_still_until_us);
+    *from_ms = p.still_from_us / 1000;
+    *until_ms = p.still_until_us / 1000;
+    return p.still_wal_lsn;
+}
+
+/* On a primary: WAL moving again after standing still earns a round, which
+ * carries the spell; WAL moving all along earns nothing and carries none. */
+static void test_primary_wal_resumes(void **state)
+{
+    (void)state;
+    replica_watch_t w;
+    int64_t from = 0, until = 0;
+    replica_watch_reset(&w);
+    assert_int_equal(primary_round(&w, 0, 100, &from, &until), 0);
+    assert_false(update(&w, primary(250, 200)));
+    assert_false(update(&w, primary(500, 300)));
+    assert_int_equal(primary_round(&w, 1000, 400, &from, &until), 0); /* writing all along */
+    assert_false(update(&w, primary(1250, 500)));
+    assert_false(update(&w, primary(1500, 500))); /* stands */
+    assert_false(update(&w, primary(1750, 500)));
+    assert_true(update(&w, primary(2000, 510)));  /* writes again */
+    assert_false(update(&w, primary(2250, 600))); /* once */
+    assert_int_equal(primary_round(&w, 2300, 650, &from, &until), 500);
+    assert_int_equal(from, 1250);
+    assert_int_equal(until, 1750);
+    assert_int_equal(primary_round(&w, 3300, 700, &from, &until), 0); /* told once */
+    /* Idle across a round: the spell starts at the round's reading. */
+    assert_int_equal(primary_round(&w, 4300, 700, &from, &until), 0);
+    assert_false(update(&w, primary(4550, 700)));
+    assert_true(update(&w, primary(4800, 720)));
+    assert_int_equal(primary_round(&w, 4810, 720, &from, &until), 700);
+    assert_int_equal(from, 3300);
+    assert_int_equal(until, 4550);
+    /* A promotion is a change of state; a primary's watch judges no stall. */
+    replica_watch_reset(&w);
+    assert_false(update(&w, reading(0, false, "streaming", 900, 800)));
+    replica_watch_reading_t promoted = primary(250, 900);
+    promoted.has_receive_lsn = promoted.has_replay_lsn = true;
+    promoted.receive_lsn = 900;
+    promoted.replay_lsn = 800;
+    assert_true(replica_watch_update(&w.state, &promoted));
+    promoted.read_at_us = promoted.read_wall_us = 500000;
+    assert_false(replica_watch_update(&w.state, &promoted));
+    promoted.read_at_us = promoted.read_wall_us = 750000;
+    assert_false(replica_watch_update(&w.state, &promoted));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_stall_counts_once),
         cmocka_unit_test(test_close_readings_judge_no_stall),
         cmocka_unit_test(test_sample_reading),
+        cmocka_unit_test(test_primary_wal_resumes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
