@@ -19,6 +19,13 @@
  * COLLECTOR_EARLY_GAP_US. A tick that finds the watch in flight leaves its
  * round pending until the watch is answered; a watch unanswered for an
  * interval is an overrun: the connection is dropped and reopened.
+ *
+ * While a replica of this primary is paused, cut off or stuck, the
+ * aggregator asks (Command.fast_rounds_ms, renewed while it lasts) for an
+ * early round at every watch tick instead of the watch query: past the
+ * primary's newest sample its position is extrapolated, and WAL comes in
+ * bursts, so a quarter-second horizon instead of a whole interval is what
+ * keeps a paused replica's lag in bytes close to the truth.
  */
 #include "collector.h"
 
@@ -47,6 +54,7 @@
 #define COLLECTOR_DRAIN_MS 2000 /* at shutdown, for the last acknowledgements */
 #define COLLECTOR_TEXT_MAX 65536 /* the aggregator refuses longer strings (INGEST_TEXT_MAX) */
 #define COLLECTOR_EARLY_GAP_US 200000 /* least time from a round's start to an early round's */
+#define COLLECTOR_FAST_MAX_MS 10000   /* longest spell of rounds at every watch tick one Command asks */
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -80,6 +88,7 @@ typedef struct {
 
     replica_watch_t watch;
     bool round_pending;     /* a tick came while the watch held the connection */
+    int64_t fast_until_us;  /* monotonic: rounds at every watch tick until then (Command.fast_rounds_ms) */
     bool early_armed;       /* an early round waits for COLLECTOR_EARLY_GAP_US */
 
     uint64_t sequence;
@@ -410,6 +419,11 @@ static int collector_on_watch_tick(zloop_t *loop, int timer_id, void *arg)
             self->next_connect_us = 0;
             collector_connect(self);
         }
+    } else if (self->state == CONN_READY && !self->round_active && !self->ctx.is_replica &&
+               clock_mono_us() < self->fast_until_us) {
+        /* a replica of this primary lags: a round at every watch tick */
+        if (clock_mono_us() - self->round_started_mono_us >= COLLECTOR_EARLY_GAP_US)
+            collector_start_round(self, clock_wall_us(), true);
     } else if (self->state == CONN_READY && !self->round_active && self->watch.state.known) {
         if (replica_watch_send(&self->watch, self->conn, self->ctx.server_version) != 0) {
             collector_lost(self, PQerrorMessage(self->conn));
@@ -530,6 +544,16 @@ static void collector_fini(collector_t *self)
 static void collector_on_command(void *arg, zsock_t *from, const Pgvigil__Command *cmd)
 {
     collector_t *self = arg;
+    if (cmd->has_fast_rounds_ms) {
+        uint32_t ms = cmd->fast_rounds_ms < COLLECTOR_FAST_MAX_MS ? cmd->fast_rounds_ms : COLLECTOR_FAST_MAX_MS;
+        if (self->cfg->watch_interval_ms) {
+            if (self->fast_until_us <= clock_mono_us())
+                log_debug("a replica of \"%s\" lags: rounds every %.2f s for %.1f s", self->cfg->node,
+                          (double)self->cfg->watch_interval_ms / 1000, (double)ms / 1000);
+            self->fast_until_us = clock_mono_us() + (int64_t)ms * 1000;
+        }
+        return;
+    }
     if (self->maint)
         maintenance_command(self->maint, from, cmd);
 }

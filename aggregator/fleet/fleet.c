@@ -514,6 +514,27 @@ double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t n
     return now.seconds;
 }
 
+bool fleet_fast_primary(fleet_t *self, const char *replica, int64_t now_us, char *primary, size_t len)
+{
+    fleet_node_t *n = zhashx_lookup(self->nodes, replica);
+    const node_view_t *v = n ? &n->view : NULL;
+    fleet_cluster_t *c = n ? n->cluster : NULL;
+    if (!v || !c || !c->primary[0] || v->role != PGVIGIL__ROLE__ROLE_REPLICA || !v->up || !v->has_lag ||
+        !(v->replay_paused || v->disconnected || n->replay_stuck)) {
+        if (n)
+            n->fast_since_us = 0;
+        return false;
+    }
+    if (!n->fast_since_us)
+        n->fast_since_us = now_us;
+    if (now_us - n->fast_since_us > FLEET_FAST_EPISODE_US ||
+        (c->fast_asked_us && now_us - c->fast_asked_us < FLEET_FAST_RENEW_US))
+        return false;
+    c->fast_asked_us = now_us;
+    snprintf(primary, len, "%s", c->primary);
+    return true;
+}
+
 bool fleet_tick(fleet_t *self, int64_t now_us)
 {
     bool changed = false;

@@ -120,6 +120,18 @@ bool fleet_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us, la
 /* The seconds of fleet_lag_now(); NAN when not applicable or 0. */
 double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t now_us);
 
+/* Past the primary's newest sample its position is extrapolated: for a
+ * replica whose lag moves with the clock (paused, cut off, stuck) that is
+ * the error in its bytes, largest while the lag is young. For the first
+ * FLEET_FAST_EPISODE_US of such a spell, at most every FLEET_FAST_RENEW_US
+ * per cluster: true with the primary's name in primary, to ask its
+ * collector for rounds at every watch tick (Command.fast_rounds_ms =
+ * FLEET_FAST_ROUNDS_MS). Called after each sample of replica. */
+#define FLEET_FAST_EPISODE_US (30LL * 1000000)
+#define FLEET_FAST_RENEW_US (2LL * 1000000)
+#define FLEET_FAST_ROUNDS_MS 5000
+bool fleet_fast_primary(fleet_t *self, const char *replica, int64_t now_us, char *primary, size_t len);
+
 /* Build the JSON views (shapes in snapshot.h): clusters array, nodes object,
  * events array (newest first), Prometheus text, and the health counts. */
 typedef struct {

@@ -226,7 +226,8 @@ static void ingest_durable(ingest_ctx_t *x, void *durable)
 }
 
 /* A command from the core, [node][packed Command], to that node's
- * collector; if it is not connected, a failed result goes back at once. */
+ * collector; if it is not connected, a failed result goes back at once
+ * (for an operation: a request without an id, fast rounds, has none). */
 static void ingest_command(ingest_ctx_t *x, void *cmds)
 {
     char node[ENVELOPE_NODE_MAX + 1];
@@ -240,8 +241,8 @@ static void ingest_command(ingest_ctx_t *x, void *cmds)
     node[zframe_size(name)] = '\0';
     if (ingest_to_collector(x, node, ENVELOPE_COMMAND, zframe_data(body), zframe_size(body)) != 0) {
         Pgvigil__Command *c = pgvigil__command__unpack(NULL, zframe_size(body), zframe_data(body));
-        Pgvigil__CommandResult *r = malloc(sizeof *r);
-        if (c && r) {
+        Pgvigil__CommandResult *r = c && c->has_id ? malloc(sizeof *r) : NULL;
+        if (r) {
             pgvigil__command_result__init(r);
             r->has_id = 1;
             r->id = c->id;

@@ -27,6 +27,9 @@ Proves:
     primary's watch places the write after the spell it saw the WAL stand
     still; without it the write was placed halfway through the interval
     (up to 0.5 s off);
+  - while the replica's replay is paused, the primary's collector (1 s
+    interval) sends a round at every watch tick (about 4 a second; the
+    aggregator asks it to), and back to one a second after the pause;
   - with the primary stopped the WAL receiver state is a named one, never "".
 """
 
@@ -251,7 +254,28 @@ class LagTruthTest(unittest.TestCase):
                 self.assertGreater(truth_s, 1.0, trials)  # the stream was blocked
                 self.assertLessEqual(abs(api_s - truth_s), 0.25, "(truth, api) seconds: %s" % trials)
 
-    def test_6_receiver_state_is_named(self):
+    def test_6_primary_is_followed_closely_during_a_pause(self):
+        def rate(seconds):
+            before, start = self.node("primary")["ingest"]["received"], time.monotonic()
+            time.sleep(seconds)
+            return (self.node("primary")["ingest"]["received"] - before) / (time.monotonic() - start)
+        time.sleep(6)  # fast rounds the stalls of test 5 asked for run out
+        calm = rate(3)
+        self.cluster.pause_replay()
+        try:
+            self.paused_shown(True, 5)
+            paused = rate(4)
+        finally:
+            self.cluster.resume_replay()
+        self.paused_shown(False, 5)
+        time.sleep(6)  # the last request (5 s) runs out
+        after = rate(3)
+        print("primary samples/s: before %.2f, replica paused %.2f, after %.2f" % (calm, paused, after), flush=True)
+        self.assertLess(calm, 1.7)
+        self.assertGreater(paused, 2.5)  # a round every watch tick (250 ms)
+        self.assertLess(after, 1.7)
+
+    def test_7_receiver_state_is_named(self):
         self.cluster.stop("primary")
         state = wait_for(lambda: (lambda x: x if x and x.get("wal_receiver_status") != "streaming" else None)(
             self.lag()), 20, what="a WAL receiver that no longer streams")["wal_receiver_status"]

@@ -5,7 +5,8 @@
  * extrapolated when replay runs, when the primary is idle, or when the node
  * is stale; an estimated figure is revised by the next primary point (and
  * only the revised one is stored); a collector restart restarts its clock
- * offset; a missing WAL receiver has a named state.
+ * offset; a missing WAL receiver has a named state; a paused replica asks
+ * its primary for fast rounds in the first seconds of the pause.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -220,6 +221,37 @@ static void test_stuck_replica_moves_with_the_clock(void **state)
     agg_config_destroy(&cfg);
 }
 
+/* A paused replica asks its primary for fast rounds: at once, again every
+ * FLEET_FAST_RENEW_US, not after FLEET_FAST_EPISODE_US of the pause, and
+ * not for a replica that replays. */
+static void test_paused_replica_asks_fast_primary_rounds(void **state)
+{
+    (void)state;
+    agg_config_t *cfg;
+    fleet_t *f = fleet_for_test(&cfg);
+    char primary[64] = "";
+    int64_t t0 = 5000 * S;
+    fleet_apply(f, sample(true, t0, 10000, false), t0, NULL);
+    fleet_apply(f, sample(true, t0 + S, 11000, false), t0 + S, NULL);
+    fleet_apply(f, sample(false, t0 + S, 11000, false), t0 + S, NULL);
+    assert_false(fleet_fast_primary(f, "replica", t0 + S, primary, sizeof primary)); /* replays */
+    assert_false(fleet_fast_primary(f, "primary", t0 + S, primary, sizeof primary));
+    int64_t t = t0 + 2 * S;
+    fleet_apply(f, sample(false, t, 11000, true), t, NULL);
+    assert_true(fleet_fast_primary(f, "replica", t, primary, sizeof primary));
+    assert_string_equal(primary, "primary");
+    assert_false(fleet_fast_primary(f, "replica", t + S, primary, sizeof primary));
+    assert_true(fleet_fast_primary(f, "replica", t + FLEET_FAST_RENEW_US, primary, sizeof primary));
+    assert_false(fleet_fast_primary(f, "replica", t + FLEET_FAST_EPISODE_US + S, primary, sizeof primary));
+    /* resumed, then paused again: a new spell */
+    fleet_apply(f, sample(false, t + 40 * S, 12000, false), t + 40 * S, NULL);
+    assert_false(fleet_fast_primary(f, "replica", t + 40 * S, primary, sizeof primary));
+    fleet_apply(f, sample(false, t + 41 * S, 12000, true), t + 41 * S, NULL);
+    assert_true(fleet_fast_primary(f, "replica", t + 41 * S, primary, sizeof primary));
+    fleet_destroy(&f);
+    agg_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_estimated_lag_is_revised),
         cmocka_unit_test(test_restart_resets_the_clock_offset),
         cmocka_unit_test(test_stuck_replica_moves_with_the_clock),
+        cmocka_unit_test(test_paused_replica_asks_fast_primary_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
