@@ -135,13 +135,10 @@ static void core_sampled(core_state_t *st, const char *node, const fleet_applied
 static void core_send_command(void *arg, const char *node, const Pgvigil__Command *cmd);
 
 /* A replica of ours is paused, cut off or stuck: ask its primary's
- * collector to follow the WAL closely (fleet_fast_primary). */
-static void core_fast_primary(core_state_t *st, const char *replica)
+ * collector to follow the WAL closely (FLEET_FAST_* in fleet.h). */
+static void core_fast_primary(core_state_t *st, const node_view_t *v, const char *primary)
 {
-    char primary[FLEET_NAME_MAX];
-    const node_view_t *v = fleet_node_view(st->fleet, replica);
-    if (!v || !core_cluster_owns(st->cluster, v->cluster_id) ||
-        !fleet_fast_primary(st->fleet, replica, clock_wall_us(), primary, sizeof primary))
+    if (!v || !core_cluster_owns(st->cluster, v->cluster_id))
         return;
     Pgvigil__Command cmd = PGVIGIL__COMMAND__INIT;
     cmd.has_fast_rounds_ms = 1;
@@ -175,8 +172,9 @@ static int core_on_sample(zloop_t *loop, zsock_t *pull, void *arg)
         if (fleet_apply(st->fleet, h.sample, h.received_at_us, &what)) {
             st->dirty = true;
             core_sampled(st, node, &what, h.sample, h.received_at_us);
-            core_fast_primary(st, node);
             const node_view_t *v = fleet_node_view(st->fleet, node);
+            if (what.fast_primary)
+                core_fast_primary(st, v, what.fast_primary);
             if (v && core_cluster_heard(st->cluster, v->cluster_id))
                 alerting_node(st->alerting, v, clock_wall_us());
         }

@@ -440,6 +440,26 @@ static void fleet_take_sample(fleet_node_t *n, Pgvigil__Sample *s, int64_t recei
     v->interval_ms = s->interval_ms;
 }
 
+/* Whether n's latest sample (at now_us) asks its primary for fast rounds
+ * (fleet_applied_t.fast_primary): the primary's name, or NULL. */
+static const char *fleet_node_fast_primary(fleet_node_t *n, int64_t now_us)
+{
+    const node_view_t *v = &n->view;
+    fleet_cluster_t *c = n->cluster;
+    if (v->role != PGVIGIL__ROLE__ROLE_REPLICA || !c || !c->primary[0] || !v->up || !v->has_lag ||
+        !(v->replay_paused || v->disconnected || n->replay_stuck)) {
+        n->fast_since_us = 0;
+        return NULL;
+    }
+    if (!n->fast_since_us)
+        n->fast_since_us = now_us;
+    if (now_us - n->fast_since_us > FLEET_FAST_EPISODE_US ||
+        (c->fast_asked_us && now_us - c->fast_asked_us < FLEET_FAST_RENEW_US))
+        return NULL;
+    c->fast_asked_us = now_us;
+    return c->primary;
+}
+
 bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, fleet_applied_t *out)
 {
     fleet_applied_t applied = {0};
@@ -465,6 +485,7 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
     n->shared = frag_sample_new(s); /* NULL (out of memory): fragments go without it */
     v->latest = s;
     fleet_node_lag(n, received_at_us);
+    applied.fast_primary = fleet_node_fast_primary(n, received_at_us);
     metric_update(v, &n->metrics, s, received_at_us);
     v->version++;
     if (first || was_stale || was_up != v->up)
@@ -512,27 +533,6 @@ double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t n
     if (!fleet_lag_now(self, v, now_us, &now) || now.seconds <= 0)
         return NAN;
     return now.seconds;
-}
-
-bool fleet_fast_primary(fleet_t *self, const char *replica, int64_t now_us, char *primary, size_t len)
-{
-    fleet_node_t *n = zhashx_lookup(self->nodes, replica);
-    const node_view_t *v = n ? &n->view : NULL;
-    fleet_cluster_t *c = n ? n->cluster : NULL;
-    if (!v || !c || !c->primary[0] || v->role != PGVIGIL__ROLE__ROLE_REPLICA || !v->up || !v->has_lag ||
-        !(v->replay_paused || v->disconnected || n->replay_stuck)) {
-        if (n)
-            n->fast_since_us = 0;
-        return false;
-    }
-    if (!n->fast_since_us)
-        n->fast_since_us = now_us;
-    if (now_us - n->fast_since_us > FLEET_FAST_EPISODE_US ||
-        (c->fast_asked_us && now_us - c->fast_asked_us < FLEET_FAST_RENEW_US))
-        return false;
-    c->fast_asked_us = now_us;
-    snprintf(primary, len, "%s", c->primary);
-    return true;
 }
 
 bool fleet_tick(fleet_t *self, int64_t now_us)

@@ -70,6 +70,7 @@ void fleet_unobserve(fleet_t *self, fleet_observer_fn *fn, void *arg);
 typedef struct {
     bool collector_restarted; /* the collector process changed since the last sample */
     bool backup_verified;     /* the sample carries a verification not seen before */
+    const char *fast_primary; /* ask this primary for fast rounds (FLEET_FAST_*); valid until the next call */
 } fleet_applied_t;
 
 /* Take ownership of a validated sample received at received_at_us
@@ -124,13 +125,12 @@ double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t n
  * replica whose lag moves with the clock (paused, cut off, stuck) that is
  * the error in its bytes, largest while the lag is young. For the first
  * FLEET_FAST_EPISODE_US of such a spell, at most every FLEET_FAST_RENEW_US
- * per cluster: true with the primary's name in primary, to ask its
- * collector for rounds at every watch tick (Command.fast_rounds_ms =
- * FLEET_FAST_ROUNDS_MS). Called after each sample of replica. */
+ * per cluster, fleet_apply names the primary (fleet_applied_t.fast_primary)
+ * to ask its collector for rounds at every watch tick
+ * (Command.fast_rounds_ms = FLEET_FAST_ROUNDS_MS). */
 #define FLEET_FAST_EPISODE_US (30LL * 1000000)
 #define FLEET_FAST_RENEW_US (2LL * 1000000)
 #define FLEET_FAST_ROUNDS_MS 5000
-bool fleet_fast_primary(fleet_t *self, const char *replica, int64_t now_us, char *primary, size_t len);
 
 /* Build the JSON views (shapes in snapshot.h): clusters array, nodes object,
  * events array (newest first), Prometheus text, and the health counts. */

@@ -32,7 +32,7 @@ typedef struct fleet_node {
     lag_observation_t lag_obs; /* the replica's positions behind it */
     bool lag_row_pending;     /* sample_lag estimated: its row waits for the revision */
     bool replay_stuck;        /* behind, and replay did not move since the previous sample */
-    int64_t fast_since_us;    /* paused, cut off or stuck since (0: not): fleet_fast_primary */
+    int64_t fast_since_us;    /* paused, cut off or stuck since (0: not): FLEET_FAST_* */
     bool slot_retaining;      /* an inactive slot retains more than the threshold */
     int64_t backup_verified_us; /* the last verification seen */
 } fleet_node_t;
@@ -54,7 +54,7 @@ typedef struct fleet_cluster {
      * primary point revises them. */
     struct fleet_node *revise[FLEET_REVISE_MAX];
     size_t n_revise;
-    int64_t fast_asked_us;      /* fast rounds last asked of the primary (fleet_fast_primary) */
+    int64_t fast_asked_us;      /* fast rounds last asked of the primary (FLEET_FAST_*) */
     struct fleet_frag_cluster *frag; /* owned by the fleet_frags_t that set it */
 } fleet_cluster_t;
 

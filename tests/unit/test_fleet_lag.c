@@ -224,30 +224,30 @@ static void test_stuck_replica_moves_with_the_clock(void **state)
 /* A paused replica asks its primary for fast rounds: at once, again every
  * FLEET_FAST_RENEW_US, not after FLEET_FAST_EPISODE_US of the pause, and
  * not for a replica that replays. */
+static const char *fast(fleet_t *f, bool primary, int64_t t, uint64_t lsn, bool paused)
+{
+    fleet_applied_t out;
+    assert_true(fleet_apply(f, sample(primary, t, lsn, paused), t, &out));
+    return out.fast_primary;
+}
+
 static void test_paused_replica_asks_fast_primary_rounds(void **state)
 {
     (void)state;
     agg_config_t *cfg;
     fleet_t *f = fleet_for_test(&cfg);
-    char primary[64] = "";
     int64_t t0 = 5000 * S;
-    fleet_apply(f, sample(true, t0, 10000, false), t0, NULL);
-    fleet_apply(f, sample(true, t0 + S, 11000, false), t0 + S, NULL);
-    fleet_apply(f, sample(false, t0 + S, 11000, false), t0 + S, NULL);
-    assert_false(fleet_fast_primary(f, "replica", t0 + S, primary, sizeof primary)); /* replays */
-    assert_false(fleet_fast_primary(f, "primary", t0 + S, primary, sizeof primary));
+    assert_null(fast(f, true, t0, 10000, false));
+    assert_null(fast(f, true, t0 + S, 11000, false));
+    assert_null(fast(f, false, t0 + S, 11000, false)); /* replays */
     int64_t t = t0 + 2 * S;
-    fleet_apply(f, sample(false, t, 11000, true), t, NULL);
-    assert_true(fleet_fast_primary(f, "replica", t, primary, sizeof primary));
-    assert_string_equal(primary, "primary");
-    assert_false(fleet_fast_primary(f, "replica", t + S, primary, sizeof primary));
-    assert_true(fleet_fast_primary(f, "replica", t + FLEET_FAST_RENEW_US, primary, sizeof primary));
-    assert_false(fleet_fast_primary(f, "replica", t + FLEET_FAST_EPISODE_US + S, primary, sizeof primary));
+    assert_string_equal(fast(f, false, t, 11000, true), "primary");
+    assert_null(fast(f, false, t + S, 11000, true));
+    assert_string_equal(fast(f, false, t + FLEET_FAST_RENEW_US, 11000, true), "primary");
+    assert_null(fast(f, false, t + FLEET_FAST_EPISODE_US + S, 11000, true));
     /* resumed, then paused again: a new spell */
-    fleet_apply(f, sample(false, t + 40 * S, 12000, false), t + 40 * S, NULL);
-    assert_false(fleet_fast_primary(f, "replica", t + 40 * S, primary, sizeof primary));
-    fleet_apply(f, sample(false, t + 41 * S, 12000, true), t + 41 * S, NULL);
-    assert_true(fleet_fast_primary(f, "replica", t + 41 * S, primary, sizeof primary));
+    assert_null(fast(f, false, t + 40 * S, 12000, false));
+    assert_string_equal(fast(f, false, t + 41 * S, 12000, true), "primary");
     fleet_destroy(&f);
     agg_config_destroy(&cfg);
 }
