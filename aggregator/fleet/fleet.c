@@ -210,6 +210,7 @@ static bool fleet_primary_decide(fleet_t *self, fleet_cluster_t *c, fleet_node_t
         bool old_live = fleet_is_live_primary(old, c->id);
         if (old_live && !c->split_brain) {
             c->split_brain = true;
+            self->split_brains++;
             fleet_event(self, c->id, n, "split_brain", "critical",
                         "%s and %s both accept writes as primary of one cluster (timelines %u and %u)",
                         old->view.name, v->name, old->view.timeline, v->timeline);
@@ -538,7 +539,8 @@ double fleet_paused_lag_now(const fleet_t *self, const node_view_t *v, int64_t n
 bool fleet_tick(fleet_t *self, int64_t now_us)
 {
     bool changed = false;
-    for (fleet_cluster_t *c = zhashx_first(self->clusters); c; c = zhashx_next(self->clusters))
+    for (fleet_cluster_t *c = self->split_brains ? zhashx_first(self->clusters) : NULL; c;
+         c = zhashx_next(self->clusters))
         changed |= fleet_detect_split_brain_end(self, c);
     size_t todo = self->count < FLEET_TICK_NODES ? self->count : FLEET_TICK_NODES;
     for (size_t k = 0; k < todo; k++) {

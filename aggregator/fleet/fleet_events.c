@@ -124,6 +124,7 @@ bool fleet_detect_split_brain_end(fleet_t *self, fleet_cluster_t *c)
     if (primaries > 1)
         return false;
     c->split_brain = false;
+    self->split_brains--;
     fleet_event(self, c->id, NULL, "split_brain_resolved", "info", "only one primary accepts writes again");
     return true;
 }

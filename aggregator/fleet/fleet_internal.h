@@ -65,6 +65,7 @@ struct fleet {
     size_t count, cap;
     size_t tick_next;   /* where the next tick's slice of all starts */
     zhashx_t *clusters; /* decimal id -> fleet_cluster_t */
+    size_t split_brains; /* clusters with split_brain set: the tick walks clusters only then */
     struct {
         fleet_observer_fn *fn;
         void *arg;
