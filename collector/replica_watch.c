@@ -111,7 +111,6 @@ static bool replica_watch_wal(replica_watch_state_t *self, const replica_watch_r
         self->has_wal = self->wal_still = self->has_still = false;
         return false;
     }
-    bool resumed = false;
     if (self->has_wal && now->current_lsn == self->wal_lsn) {
         self->wal_still = true;
         self->has_still = true;
@@ -120,7 +119,7 @@ static bool replica_watch_wal(replica_watch_state_t *self, const replica_watch_r
         self->still_until_us = now->read_wall_us;
         return false;
     }
-    resumed = self->has_wal && self->wal_still;
+    bool resumed = self->has_wal && self->wal_still;
     self->has_wal = true;
     self->wal_still = false;
     self->wal_lsn = now->current_lsn;

@@ -227,7 +227,7 @@ static void ingest_durable(ingest_ctx_t *x, void *durable)
 
 /* A command from the core, [node][packed Command], to that node's
  * collector; if it is not connected, a failed result goes back at once
- * (for an operation: a request without an id, fast rounds, has none). */
+ * (a command without an id, fast rounds, expects none). */
 static void ingest_command(ingest_ctx_t *x, void *cmds)
 {
     char node[ENVELOPE_NODE_MAX + 1];
