@@ -292,6 +292,10 @@ int config_parse_duration_ms(const char *text, uint64_t *out_ms)
     } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     if (!text || !*text)
         return -1;
+    if (strcmp(text, "0") == 0) { /* zero needs no unit ("0 turns it off") */
+        *out_ms = 0;
+        return 0;
+    }
     errno = 0;
     char *end;
     double v = strtod(text, &end);

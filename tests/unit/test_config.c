@@ -152,14 +152,14 @@ static void test_parse_duration(void **state)
     const struct {
         const char *text;
         uint64_t ms;
-    } ok[] = {{"0s", 0}, {"500ms", 500}, {"1s", 1000}, {"1.5s", 1500},
+    } ok[] = {{"0s", 0}, {"0", 0}, {"500ms", 500}, {"1s", 1000}, {"1.5s", 1500},
               {"5m", 300000}, {"1h", 3600000}, {"2d", 172800000}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint64_t ms = 99;
         assert_int_equal(config_parse_duration_ms(ok[i].text, &ms), 0);
         assert_true(ms == ok[i].ms);
     }
-    const char *bad[] = {"", "1", "s", "-1s", "+1s", "1 s", "1sec", "0.5ms", "1e99d", "nan s", NULL};
+    const char *bad[] = {"", "1", "00", "0.0", "s", "-1s", "+1s", "1 s", "1sec", "0.5ms", "1e99d", "nan s", NULL};
     for (const char **b = bad; *b; b++) {
         uint64_t ms;
         if (config_parse_duration_ms(*b, &ms) == 0)
