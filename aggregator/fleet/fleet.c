@@ -409,10 +409,14 @@ static bool fleet_node_lag(fleet_node_t *n, int64_t now_us)
     if (!v->has_lag)
         return false;
     lag_result_t lag;
-    if (!fleet_node_lag_now(n, now_us, &lag))
+    bool moving = fleet_node_lag_now(n, now_us, &lag);
+    if (!moving)
         lag = n->sample_lag;
-    bool changed = memcmp(&lag, &v->lag, sizeof lag) != 0;
+    bool changed = memcmp(&lag, &v->lag, sizeof lag) != 0 || moving != v->lag_moving;
     v->lag = lag;
+    v->lag_moving = moving;
+    v->lag_at_us = moving ? now_us : n->lag_obs.t_us;
+    v->lag_rate_bps = moving ? lag_ring_rate(&n->cluster->ring) : 0;
     return changed;
 }
 

@@ -39,12 +39,16 @@ static json_t *view_lag(const node_view_t *v)
         return NULL;
     if (!v->has_lag)
         return json_null();
-    return json_pack("{s:I, s:f, s:I, s:I, s:f, s:b, s:b, s:o, s:s?, s:s}", "bytes", (json_int_t)v->lag.bytes,
+    json_t *j = json_pack("{s:I, s:f, s:I, s:I, s:f, s:b, s:b, s:o, s:s?, s:s}", "bytes", (json_int_t)v->lag.bytes,
                      "seconds", v->lag.seconds, "receive_bytes", (json_int_t)v->lag.receive_bytes, "apply_bytes",
                      (json_int_t)v->lag.apply_bytes, "receive_seconds", v->lag.receive_seconds, "estimated",
                      v->lag.estimated, "replay_paused", v->replay_paused, "primary_replay_lag_seconds",
                      isnan(v->primary_replay_lag_s) ? json_null() : json_real(v->primary_replay_lag_s),
                      "primary_view_paired_by", pairing_how_name(v->paired_by), "wal_receiver_status", v->wal_status);
+    if (j && v->lag_moving)
+        json_object_update_new(j, json_pack("{s:b, s:I, s:f}", "moving", 1, "as_of_us", (json_int_t)v->lag_at_us,
+                                            "write_rate_bytes_per_s", v->lag_rate_bps));
+    return j;
 }
 
 /* One node's JSON, from its view alone (so it can be cached per version). */

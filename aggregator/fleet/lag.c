@@ -75,6 +75,11 @@ static double lag_rate(const lag_ring_t *r)
     return (double)(last->lsn - first->lsn) / (double)(last->t_us - first->t_us);
 }
 
+double lag_ring_rate(const lag_ring_t *r)
+{
+    return lag_rate(r) * 1e6;
+}
+
 /* Last index whose time is <= t (0 if t precedes the ring). */
 static size_t lag_index_at_time(const lag_ring_t *r, int64_t t_us)
 {

@@ -72,6 +72,9 @@ void lag_ring_push(lag_ring_t *r, int64_t t_us, uint64_t lsn);
  * the next point): its end goes in, and its start unless the newest point
  * already stands at lsn. */
 void lag_ring_push_still(lag_ring_t *r, int64_t t_from_us, int64_t t_until_us, uint64_t lsn);
+/* The write rate extrapolation uses past the newest point, bytes/s (0 when
+ * the primary writes in bursts or the ring is short). */
+double lag_ring_rate(const lag_ring_t *r);
 /* Time of the newest point; INT64_MIN when empty. */
 int64_t lag_ring_newest(const lag_ring_t *r);
 /* P(t); false when the ring is empty. *estimated (may be NULL) tells that t

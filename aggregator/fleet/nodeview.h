@@ -42,6 +42,12 @@ typedef struct node_view {
      * one place). */
     bool has_lag, replay_paused, disconnected;
     lag_result_t lag;
+    /* lag moves with the clock: the instant it is for (lag_at_us, wall) and
+     * the primary's write rate past its newest sample (bytes/s), so a reader
+     * moves it to its own instant (snapshot_lag_to) */
+    bool lag_moving;
+    int64_t lag_at_us;
+    double lag_rate_bps;
     double primary_replay_lag_s; /* NAN when unknown */
     pairing_how_t paired_by;     /* how the primary's row for this replica was found */
     bool split_brain;            /* the node's cluster has two primaries accepting writes */

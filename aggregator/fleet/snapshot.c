@@ -124,4 +124,30 @@ json_t *snapshot_node(const snapshot_t *snap, const char *name)
     return f ? frag_node_detail(f) : NULL;
 }
 
+void snapshot_lag_to(json_t *node, int64_t now_us)
+{
+    json_t *lag = json_object_get(node, "lag");
+    json_t *at = json_object_get(lag, "as_of_us");
+    if (!json_is_true(json_object_get(lag, "moving")) || !json_is_integer(at) || now_us <= json_integer_value(at))
+        return;
+    int64_t ahead = now_us - json_integer_value(at);
+    if (ahead > SNAPSHOT_LAG_AHEAD_MAX_US)
+        ahead = SNAPSHOT_LAG_AHEAD_MAX_US;
+    double dt = (double)ahead / 1e6, rate = json_number_value(json_object_get(lag, "write_rate_bytes_per_s"));
+    static const char *const seconds[] = {"seconds", "receive_seconds"};
+    for (size_t i = 0; i < 2; i++) {
+        double s = json_number_value(json_object_get(lag, seconds[i]));
+        if (s > 0)
+            json_object_set_new(lag, seconds[i], json_real(s + dt));
+    }
+    json_int_t grow = rate > 0 ? (json_int_t)(rate * dt) : 0;
+    json_int_t bytes = json_integer_value(json_object_get(lag, "bytes"));
+    if (grow > 0 && bytes > 0) {
+        json_object_set_new(lag, "bytes", json_integer(bytes + grow));
+        json_object_set_new(lag, "receive_bytes",
+                            json_integer(json_integer_value(json_object_get(lag, "receive_bytes")) + grow));
+    }
+    json_object_set_new(lag, "as_of_us", json_integer((json_int_t)(json_integer_value(at) + ahead)));
+}
+
 void snapshot_write_prom(const snapshot_t *snap, FILE *f) { frag_set_write_prom(snap->node_frags, f); }

@@ -83,6 +83,13 @@ void snapshot_release(snapshot_holder_t *self, const snapshot_t *snap);
 const json_t *snapshot_clusters(const snapshot_t *snap);
 /* One node's full view (summary, sample, ingest): new JSON, NULL if absent. */
 json_t *snapshot_node(const snapshot_t *snap, const char *name);
+/* A node's JSON whose lag moves with the clock ("moving": a paused, cut off
+ * or stuck replica) moved from the instant it was computed for (the core's
+ * last tick, up to ~100 ms back) to now_us: seconds by the time passed,
+ * bytes and receive_bytes by the primary's write rate times it (at most
+ * SNAPSHOT_LAG_AHEAD_MAX_US ahead); anything else is left alone. */
+#define SNAPSHOT_LAG_AHEAD_MAX_US 1000000LL
+void snapshot_lag_to(json_t *node, int64_t now_us);
 /* Every node's Prometheus lines, grouped by family. */
 void snapshot_write_prom(const snapshot_t *snap, FILE *f);
 

@@ -153,6 +153,8 @@ int http_node(const http_req_t *r)
     if (!name)
         return 404;
     json_t *n = snapshot_node(r->snap, name);
+    if (n)
+        snapshot_lag_to(n, clock_wall_us());
     return n ? http_json(r->conn, 200, json_pack("{s:o}", "node", n))
              : http_error(r->conn, 500, "internal", "out of memory");
 }

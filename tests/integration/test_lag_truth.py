@@ -264,10 +264,15 @@ class LagTruthTest(unittest.TestCase):
         self.cluster.pause_replay()
         try:
             self.paused_shown(True, 5)
+            lag = self.lag()  # moves with the clock, read at the request's instant
+            self.assertTrue(lag.get("moving"), lag)
+            self.assertLess(abs(lag["as_of_us"] / 1e6 - time.time()), 1.0, lag)
+            self.assertEqual(lag["bytes"], lag["receive_bytes"] + lag["apply_bytes"], lag)
             paused = rate(4)
         finally:
             self.cluster.resume_replay()
         self.paused_shown(False, 5)
+        self.assertNotIn("moving", self.lag())
         time.sleep(6)  # the last request (5 s) runs out
         after = rate(3)
         print("primary samples/s: before %.2f, replica paused %.2f, after %.2f" % (calm, paused, after), flush=True)

@@ -20,6 +20,7 @@
 
 #include "fleet.h"
 #include "pbarena.h"
+#include "snapshot.h"
 
 #define S 1000000LL
 #define SYSID 7301234567890123456ull
@@ -207,6 +208,9 @@ static void test_stuck_replica_moves_with_the_clock(void **state)
     assert_true(rep->lag.bytes == 3000);              /* 13500 extrapolated - 10500 */
     fleet_tick(f, t0 + 4 * S);
     assert_true(fabs(rep->lag.seconds - 3.5) < 1e-6);
+    /* said to move, as of the tick, at the primary's 1000 bytes a second */
+    assert_true(rep->lag_moving && rep->lag_at_us == t0 + 4 * S);
+    assert_true(fabs(rep->lag_rate_bps - 1000.0) < 1e-6);
     /* replay moves again: the figure is the sample's */
     fleet_apply(f, sample(false, t0 + 4 * S, 13000, false), t0 + 4 * S, NULL);
     fleet_tick(f, t0 + 4 * S + S / 2);
@@ -219,6 +223,31 @@ static void test_stuck_replica_moves_with_the_clock(void **state)
     assert_true(rep->disconnected);
     fleet_destroy(&f);
     agg_config_destroy(&cfg);
+}
+
+/* The API reads a moving lag at its own instant, not the last tick's. */
+static void test_moving_lag_is_read_at_its_instant(void **state)
+{
+    (void)state;
+    const int64_t at = 1000 * S;
+    json_t *node = json_pack("{s:{s:b, s:I, s:f, s:f, s:f, s:I, s:I, s:I}}", "lag", "moving", 1, "as_of_us",
+                             (json_int_t)at, "write_rate_bytes_per_s", 1000.0, "seconds", 2.0, "receive_seconds",
+                             0.0, "bytes", (json_int_t)5000, "receive_bytes", (json_int_t)4000, "apply_bytes",
+                             (json_int_t)1000);
+    json_t *lag = json_object_get(node, "lag");
+    snapshot_lag_to(node, at + S / 10); /* read 100 ms after the tick */
+    assert_true(fabs(json_real_value(json_object_get(lag, "seconds")) - 2.1) < 1e-9);
+    assert_true(json_real_value(json_object_get(lag, "receive_seconds")) == 0.0); /* nothing beyond receive */
+    assert_int_equal(json_integer_value(json_object_get(lag, "bytes")), 5100);
+    assert_int_equal(json_integer_value(json_object_get(lag, "receive_bytes")), 4100);
+    assert_int_equal(json_integer_value(json_object_get(lag, "apply_bytes")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(lag, "as_of_us")), at + S / 10);
+    snapshot_lag_to(node, at + 60 * S); /* far ahead: at most SNAPSHOT_LAG_AHEAD_MAX_US */
+    assert_true(fabs(json_real_value(json_object_get(lag, "seconds")) - 3.1) < 1e-9);
+    json_object_set_new(lag, "moving", json_false());
+    snapshot_lag_to(node, at + 120 * S); /* not moving: as it is */
+    assert_true(fabs(json_real_value(json_object_get(lag, "seconds")) - 3.1) < 1e-9);
+    json_decref(node);
 }
 
 /* A paused replica asks its primary for fast rounds: at once, again every
@@ -260,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_restart_resets_the_clock_offset),
         cmocka_unit_test(test_stuck_replica_moves_with_the_clock),
         cmocka_unit_test(test_paused_replica_asks_fast_primary_rounds),
+        cmocka_unit_test(test_moving_lag_is_read_at_its_instant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
