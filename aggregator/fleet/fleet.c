@@ -400,6 +400,15 @@ static bool fleet_node_split_brain(fleet_node_t *n)
 
 static bool fleet_node_lag_now(const fleet_node_t *n, int64_t now_us, lag_result_t *out);
 
+/* Whether n's position cannot be moving (paused, not streaming, stuck
+ * while behind): its lag grows with the clock until its next sample. */
+static bool fleet_node_moving(const fleet_node_t *n)
+{
+    const node_view_t *v = &n->view;
+    return v->up && !v->stale && v->has_lag && v->role == PGVIGIL__ROLE__ROLE_REPLICA && n->cluster &&
+           (v->replay_paused || v->disconnected || n->replay_stuck);
+}
+
 /* The one place a replica's final lag is set: the lag at its sample time,
  * or at now_us for a replica whose position cannot be moving
  * (fleet_lag_now). */
@@ -409,13 +418,13 @@ static bool fleet_node_lag(fleet_node_t *n, int64_t now_us)
     if (!v->has_lag)
         return false;
     lag_result_t lag;
-    bool moving = fleet_node_lag_now(n, now_us, &lag);
-    if (!moving)
+    bool now = fleet_node_lag_now(n, now_us, &lag), moving = fleet_node_moving(n);
+    if (!now)
         lag = n->sample_lag;
     bool changed = memcmp(&lag, &v->lag, sizeof lag) != 0 || moving != v->lag_moving;
     v->lag = lag;
     v->lag_moving = moving;
-    v->lag_at_us = moving ? now_us : n->lag_obs.t_us;
+    v->lag_at_us = now ? now_us : n->lag_obs.t_us;
     v->lag_rate_bps = moving ? lag_ring_rate(&n->cluster->ring) : 0;
     return changed;
 }
@@ -508,9 +517,7 @@ bool fleet_apply(fleet_t *self, Pgvigil__Sample *s, int64_t received_at_us, flee
 
 static bool fleet_node_lag_now(const fleet_node_t *n, int64_t now_us, lag_result_t *out)
 {
-    const node_view_t *v = &n->view;
-    if (!v->up || v->stale || !v->has_lag || v->role != PGVIGIL__ROLE__ROLE_REPLICA || now_us <= n->lag_obs.t_us ||
-        !(v->replay_paused || v->disconnected || n->replay_stuck))
+    if (!fleet_node_moving(n) || now_us <= n->lag_obs.t_us)
         return false;
     const fleet_cluster_t *c = n->cluster;
     lag_result_t now;

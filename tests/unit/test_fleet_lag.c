@@ -79,6 +79,8 @@ static void test_paused_lag_grows_with_the_clock(void **state)
     assert_non_null(rep);
     assert_true(rep->has_lag && rep->replay_paused);
     assert_true(fabs(rep->lag.seconds - 1.0) < 1e-6);
+    /* moving from its sample on, before any tick: as of the sample's instant */
+    assert_true(rep->lag_moving && rep->lag_at_us == t0 + S + S / 2);
     /* two seconds later, with no new replica sample: 3 s */
     assert_true(fabs(fleet_paused_lag_now(f, rep, t0 + 3 * S + S / 2) - 3.0) < 1e-6);
 
