@@ -239,8 +239,8 @@ class LagTruthTest(unittest.TestCase):
                 self.primary.query("CREATE TABLE IF NOT EXISTS resumed (payload text); "
                                    "INSERT INTO resumed SELECT repeat('r', 500)")
                 wrote, probes = time.monotonic(), []
-                # the replica (1 s interval since test 4) has sampled since
-                for after in (1.5, 1.75, 2.0):
+                # the replica (1 s interval since test 4) has sampled twice since
+                for after in (2.25, 2.5, 2.75):
                     time.sleep(max(0, wrote + after - time.monotonic()))
                     _, _, truth_s = truth(self.primary, self.replica, self.history)
                     probes.append((round(truth_s, 2), round(self.lag()["seconds"], 2)))
@@ -248,7 +248,7 @@ class LagTruthTest(unittest.TestCase):
             finally:
                 os.kill(pid, signal.SIGCONT)
             wait_for(lambda: self.lag()["bytes"] == 0, 15, what="catch-up after the stall")
-        print("first write after idle, (truth, api) seconds 1.5/1.75/2 s after it: %s" % trials, flush=True)
+        print("first write after idle, (truth, api) seconds 2.25/2.5/2.75 s after it: %s" % trials, flush=True)
         for probes in trials:
             for truth_s, api_s in probes:
                 self.assertGreater(truth_s, 1.0, trials)  # the stream was blocked
